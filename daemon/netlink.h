@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <linux/netlink.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+/* The rtnetlink adapter, on libnl-3 / libnl-route-3. It is the only file that speaks
+ * netlink and the only one that sees -NLE_* codes: everything it returns is -errno.
+ *
+ * Requests are synchronous on a private socket (they take microseconds; the slow kernel
+ * work is in sysfs writes, which run off the event loop). Link events arrive on a second
+ * socket attached to sd-event. */
+
+typedef enum VfAttr {
+        VF_ATTR_MAC,        /* IFLA_VF_MAC */
+        VF_ATTR_VLAN,       /* IFLA_VF_VLAN_LIST (vlan, qos, proto together) */
+        VF_ATTR_SPOOFCHK,   /* IFLA_VF_SPOOFCHK */
+        VF_ATTR_TRUST,      /* IFLA_VF_TRUST */
+        VF_ATTR_LINK_STATE, /* IFLA_VF_LINK_STATE */
+        VF_ATTR_RATE,       /* IFLA_VF_RATE (min and max together) */
+        VF_ATTR_IB_NODE_GUID,
+        VF_ATTR_IB_PORT_GUID,
+        _VF_ATTR_MAX,
+        _VF_ATTR_INVALID = -EINVAL,
+} VfAttr;
+
+#define VF_ATTR_BIT(a) (1u << (a))
+#define VF_ATTR_ALL ((1u << _VF_ATTR_MAX) - 1)
+
+/* One VF's settings as the PF driver holds them: observed (from a dump) or wanted (to set).
+ * Only the attributes in `mask` are meaningful. */
+typedef struct VfSettings {
+        uint32_t index;
+        uint32_t mask; /* VF_ATTR_BIT()s */
+        struct ether_addr mac;
+        uint16_t vlan;
+        uint8_t qos;
+        uint16_t vlan_proto; /* host order, ETH_P_8021Q / ETH_P_8021AD */
+        bool spoofchk;
+        bool trust;
+        uint32_t link_state; /* IFLA_VF_LINK_STATE_* */
+        uint32_t min_tx_rate, max_tx_rate;
+        uint64_t node_guid, port_guid;
+} VfSettings;
+
+typedef struct LinkInfo {
+        int ifindex;
+        char ifname[IFNAMSIZ];
+        uint32_t mtu;
+        unsigned flags; /* IFF_* */
+        bool has_addr, has_perm_addr;
+        struct ether_addr addr, perm_addr;
+        bool has_num_vf;
+        uint32_t num_vf;     /* IFLA_NUM_VF */
+        VfSettings *vfs;     /* as listed in IFLA_VFINFO_LIST, sorted by index */
+        size_t n_vfs;
+        bool vfs_truncated;  /* the kernel listed fewer VFs than IFLA_NUM_VF: the rest is unknown */
+} LinkInfo;
+
+LinkInfo *link_info_free(LinkInfo *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(LinkInfo *, link_info_free);
+const VfSettings *link_info_find_vf(const LinkInfo *l, uint32_t index);
+
+struct nl_msg;
+typedef struct Netlink Netlink;
+
+/* A transport replaces the kernel (tests, benches). send gets each complete request; recv
+ * returns the next queued reply message(s) as a malloc()ed buffer (ownership passes to the
+ * caller) or 0 if there is none. Requests and replies are real netlink messages. */
+typedef struct NetlinkTransport {
+        int (*send)(void *userdata, const struct nlmsghdr *req);
+        int (*recv)(void *userdata, unsigned char **ret_buf);
+} NetlinkTransport;
+
+int netlink_new(Netlink **ret);
+int netlink_new_with_transport(const NetlinkTransport *t, void *userdata, Netlink **ret);
+Netlink *netlink_free(Netlink *nl);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Netlink *, netlink_free);
+
+/* RTM_GETLINK for one ifindex with RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS. */
+int netlink_get_link(Netlink *nl, int ifindex, LinkInfo **ret);
+
+/* One RTM_SETLINK to the PF carrying an IFLA_VFINFO_LIST with one IFLA_VF_INFO per entry,
+ * each with the attributes in its mask. The kernel applies them in order and stops at the
+ * first error: on failure the return is that error, and nothing says which VF failed —
+ * callers re-read with netlink_get_link() and retry per VF/attribute. */
+int netlink_set_vfs(Netlink *nl, int pf_ifindex, const VfSettings *vfs, size_t n_vfs);
+
+int netlink_set_mtu(Netlink *nl, int ifindex, uint32_t mtu);
+
+/* Link monitor: RTNLGRP_LINK. The callback gets each new/changed/removed link. When the
+ * kernel drops events (ENOBUFS) it is called once with link == NULL: resync everything. */
+typedef void (*netlink_link_handler_t)(Netlink *nl, const LinkInfo *link, bool removed, void *userdata);
+int netlink_monitor_start(Netlink *nl, sd_event *event, netlink_link_handler_t handler, void *userdata);
+
+/* Counters for tests and benches. */
+typedef struct NetlinkStats {
+        uint64_t requests;   /* messages sent */
+        uint64_t set_vf_requests;
+        uint64_t vf_infos_sent;
+        uint64_t get_requests;
+} NetlinkStats;
+const NetlinkStats *netlink_get_stats(const Netlink *nl);
+
+/* Exported for tests: builds the RTM_SETLINK message netlink_set_vfs() would send. */
+int netlink_build_set_vfs(int pf_ifindex, const VfSettings *vfs, size_t n_vfs, struct nl_msg **ret);
+
+DECLARE_STRING_TABLE(vf_attr, VfAttr);

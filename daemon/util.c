@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+char **strv_free(char **l)
+{
+        STRV_FOREACH(s, l)
+        free(*s);
+        free(l);
+        return NULL;
+}
+
+size_t strv_length(char *const *l)
+{
+        size_t n = 0;
+        STRV_FOREACH(s, l)
+        n++;
+        return n;
+}
+
+int strv_push(char ***l, char *value)
+{
+        size_t n = strv_length(*l);
+        char **c;
+
+        if (!value)
+                return -EINVAL;
+        c = realloc(*l, sizeof(char *) * (n + 2));
+        if (!c) {
+                free(value);
+                return -ENOMEM;
+        }
+        c[n] = value;
+        c[n + 1] = NULL;
+        *l = c;
+        return 0;
+}
+
+int strv_extend(char ***l, const char *value)
+{
+        char *v = strdup(value);
+
+        if (!v)
+                return -ENOMEM;
+        return strv_push(l, v);
+}
+
+int strv_extendf(char ***l, const char *fmt, ...)
+{
+        va_list ap;
+        char *v;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&v, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return strv_push(l, v);
+}
+
+bool strv_contains(char *const *l, const char *s)
+{
+        STRV_FOREACH(i, l)
+        if (streq(*i, s))
+                return true;
+        return false;
+}
+
+char *path_join(const char *a, const char *b)
+{
+        char *p;
+        size_t la = strlen(a);
+
+        while (*b == '/')
+                b++;
+        if (asprintf(&p, "%s%s%s", a, la > 0 && a[la - 1] == '/' ? "" : "/", b) < 0)
+                return NULL;
+        return p;
+}
+
+char *path_prefix_root(const char *root, const char *path)
+{
+        if (isempty(root) || streq(root, "/"))
+                return strdup(path);
+        return path_join(root, path);
+}
+
+const char *path_basename(const char *p)
+{
+        const char *s = strrchr(p, '/');
+        return s ? s + 1 : p;
+}
+
+int read_one_line_file(const char *path, char **ret)
+{
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t sz = 0;
+        ssize_t n;
+
+        f = fopen(path, "re");
+        if (!f)
+                return negative_errno();
+        errno = 0;
+        n = getline(&line, &sz, f);
+        if (n < 0) {
+                if (ferror(f))
+                        return errno > 0 ? -errno : -EIO;
+                /* Empty file: an empty value, not an error. */
+                line = strdup("");
+                if (!line)
+                        return -ENOMEM;
+                n = 0;
+        }
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                line[--n] = 0;
+        *ret = TAKE_PTR(line);
+        return 0;
+}
+
+int write_string_file(const char *path, const char *value)
+{
+        _cleanup_close_ int fd = -EBADF;
+        size_t len = strlen(value);
+        ssize_t n;
+
+        fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        /* sysfs wants the whole value in one write(); the kernel's error is the write's errno. */
+        n = write(fd, value, len);
+        if (n < 0)
+                return negative_errno();
+        if ((size_t) n != len)
+                return -EIO;
+        return 0;
+}
+
+int read_u32_file(const char *path, uint32_t *ret)
+{
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = read_one_line_file(path, &s);
+        if (r < 0)
+                return r;
+        return safe_atou32(s, ret);
+}
+
+int read_int_file(const char *path, int *ret)
+{
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = read_one_line_file(path, &s);
+        if (r < 0)
+                return r;
+        return safe_atoi(s, ret);
+}
+
+int readlink_basename(const char *path, char **ret)
+{
+        char buf[PATH_MAX];
+        ssize_t n;
+        char *b;
+
+        n = readlink(path, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return negative_errno();
+        buf[n] = 0;
+        b = strdup(path_basename(buf));
+        if (!b)
+                return -ENOMEM;
+        *ret = b;
+        return 0;
+}
+
+int safe_atou32(const char *s, uint32_t *ret)
+{
+        unsigned long long v;
+        char *end;
+
+        if (isempty(s) || !isdigit((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno > 0)
+                return -errno;
+        while (*end == '\n' || *end == ' ')
+                end++;
+        if (*end)
+                return -EINVAL;
+        if (v > UINT32_MAX)
+                return -ERANGE;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+int safe_atoi(const char *s, int *ret)
+{
+        long v;
+        char *end;
+
+        if (isempty(s))
+                return -EINVAL;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno > 0)
+                return -errno;
+        while (*end == '\n' || *end == ' ')
+                end++;
+        if (*end || end == s)
+                return -EINVAL;
+        if (v < INT_MIN || v > INT_MAX)
+                return -ERANGE;
+        *ret = (int) v;
+        return 0;
+}
+
+int safe_atou16_hex(const char *s, uint16_t *ret)
+{
+        unsigned long v;
+        char *end;
+
+        if (isempty(s))
+                return -EINVAL;
+        if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+                s += 2;
+        if (!isxdigit((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 16);
+        if (errno > 0)
+                return -errno;
+        if (*end && *end != '\n')
+                return -EINVAL;
+        if (v > UINT16_MAX)
+                return -ERANGE;
+        *ret = (uint16_t) v;
+        return 0;
+}
+
+int parse_ether_addr(const char *s, struct ether_addr *ret)
+{
+        struct ether_addr a;
+
+        if (!s || strlen(s) != 17)
+                return -EINVAL;
+        for (size_t i = 0; i < 6; i++) {
+                const char *p = s + i * 3;
+                char hex[3] = {p[0], p[1], 0};
+
+                if (!isxdigit((unsigned char) p[0]) || !isxdigit((unsigned char) p[1]))
+                        return -EINVAL;
+                if (i < 5 && p[2] != ':')
+                        return -EINVAL;
+                a.ether_addr_octet[i] = (uint8_t) strtoul(hex, NULL, 16);
+        }
+        *ret = a;
+        return 0;
+}
+
+char *ether_addr_to_string(const struct ether_addr *a, char buf[static ETHER_ADDR_STRLEN])
+{
+        const uint8_t *o = a->ether_addr_octet;
+
+        snprintf(buf, ETHER_ADDR_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", o[0], o[1], o[2], o[3], o[4], o[5]);
+        return buf;
+}
+
+bool ether_addr_is_null(const struct ether_addr *a)
+{
+        static const struct ether_addr null = {};
+        return ether_addr_equal(a, &null);
+}
+
+int asprintf_safe(char **ret, const char *fmt, ...)
+{
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(ret, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int free_and_strdup(char **p, const char *s)
+{
+        char *t;
+
+        if (streq_ptr(*p, s))
+                return 0;
+        if (s) {
+                t = strdup(s);
+                if (!t)
+                        return -ENOMEM;
+        } else
+                t = NULL;
+        free(*p);
+        *p = t;
+        return 1;
+}
+
+int parse_range(const char *s, unsigned *ret_first, unsigned *ret_last)
+{
+        _cleanup_free_ char *a = NULL;
+        const char *dash;
+        uint32_t first, last;
+        int r;
+
+        if (isempty(s))
+                return -EINVAL;
+        dash = strchr(s, '-');
+        if (!dash) {
+                r = safe_atou32(s, &first);
+                if (r < 0)
+                        return r;
+                last = first;
+        } else {
+                a = strndup(s, dash - s);
+                if (!a)
+                        return -ENOMEM;
+                r = safe_atou32(a, &first);
+                if (r < 0)
+                        return r;
+                r = safe_atou32(dash + 1, &last);
+                if (r < 0)
+                        return r;
+        }
+        if (first > last)
+                return -ERANGE;
+        *ret_first = first;
+        *ret_last = last;
+        return 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <net/ethernet.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+/* NULL-terminated string vectors. */
+char **strv_free(char **l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
+size_t strv_length(char *const *l);
+int strv_push(char ***l, char *value); /* takes ownership of value, also on failure */
+int strv_extend(char ***l, const char *value);
+int strv_extendf(char ***l, const char *fmt, ...) _printf_(2, 3);
+bool strv_contains(char *const *l, const char *s);
+#define STRV_FOREACH(s, l) for (char *const *s = (l); s && *s; s++)
+
+char *path_join(const char *a, const char *b);
+/* Prefix an absolute path with an alternative root ("/" or NULL = none). */
+char *path_prefix_root(const char *root, const char *path);
+const char *path_basename(const char *p);
+
+/* Reads the first line of a (sysfs) file, trailing newline stripped. */
+int read_one_line_file(const char *path, char **ret);
+/* Opens with O_TRUNC (harmless on sysfs, needed on test trees) and writes the value. */
+int write_string_file(const char *path, const char *value);
+int read_u32_file(const char *path, uint32_t *ret);
+int read_int_file(const char *path, int *ret);
+/* Resolves a symlink and returns the last path component of its target. */
+int readlink_basename(const char *path, char **ret);
+
+int safe_atou32(const char *s, uint32_t *ret);
+int safe_atoi(const char *s, int *ret);
+int safe_atou16_hex(const char *s, uint16_t *ret);
+
+#define ETHER_ADDR_STRLEN 18
+int parse_ether_addr(const char *s, struct ether_addr *ret);
+char *ether_addr_to_string(const struct ether_addr *a, char buf[static ETHER_ADDR_STRLEN]);
+bool ether_addr_is_null(const struct ether_addr *a);
+static inline bool ether_addr_equal(const struct ether_addr *a, const struct ether_addr *b)
+{
+        return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+int asprintf_safe(char **ret, const char *fmt, ...) _printf_(2, 3);
+int free_and_strdup(char **p, const char *s); /* 1 if changed, 0 if equal, <0 on error */
+
+/* Parses "N" or "N-M" into an inclusive range. */
+int parse_range(const char *s, unsigned *ret_first, unsigned *ret_last);
+
+static inline uint64_t u64_min(uint64_t a, uint64_t b)
+{
+        return a < b ? a : b;
+}
