@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "sysfs.h"
+#include "util.h"
+
+static int real_write(void *userdata, const char *path, const char *value)
+{
+        return write_string_file(path, value);
+}
+
+static const SysfsOps real_ops = {
+        .write = real_write,
+};
+
+static const SysfsOps *ops = &real_ops;
+static void *ops_userdata;
+static _Atomic uint64_t write_count;
+
+void sysfs_set_ops(const SysfsOps *o, void *userdata)
+{
+        ops = o ?: &real_ops;
+        ops_userdata = o ? userdata : NULL;
+}
+
+int sysfs_write(const char *path, const char *value)
+{
+        atomic_fetch_add(&write_count, 1);
+        return ops->write(ops_userdata, path, value);
+}
+
+int sysfs_write_attr(const char *syspath, const char *attr, const char *value)
+{
+        _cleanup_free_ char *p = path_join(syspath, attr);
+
+        if (!p)
+                return -ENOMEM;
+        return sysfs_write(p, value);
+}
+
+int sysfs_write_attr_u32(const char *syspath, const char *attr, uint32_t value)
+{
+        char buf[16];
+
+        snprintf(buf, sizeof(buf), "%u", value);
+        return sysfs_write_attr(syspath, attr, buf);
+}
+
+int sysfs_read_attr(const char *syspath, const char *attr, char **ret)
+{
+        _cleanup_free_ char *p = path_join(syspath, attr);
+
+        if (!p)
+                return -ENOMEM;
+        return read_one_line_file(p, ret);
+}
+
+int sysfs_read_attr_u32(const char *syspath, const char *attr, uint32_t *ret)
+{
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = sysfs_read_attr(syspath, attr, &s);
+        if (r < 0)
+                return r;
+        return safe_atou32(s, ret);
+}
+
+int sysfs_read_attr_int(const char *syspath, const char *attr, int *ret)
+{
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = sysfs_read_attr(syspath, attr, &s);
+        if (r < 0)
+                return r;
+        return safe_atoi(s, ret);
+}
+
+int sysfs_read_link_attr(const char *syspath, const char *attr, char **ret)
+{
+        _cleanup_free_ char *p = path_join(syspath, attr);
+
+        if (!p)
+                return -ENOMEM;
+        return readlink_basename(p, ret);
+}
+
+uint64_t sysfs_get_write_count(void)
+{
+        return atomic_load(&write_count);
+}

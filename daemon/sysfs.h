@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "macro.h"
+
+/* Every sysfs write of the daemon goes through here. On real sysfs the write() is what
+ * reports the kernel's error (EBUSY on sriov_numvfs, ENOMEM, EINVAL, ...); a test tree made
+ * of plain files cannot fail that way, so tests install their own ops to play the kernel:
+ * inject errors, block like a slow NIC, and create the VF devices a numvfs write creates.
+ *
+ * Writes may be called from worker threads (blocking writes run off the event loop), so
+ * ops must be thread safe. */
+
+typedef struct SysfsOps {
+        /* path is absolute (from a libudev syspath); returns 0 or -errno. */
+        int (*write)(void *userdata, const char *path, const char *value);
+} SysfsOps;
+
+/* NULL ops restores the real implementation. */
+void sysfs_set_ops(const SysfsOps *ops, void *userdata);
+
+int sysfs_write(const char *path, const char *value);
+/* syspath + "/" + attr */
+int sysfs_write_attr(const char *syspath, const char *attr, const char *value);
+int sysfs_write_attr_u32(const char *syspath, const char *attr, uint32_t value);
+
+int sysfs_read_attr(const char *syspath, const char *attr, char **ret);
+int sysfs_read_attr_u32(const char *syspath, const char *attr, uint32_t *ret);
+int sysfs_read_attr_int(const char *syspath, const char *attr, int *ret);
+/* Basename of a symlink's target below syspath (e.g. "driver" -> "igbvf"); -ENOENT if none. */
+int sysfs_read_link_attr(const char *syspath, const char *attr, char **ret);
+
+/* Counters for tests and benches (all writes through the seam). */
+uint64_t sysfs_get_write_count(void);
