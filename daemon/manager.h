@@ -63,6 +63,7 @@ struct Manager {
         Hashmap *pfs;       /* PCI address -> PhysicalFunction */
         Hashmap *vfs;       /* PCI address -> VirtualFunction */
         Hashmap *ifindexes; /* PF ifindex -> PhysicalFunction */
+        Hashmap *pools;     /* name -> Pool (pool.c) */
 
         sd_event_source *reconcile_source; /* defer: drains dirty PFs, coalescing bursts */
         sd_event_source *sigterm_source, *sigint_source, *sighup_source;
