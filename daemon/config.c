@@ -786,7 +786,7 @@ static void prescan(Parser *p, const char *text, size_t len)
                         return;
                 }
                 if (c == '\n') {
-                        if (line >= CONFIG_FILE_LINES_MAX) {
+                        if (line >= CONFIG_FILE_LINES_MAX && i + 1 < len) {
                                 parser_error(p, line, "file has more than %u lines", CONFIG_FILE_LINES_MAX);
                                 return;
                         }
