@@ -271,9 +271,7 @@ static void hook_manager_free(Manager *m)
                 hashmap_free(b->dirty_vfs);
                 free(b);
         }
-        pools_free(m);
         m->bus_data = NULL;
-        m->bus = sd_bus_flush_close_unref(m->bus);
 }
 
 static const ManagerHooks bus_hooks = {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <getopt.h>
 
+#include "bus-util.h"
 #include "config.h"
 #include "log.h"
 #include "manager.h"
@@ -109,6 +110,9 @@ static int run(int argc, char *argv[])
         r = manager_new(&o, &m);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up: %m");
+        r = bus_setup(m, getenv("SRIOVD_BUS_ADDRESS"));
+        if (r < 0)
+                return r;
         r = manager_start(m);
         if (r < 0)
                 return log_error_errno(r, "Cannot start: %m");

@@ -2,7 +2,9 @@
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
+#include "lease.h"
 #include "log.h"
+#include "pool.h"
 #include "manager.h"
 #include "pci.h"
 #include "reconcile.h"
@@ -115,6 +117,15 @@ Manager *manager_free(Manager *m)
         job_runner_free(m->jobs);
         config_set_free(m->config);
         config_sets_free(m->retained, m->n_retained);
+        pools_free(m);
+        lease_store_free(m->leases);
+        for (size_t i = 0; i < m->n_tracks; i++) {
+                sd_bus_track_unref(m->tracks[i]);
+                free(m->track_names[i]);
+        }
+        free(m->tracks);
+        free(m->track_names);
+        sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         free(m->root);
         free(m->state_dir);
@@ -577,6 +588,17 @@ int manager_start(Manager *m)
                 r = sd_event_add_signal(m->event, &m->sighup_source, SIGHUP, on_sighup, m);
         if (r < 0)
                 return r;
+
+        r = lease_store_open(m->state_dir, &m->leases);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open lease store in %s: %m", m->state_dir);
+        STRV_FOREACH(e, (char **) lease_store_load_errors(m->leases))
+        log_warning("Skipped lease %s", *e);
+        /* Leases bound to a bus connection from before a restart: re-watch them, they end
+         * when that client is gone (or now, if it already is). */
+        LEASE_STORE_FOREACH(l, m->leases)
+        if (l->bind_to_caller && m->bus && !isempty(l->caller))
+                (void) manager_track_caller(m, l->caller);
 
         r = manager_reload(m);
         if (r < 0)

@@ -11,6 +11,7 @@
 #include "pf.h"
 
 typedef struct UdevWatch UdevWatch;
+typedef struct LeaseStore LeaseStore;
 typedef struct PciNames PciNames;
 
 typedef struct Manager Manager;
@@ -59,6 +60,11 @@ struct Manager {
         Netlink *netlink;
         PciNames *pci_names;
         JobRunner *jobs;
+        LeaseStore *leases;
+        /* Bus connections holding bind_to_caller leases. */
+        sd_bus_track **tracks;
+        char **track_names;
+        size_t n_tracks;
 
         Hashmap *pfs;       /* PCI address -> PhysicalFunction */
         Hashmap *vfs;       /* PCI address -> VirtualFunction */
@@ -102,6 +108,9 @@ int manager_run_until(Manager *m, bool (*cond)(Manager *m, void *userdata), void
 /* True once every PF is in a settled state (configured, blocked, failed, unmanaged). */
 bool manager_is_settled(Manager *m);
 void manager_update_state(Manager *m);
+
+/* Watches a bus client; its bind_to_caller leases end when it disconnects (manager-bus.c). */
+int manager_track_caller(Manager *m, const char *unique_name);
 
 /* Called by the rest of the model whenever an object's observable state changed. */
 void manager_pf_changed(Manager *m, PhysicalFunction *pf);

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <stdarg.h>
 
+#include "lease.h"
 #include "log.h"
 #include "manager.h"
 #include "pci.h"
@@ -100,6 +101,15 @@ int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, Virtual
         r = hashmap_put(m->vfs, vf->pci, vf);
         if (r < 0)
                 return r;
+        /* Leases name (PF, index): a VF re-created after a PF reset or hotplug gets its lease back. */
+        if (m->leases) {
+                const Lease *l = lease_store_find(m->leases, pf->pci, index);
+
+                if (l) {
+                        vf->allocated = true;
+                        vf->owner = strdup(l->owner);
+                }
+        }
         pf->vfs[index] = vf;
         manager_vf_added(m, vf);
         if (ret)
