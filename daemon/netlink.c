@@ -248,14 +248,20 @@ static int vf_info_parse(const struct nlattr *info, VfSettings *ret)
                 s.mask |= VF_ATTR_BIT(VF_ATTR_LINK_STATE);
         }
         if (tb[IFLA_VF_IB_NODE_GUID]) {
-                const struct ifla_vf_guid *v = nla_data(tb[IFLA_VF_IB_NODE_GUID]);
+                struct ifla_vf_guid g, *v = &g;
+
+                /* Attributes are 4-byte aligned, the struct has a u64: copy it out. */
+                memcpy(&g, nla_data(tb[IFLA_VF_IB_NODE_GUID]), sizeof(g));
 
                 SET_INDEX(v->vf);
                 s.node_guid = v->guid;
                 s.mask |= VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID);
         }
         if (tb[IFLA_VF_IB_PORT_GUID]) {
-                const struct ifla_vf_guid *v = nla_data(tb[IFLA_VF_IB_PORT_GUID]);
+                struct ifla_vf_guid g, *v = &g;
+
+                /* Attributes are 4-byte aligned, the struct has a u64: copy it out. */
+                memcpy(&g, nla_data(tb[IFLA_VF_IB_PORT_GUID]), sizeof(g));
 
                 SET_INDEX(v->vf);
                 s.port_guid = v->guid;
