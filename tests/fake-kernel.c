@@ -81,6 +81,7 @@ typedef struct FakeCall {
 } FakeCall;
 
 typedef struct FakeUevent {
+        char **listeners; /* the monitor sockets at the time of the event */
         size_t len;
         struct FakeUevent *next;
         char props[]; /* header + properties, as sent */
@@ -424,6 +425,22 @@ static void fk_uevent(FakeKernel *fk, const char *syspath, const char *action)
                 return;
         u->len = sizeof(h) + blen;
         u->next = NULL;
+        u->listeners = NULL;
+        {
+                /* netlink multicast reaches the members of the moment: a monitor made after
+                 * the event must not get it, however late the sender runs */
+                _cleanup_free_ char *pattern = NULL;
+                glob_t g = {};
+
+                if (asprintf(&pattern, "%s/event[0-9]*", fk->root) < 0) {
+                        free(u);
+                        return;
+                }
+                if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0)
+                        for (size_t i = 0; i < g.gl_pathc; i++)
+                                (void) strv_extend(&u->listeners, g.gl_pathv[i]);
+                globfree(&g);
+        }
         memcpy(u->props, &h, sizeof(h));
         memcpy(u->props + sizeof(h), body, blen);
 
@@ -479,14 +496,10 @@ static void send_one(FakeKernel *fk, const char *socket_path, const FakeUevent *
 static void *sender_thread(void *userdata)
 {
         FakeKernel *fk = userdata;
-        _cleanup_free_ char *pattern = NULL;
 
-        if (asprintf(&pattern, "%s/event[0-9]*", fk->root) < 0)
-                return NULL;
         pthread_mutex_lock(&fk->lock);
         for (;;) {
                 FakeUevent *u;
-                glob_t g = {};
 
                 while (!fk->uevents && !fk->quit)
                         pthread_cond_wait(&fk->cond, &fk->lock);
@@ -498,11 +511,9 @@ static void *sender_thread(void *userdata)
                         fk->uevents_tail = NULL;
                 pthread_mutex_unlock(&fk->lock);
 
-                /* the listeners of this moment, as the kernel multicasts to current members */
-                if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0)
-                        for (size_t i = 0; i < g.gl_pathc; i++)
-                                send_one(fk, g.gl_pathv[i], u);
-                globfree(&g);
+                STRV_FOREACH (l, u->listeners)
+                        send_one(fk, *l, u);
+                strv_free(u->listeners);
                 free(u);
 
                 pthread_mutex_lock(&fk->lock);
@@ -514,6 +525,7 @@ static void *sender_thread(void *userdata)
         while (fk->uevents) {
                 FakeUevent *u = fk->uevents;
                 fk->uevents = u->next;
+                strv_free(u->listeners);
                 free(u);
         }
         fk->uevents_tail = NULL;
