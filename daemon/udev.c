@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <poll.h>
+
 #include "log.h"
 #include "udev.h"
 #include "util.h"
@@ -64,6 +66,16 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
                 }
                 w->handler(w->userdata, strempty(udev_device_get_action(d)), d);
         }
+}
+
+bool udev_watch_has_pending(UdevWatch *w)
+{
+        struct pollfd p;
+
+        if (!w || !w->monitor)
+                return false;
+        p = (struct pollfd){.fd = udev_monitor_get_fd(w->monitor), .events = POLLIN};
+        return poll(&p, 1, 0) > 0;
 }
 
 int udev_watch_start_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t handler, void *userdata)

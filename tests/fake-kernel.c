@@ -1630,7 +1630,7 @@ int fake_kernel_new(FakeKernel **ret)
         fk->quit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (fk->idle_fd < 0 || fk->quit_fd < 0)
                 return -errno;
-        fk->next_ifindex = 100;
+        fk->next_ifindex = 1000; /* above the ifindexes tests give PFs */
         fk->next_iommu_group = 1;
         fk->next_pf_ordinal = 1;
         r = -pthread_create(&fk->thread, NULL, kernel_thread, fk);
