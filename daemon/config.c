@@ -970,7 +970,8 @@ int config_set_add_buffer(ConfigSet *set, const char *path, const char *text, si
                 copy = malloc(len + 1);
                 if (!copy)
                         return -ENOMEM;
-                memcpy(copy, text, len);
+                if (len > 0)
+                        memcpy(copy, text, len);
                 copy[len] = '\0';
 
                 config_init(&cfg);
