@@ -564,9 +564,7 @@ static void parse_vf(Parser *p, const config_setting_t *g, VfLayout *vf, bool *r
                         if (!str)
                                 continue;
                         if (!config_driver_name_is_known(str)) {
-                                parser_error(p, setting_line(s),
-                                             "unknown driver '%s' (see sriov.d(5) for the known VF drivers)",
-                                             str);
+                                parser_error(p, setting_line(s), "unknown driver '%s'", str);
                                 continue;
                         }
                         if (!isempty(str) && free_and_strdup(&vf->driver, str) < 0)
@@ -674,7 +672,7 @@ static void parse_vfs(Parser *p, const config_setting_t *l, PfConfig *c, bool nu
                         if (!range_ok[j] || a->first > b->last || b->first > a->last)
                                 continue;
                         format_range(b->first, b->last, bb);
-                        parser_error(p, a->line, "range %s overlaps range %s (line %u)", ba, bb, b->line);
+                        parser_error(p, a->line, "range %s overlaps range %s", ba, bb);
                         break;
                 }
                 if (num_vfs_ok && c->num_vfs != NUM_VFS_MAX && a->last >= (unsigned) c->num_vfs)
@@ -970,7 +968,8 @@ int config_set_add_buffer(ConfigSet *set, const char *path, const char *text, si
                 copy = malloc(len + 1);
                 if (!copy)
                         return -ENOMEM;
-                memcpy(copy, text, len);
+                if (len > 0)
+                        memcpy(copy, text, len);
                 copy[len] = '\0';
 
                 config_init(&cfg);
