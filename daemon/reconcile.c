@@ -253,6 +253,13 @@ static void bind_job_free(void *p)
         free(j);
 }
 
+/* _cleanup_ passes the variable's address: free what it points to (NULL after TAKE_PTR). */
+static void bind_job_freep(BindJob **j)
+{
+        if (*j)
+                bind_job_free(*j);
+}
+
 static int driver_ensure_loaded(const char *driver)
 {
         _cleanup_free_ char *p = NULL;
@@ -351,7 +358,7 @@ static bool vf_driver_wrong(const VirtualFunction *vf)
 
 static int pf_start_binds(PhysicalFunction *pf, unsigned desired, bool *ret_started)
 {
-        _cleanup_(bind_job_free) BindJob *j = NULL;
+        _cleanup_(bind_job_freep) BindJob *j = NULL;
         VirtualFunction *vf;
         int r;
 
