@@ -98,7 +98,8 @@ static void fake_add(const char *name, uint64_t guid, RdmaPortState st, RdmaLink
 
 /* An RDMA device in the fake sysfs: below a PCI function (pci != NULL, mlx5-style), or a
  * virtual one (rxe) whose GID 0 netdev is `ndev`. */
-static char *fake_ib_device(FakeModel *fm, const char *name, const char *pci, const char *ndev, const char *state)
+static char *fake_ib_device(FakeModel *fm, const char *name, const char *pci, const char *ndev,
+                            const char *state)
 {
         _cleanup_free_ char *dir = NULL, *f = NULL, *fn = NULL;
         char *syspath;
@@ -161,8 +162,8 @@ TEST(guid_strings)
         ASSERT_TRUE(!rdma_driver_hint("igbvf"));
 }
 
-#define CONFIG_RDMA                                                                                       \
-        "physical_functions = ( { match = { interface = \"ens1f0\"; }; num_vfs = 3;\n"                    \
+#define CONFIG_RDMA                                                                    \
+        "physical_functions = ( { match = { interface = \"ens1f0\"; }; num_vfs = 3;\n" \
         "  vfs = ( { range = \"0-2\"; pool = \"train\"; rdma = true; } ); } );\n"
 
 TEST(load_mlx5_by_pci_parent)
@@ -348,8 +349,8 @@ TEST(allocate_prefers_healthy_and_refuses_degraded)
         rdma_device_list_free(devs, n);
 }
 
-#define CONFIG_IB                                                                                         \
-        "physical_functions = ( { match = { interface = \"ib0\"; }; num_vfs = 2; link_type = \"ib\";\n"   \
+#define CONFIG_IB                                                                                       \
+        "physical_functions = ( { match = { interface = \"ib0\"; }; num_vfs = 2; link_type = \"ib\";\n" \
         "  vfs = ( { range = \"0-1\"; pool = \"ib\"; } ); } );\n"
 
 static void ib_guids_applied_once(unsigned quirks)
