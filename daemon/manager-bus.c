@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus-util.h"
+#include "doctor.h"
 #include "lease.h"
 #include "log.h"
 #include "manager.h"
@@ -501,5 +502,8 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", changes), method_plan, 0),
+        /* doctor-bus.c */
+        SD_BUS_METHOD_WITH_ARGS("Diagnose", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssss)", checks), bus_method_diagnose,
+                                0),
         SD_BUS_VTABLE_END,
 };

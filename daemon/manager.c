@@ -7,6 +7,7 @@
 #include "pool.h"
 #include "manager.h"
 #include "pci.h"
+#include "rdma.h"
 #include "reconcile.h"
 #include "stable.h"
 #include "sysfs.h"
@@ -46,6 +47,9 @@ int manager_new(const ManagerOptions *o, Manager **ret)
                         return -ENOMEM;
         }
         m->state_dir = strdup(o->state_dir ?: SRIOVD_STATE_DIR);
+        if ((o->sys_root && !(m->sys_root = strdup(o->sys_root))) ||
+            (o->proc_root && !(m->proc_root = strdup(o->proc_root))))
+                return -ENOMEM;
         m->pfs = hashmap_new_string();
         m->vfs = hashmap_new_string();
         m->ifindexes = hashmap_new_uint();
@@ -129,6 +133,8 @@ Manager *manager_free(Manager *m)
         sd_event_unref(m->event);
         free(m->root);
         free(m->state_dir);
+        free(m->sys_root);
+        free(m->proc_root);
         return mfree(m);
 }
 
@@ -162,6 +168,7 @@ void manager_vf_changed(Manager *m, VirtualFunction *vf)
 
 void manager_vf_added(Manager *m, VirtualFunction *vf)
 {
+        m->rdma_stale = true; /* its RDMA device may already exist */
         if (m->hooks && m->hooks->vf_added)
                 m->hooks->vf_added(m, vf);
 }
@@ -295,6 +302,13 @@ static void on_udev_event(void *userdata, const char *action, struct udev_device
                 return;
         }
         subsystem = strempty(udev_device_get_subsystem(d));
+        /* RDMA devices come and go (mlx5_ib probe, "rdma link add/del" for rxe, port state
+         * changes arrive as "change"), and a netdev appearing or moving changes which device
+         * sits on it: re-map before the next reconcile. */
+        if (streq(subsystem, "infiniband") || streq(subsystem, "net")) {
+                m->rdma_stale = true;
+                (void) sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_ONESHOT);
+        }
         if (streq(subsystem, "pci")) {
                 const char *pci = udev_device_get_sysname(d);
 
@@ -368,6 +382,7 @@ void manager_resync(Manager *m)
 {
         PhysicalFunction *pf;
 
+        m->rdma_stale = true;
         HASHMAP_FOREACH(pf, m->pfs)
         {
                 pf->needs_refresh = true;
@@ -472,6 +487,13 @@ static int on_reconcile(sd_event_source *s, void *userdata)
                         /* The netdev may have been renamed or appeared: re-match. */
                         manager_assign_config(m, pf, false);
                 }
+        }
+        /* After the refreshes (VFs and netdevs are current), before planning (VF health
+         * depends on the RDMA device); marks the PFs whose VFs changed dirty. */
+        if (m->rdma_stale)
+                (void) manager_refresh_rdma(m);
+        HASHMAP_FOREACH(pf, m->pfs)
+        {
                 if (pf->dirty)
                         reconcile_pf(pf);
         }
@@ -617,6 +639,7 @@ int manager_start(Manager *m)
         r = udev_enumerate_pfs(m->udev, add_pf_cb, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot enumerate PCI devices: %m");
+        m->rdma_stale = true;
 
         r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
         if (r >= 0)

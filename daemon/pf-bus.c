@@ -38,6 +38,14 @@ static int property_get_str(sd_bus *bus, const char *path, const char *iface, co
         return sd_bus_message_append_basic(reply, 's', strempty(*(char **) userdata));
 }
 
+static int property_get_rdma_devices(sd_bus *bus, const char *path, const char *iface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        PhysicalFunction *pf = userdata;
+
+        return sd_bus_message_append_strv(reply, pf->rdma_devices);
+}
+
 static int property_get_state(sd_bus *bus, const char *path, const char *iface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
@@ -108,6 +116,7 @@ const sd_bus_vtable pf_vtable[] = {
         SD_BUS_PROPERTY("NumVFs", "u", NULL, offsetof(PhysicalFunction, num_vfs), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("DesiredNumVFs", "u", property_get_desired, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("NUMANode", "i", NULL, offsetof(PhysicalFunction, numa_node), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("RDMADevices", "as", property_get_rdma_devices, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LinkSpeed", "t", property_get_speed, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ConfigFile", "s", property_get_config_file, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

@@ -46,6 +46,7 @@ PhysicalFunction *pf_free(PhysicalFunction *pf)
         sd_event_source_disable_unref(pf->retry_source);
         sd_event_source_disable_unref(pf->wait_source);
         link_info_free(pf->link);
+        strv_free(pf->rdma_devices);
         free(pf->syspath);
         free(pf->pci);
         free(pf->ifname);

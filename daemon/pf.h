@@ -37,6 +37,7 @@ struct PhysicalFunction {
         int drivers_autoprobe; /* -1: unknown */
         uint64_t link_speed;   /* Mbit/s, 0 = unknown */
         LinkInfo *link;        /* last RTM_GETLINK with VF info; NULL if no netdev */
+        char **rdma_devices;   /* RDMA devices on the PF itself (rdma.c) */
 
         const PfConfig *config; /* owning entry in manager->config; NULL = unmanaged */
 

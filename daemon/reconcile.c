@@ -7,6 +7,7 @@
 #include "job.h"
 #include "log.h"
 #include "manager.h"
+#include "rdma.h"
 #include "reconcile.h"
 #include "sysfs.h"
 #include "util.h"
@@ -252,6 +253,7 @@ static void bind_job_free(void *p)
         free(j);
 }
 
+/* _cleanup_ passes the variable's address: free what it points to (NULL after TAKE_PTR). */
 static void bind_job_freep(BindJob **j)
 {
         if (*j)
@@ -435,6 +437,36 @@ static bool error_means_unsupported(int r)
         return r == EOPNOTSUPP || r == EINVAL || r == ERANGE || r == EPERM;
 }
 
+/* Drivers that take IB GUIDs but never report them (no ndo_get_vf_guid) would make every pass
+ * resend them: what the kernel does not report, we trust to be what we last applied. */
+static uint32_t vf_guids_unreported_applied(const VirtualFunction *vf, const VfSettings *want,
+                                            const VfSettings *have)
+{
+        uint32_t same = 0, have_mask = have ? have->mask : 0;
+
+        if ((vf->guids_applied & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) &&
+            !(have_mask & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) && vf->applied_node_guid == want->node_guid)
+                same |= VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID);
+        if ((vf->guids_applied & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) &&
+            !(have_mask & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) && vf->applied_port_guid == want->port_guid)
+                same |= VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID);
+        return same;
+}
+
+static void vf_note_applied(VirtualFunction *vf, const VfSettings *sent)
+{
+        if (!vf)
+                return;
+        if (sent->mask & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) {
+                vf->guids_applied |= VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID);
+                vf->applied_node_guid = sent->node_guid;
+        }
+        if (sent->mask & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) {
+                vf->guids_applied |= VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID);
+                vf->applied_port_guid = sent->port_guid;
+        }
+}
+
 /* The batch failed somewhere: the kernel stopped at the first failing VF, earlier ones are
  * applied. Re-read, then finish VF by VF and attribute by attribute, to name what failed. */
 static int pf_apply_vfs_one_by_one(PhysicalFunction *pf, VfSettings *want, size_t n, char **errors_summary)
@@ -458,6 +490,7 @@ static int pf_apply_vfs_one_by_one(PhysicalFunction *pf, VfSettings *want, size_
                         one.mask = VF_ATTR_BIT(a);
                         r = netlink_set_vfs(m->netlink, pf->ifindex, &one, 1);
                         if (r >= 0) {
+                                vf_note_applied(vf, &one);
                                 pf->changes++;
                                 continue;
                         }
@@ -513,6 +546,7 @@ static int pf_apply_vf_settings(PhysicalFunction *pf, unsigned desired, char **e
                         continue;
                 vf_desired_settings(vf, &s);
                 diff = vf_settings_diff(&s, link_info_find_vf(pf->link, vf->index));
+                diff &= ~vf_guids_unreported_applied(vf, &s, link_info_find_vf(pf->link, vf->index));
                 if (diff == 0)
                         continue;
                 s.mask = diff; /* minimal diff: only what differs travels */
@@ -522,6 +556,8 @@ static int pf_apply_vf_settings(PhysicalFunction *pf, unsigned desired, char **e
                 return 0;
         r = netlink_set_vfs(m->netlink, pf->ifindex, want, n);
         if (r >= 0) {
+                for (size_t i = 0; i < n; i++)
+                        vf_note_applied(want[i].index < pf->n_vf_slots ? pf->vfs[want[i].index] : NULL, &want[i]);
                 pf->changes += n;
                 pf->link_stale = true;
                 return 0;
@@ -693,9 +729,23 @@ void reconcile_pf(PhysicalFunction *pf)
                         ; /* failed or refused something in this pass: keep that reason */
                 else if (vf->unsupported)
                         vf_set_state(vf, VF_STATE_DEGRADED, "%s", strempty(vf->last_error));
-                else if (vf->layout && vf->layout->rdma == 1 && !vf->rdma_device)
-                        vf_set_state(vf, VF_STATE_DEGRADED, "no RDMA device on VF %s: is the RDMA driver loaded?",
-                                     vf->pci);
+                else if (vf->layout && vf->layout->rdma == 1 && !vf->rdma_device) {
+                        const char *mod = rdma_driver_hint(vf->driver) ?: rdma_driver_hint(pf->driver);
+
+                        /* Name the link of the chain that is missing. */
+                        if (mod)
+                                vf_set_state(vf, VF_STATE_DEGRADED, "no RDMA device on VF %s: is %s loaded?",
+                                             vf->pci, mod);
+                        else
+                                vf_set_state(vf, VF_STATE_DEGRADED,
+                                             "no RDMA device on VF %s: is the RDMA driver loaded?", vf->pci);
+                } else if (vf->layout && vf->layout->rdma == 1 && vf->rdma_port_state != RDMA_PORT_ACTIVE &&
+                           vf->rdma_port_state != RDMA_PORT_ACTIVE_DEFER)
+                        vf_set_state(vf, VF_STATE_DEGRADED, "RDMA port %u of %s on VF %s is %s", vf->rdma_port,
+                                     vf->rdma_device, vf->pci,
+                                     vf->rdma_port_state == RDMA_PORT_NOP
+                                             ? "in an unknown state"
+                                             : rdma_port_state_to_string(vf->rdma_port_state));
                 else if (vf->state != VF_STATE_FAILED || !vf_driver_wrong(vf))
                         vf_set_state(vf, VF_STATE_READY, NULL);
                 degraded += vf->state != VF_STATE_READY;

@@ -103,6 +103,30 @@ static int property_get_state(sd_bus *bus, const char *path, const char *iface, 
         return sd_bus_message_append(reply, "s", vf_state_to_string(vf->state));
 }
 
+static int property_get_rdma_port_state(sd_bus *bus, const char *path, const char *iface, const char *property,
+                                        sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        VirtualFunction *vf = userdata;
+
+        return sd_bus_message_append(reply, "s", vf->rdma_port ? rdma_port_state_to_string(vf->rdma_port_state) : "");
+}
+
+static int property_get_rdma_link_layer(sd_bus *bus, const char *path, const char *iface, const char *property,
+                                        sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        VirtualFunction *vf = userdata;
+
+        return sd_bus_message_append(reply, "s", rdma_link_layer_to_string(vf->rdma_link_layer));
+}
+
+static int property_get_guid(sd_bus *bus, const char *path, const char *iface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        char buf[RDMA_GUID_STRLEN];
+
+        return sd_bus_message_append(reply, "s", rdma_guid_to_string(*(uint64_t *) userdata, buf));
+}
+
 const sd_bus_vtable vf_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("PCIAddress", "s", property_get_str, offsetof(VirtualFunction, pci), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -121,6 +145,11 @@ const sd_bus_vtable vf_vtable[] = {
         SD_BUS_PROPERTY("MaxTxRate", "u", property_get_max_rate, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MTU", "u", NULL, offsetof(VirtualFunction, mtu), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("RDMADevice", "s", property_get_str, offsetof(VirtualFunction, rdma_device), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RDMAPort", "u", NULL, offsetof(VirtualFunction, rdma_port), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RDMAPortState", "s", property_get_rdma_port_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RDMALinkLayer", "s", property_get_rdma_link_layer, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NodeGUID", "s", property_get_guid, offsetof(VirtualFunction, rdma_node_guid), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PortGUID", "s", property_get_guid, offsetof(VirtualFunction, rdma_port_guid), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("IOMMUGroup", "i", NULL, offsetof(VirtualFunction, iommu_group), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("VFIODevice", "s", property_get_str, offsetof(VirtualFunction, vfio_device), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("NUMANode", "i", NULL, offsetof(VirtualFunction, numa_node), SD_BUS_VTABLE_PROPERTY_CONST),

@@ -89,7 +89,7 @@ static int first_child(const char *syspath, const char *class, char **ret)
 
 int vf_refresh(VirtualFunction *vf)
 {
-        _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *ifname = NULL, *rdma = NULL,
+        _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *ifname = NULL,
                             *vfio = NULL;
         int group_nr = -1, ifindex = 0, numa = -1;
         uint32_t mtu = 0;
@@ -110,14 +110,12 @@ int vf_refresh(VirtualFunction *vf)
                         (void) sysfs_read_attr_u32(ndev, "mtu", &mtu);
                 }
         }
-        (void) first_child(vf->syspath, "infiniband", &rdma);
         if (driver && streq(driver, "vfio-pci") && group_nr >= 0)
                 (void) asprintf_safe(&vfio, "/dev/vfio/%d", group_nr);
 
         changed |= free_and_strdup(&vf->driver, driver) > 0;
         changed |= free_and_strdup(&vf->driver_override, override) > 0;
         changed |= free_and_strdup(&vf->ifname, ifname) > 0;
-        changed |= free_and_strdup(&vf->rdma_device, rdma) > 0;
         changed |= free_and_strdup(&vf->vfio_device, vfio) > 0;
         changed |= vf->iommu_group != group_nr || vf->ifindex != ifindex || vf->numa_node != numa ||
                    vf->mtu != mtu;

@@ -10,6 +10,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "doctor.h"
 #include "lease.h"
 #include "log.h"
 #include "util.h"
@@ -26,7 +27,7 @@
 
 #define EXIT_USAGE    2
 
-static bool arg_json = false;
+bool arg_json = false; /* also read by doctor.c */
 static bool arg_system = false;
 static bool arg_ask_password = true;
 static bool arg_all = false;
@@ -1773,6 +1774,7 @@ static void help(void)
                "Query and control sriovd, the SR-IOV Virtual Function manager.\n\n"
                "Commands:\n"
                "  list                      List physical functions\n"
+               "  doctor                    Check the SR-IOV/RDMA chain (IOMMU ... MTU)\n"
                "  status [PF]               Show daemon status, or one PF and its VFs\n"
                "  vfs [--pool=POOL]         List virtual functions\n"
                "  pools                     List pools\n"
@@ -1913,6 +1915,7 @@ static const Verb verbs[] = {
         {"plan", 0, 0, verb_plan},
         {"wait-online", 0, 0, verb_wait_online},
         {"monitor", 0, 0, verb_monitor},
+        {"doctor", 0, 0, verb_doctor}, /* doctor.c */
 };
 
 int main(int argc, char *argv[])
