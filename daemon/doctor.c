@@ -246,7 +246,7 @@ static bool config_wants_rdma(Manager *m)
 {
         PhysicalFunction *pf;
 
-        HASHMAP_FOREACH (pf, m->pfs)
+        HASHMAP_FOREACH(pf, m->pfs)
                 for (size_t i = 0; pf->config && i < pf->config->n_vfs; i++)
                         if (pf->config->vfs[i].rdma == 1)
                                 return true;
@@ -305,7 +305,7 @@ static void check_num_vfs(Doctor *d)
         size_t mark = d->report->n_items;
         PhysicalFunction *pf;
 
-        HASHMAP_FOREACH (pf, d->m->pfs) {
+        HASHMAP_FOREACH(pf, d->m->pfs) {
                 const PfConfig *c = pf->config;
                 unsigned desired;
 
@@ -337,9 +337,8 @@ static void check_vf_driver(Doctor *d)
         PhysicalFunction *pf;
         VirtualFunction *vf;
 
-        HASHMAP_FOREACH (pf, d->m->pfs)
-                PF_FOREACH_VF(vf, pf)
-                {
+        HASHMAP_FOREACH(pf, d->m->pfs)
+                PF_FOREACH_VF(vf, pf) {
                         const char *want = vf->layout ? vf->layout->driver : NULL;
 
                         if (want) {
@@ -377,9 +376,8 @@ static void check_rdma_vfs(Doctor *d)
         PhysicalFunction *pf;
         VirtualFunction *vf;
 
-        HASHMAP_FOREACH (pf, d->m->pfs)
-                PF_FOREACH_VF(vf, pf)
-                {
+        HASHMAP_FOREACH(pf, d->m->pfs)
+                PF_FOREACH_VF(vf, pf) {
                         const char *mod;
 
                         if (!vf->layout || vf->layout->rdma != 1)
@@ -426,9 +424,8 @@ static void check_trust(Doctor *d)
         PhysicalFunction *pf;
         VirtualFunction *vf;
 
-        HASHMAP_FOREACH (pf, d->m->pfs)
-                PF_FOREACH_VF(vf, pf)
-                {
+        HASHMAP_FOREACH(pf, d->m->pfs)
+                PF_FOREACH_VF(vf, pf) {
                         struct ether_addr mac;
                         bool spoofchk, trust = vf_trust(vf, &spoofchk, &mac);
                         unsigned flags = 0;
@@ -477,11 +474,10 @@ static void check_mtu(Doctor *d)
         PhysicalFunction *pf;
         VirtualFunction *vf;
 
-        HASHMAP_FOREACH (pf, d->m->pfs) {
+        HASHMAP_FOREACH(pf, d->m->pfs) {
                 uint32_t pmtu = pf_mtu(pf);
 
-                PF_FOREACH_VF(vf, pf)
-                {
+                PF_FOREACH_VF(vf, pf) {
                         if (vf->mtu == 0)
                                 continue;
                         if (pmtu > 0 && vf->mtu > pmtu)
@@ -505,9 +501,8 @@ static void check_acs(Doctor *d)
         PhysicalFunction *pf;
         VirtualFunction *vf;
 
-        HASHMAP_FOREACH (pf, d->m->pfs)
-                PF_FOREACH_VF(vf, pf)
-                {
+        HASHMAP_FOREACH(pf, d->m->pfs)
+                PF_FOREACH_VF(vf, pf) {
                         _cleanup_free_ char *rel = NULL, *dir = NULL;
                         struct dirent *de;
                         DIR *dh;

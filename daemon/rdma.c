@@ -513,7 +513,7 @@ void rdma_assign(Manager *m, RdmaDevice *const *devs, size_t n)
         PhysicalFunction *pf;
         VirtualFunction *vf;
 
-        HASHMAP_FOREACH (pf, m->pfs) {
+        HASHMAP_FOREACH(pf, m->pfs) {
                 _cleanup_(strv_freep) char **names = NULL;
                 bool dirty = false;
 
@@ -531,8 +531,7 @@ void rdma_assign(Manager *m, RdmaDevice *const *devs, size_t n)
                         pf->rdma_devices = TAKE_PTR(names);
                         manager_pf_changed(m, pf);
                 }
-                PF_FOREACH_VF(vf, pf)
-                {
+                PF_FOREACH_VF(vf, pf) {
                         if (!vf_assign(vf, devs, n))
                                 continue;
                         log_vf_full_errno(vf, LOG_DEBUG, 0, "VF %s: RDMA device %s, port %u %s", vf->pci,

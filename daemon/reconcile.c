@@ -50,7 +50,8 @@ uint32_t vf_settings_diff(const VfSettings *want, const VfSettings *have)
                         same = want->link_state == have->link_state;
                         break;
                 case VF_ATTR_RATE:
-                        same = want->min_tx_rate == have->min_tx_rate && want->max_tx_rate == have->max_tx_rate;
+                        same = want->min_tx_rate == have->min_tx_rate &&
+                               want->max_tx_rate == have->max_tx_rate;
                         break;
                 case VF_ATTR_IB_NODE_GUID:
                         same = want->node_guid == have->node_guid;
@@ -102,7 +103,8 @@ static void pf_fail(PhysicalFunction *pf, int error, const char *what)
                      (unsigned long long) (delay / 1000000ULL));
         pf->retry_source = sd_event_source_disable_unref(pf->retry_source);
         if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0 ||
-            sd_event_add_time(m->event, &pf->retry_source, CLOCK_MONOTONIC, now + delay, 0, on_retry, pf) < 0)
+            sd_event_add_time(m->event, &pf->retry_source, CLOCK_MONOTONIC, now + delay, 0, on_retry, pf) <
+                    0)
                 log_pf_full_errno(pf, LOG_ERR, ENOMEM, "Cannot arm retry timer.");
 }
 
@@ -216,8 +218,7 @@ int pf_plan_num_vfs(PhysicalFunction *pf, unsigned *ret_desired, char **ret_bloc
         if (desired == pf->num_vfs)
                 return 0;
         /* Any count change destroys every VF (the kernel goes through 0). */
-        PF_FOREACH_VF(vf, pf)
-        {
+        PF_FOREACH_VF(vf, pf) {
                 if (vf_is_in_use(vf, ret_blocker))
                         return -EBUSY;
         }
@@ -370,8 +371,7 @@ static int pf_start_binds(PhysicalFunction *pf, unsigned desired, bool *ret_star
         j->pf_pci = strdup(pf->pci);
         if (!j->pf_pci)
                 return -ENOMEM;
-        PF_FOREACH_VF(vf, pf)
-        {
+        PF_FOREACH_VF(vf, pf) {
                 BindItem *it;
 
                 if (vf->index >= desired || !vf_driver_wrong(vf) || vf->state == VF_STATE_FAILED)
@@ -502,17 +502,18 @@ static int pf_apply_vfs_one_by_one(PhysicalFunction *pf, VfSettings *want, size_
                                 vf->error_pass = m->n_reconcile_runs;
                                 vf_set_state(vf, VF_STATE_DEGRADED, "%s: %s (refused by %s)", vf_attr_key(a),
                                              strerror(abs(r)), strna(pf->driver));
-                                log_vf_full_errno(vf, LOG_WARNING, r, "VF %u: %s refused by %s: %m", vf->index,
-                                                  vf_attr_key(a), strna(pf->driver));
+                                log_vf_full_errno(vf, LOG_WARNING, r, "VF %u: %s refused by %s: %m",
+                                                  vf->index, vf_attr_key(a), strna(pf->driver));
                         } else {
                                 vf->error_pass = m->n_reconcile_runs;
-                                vf_set_state(vf, VF_STATE_FAILED, "%s: %s", vf_attr_key(a), strerror(abs(r)));
+                                vf_set_state(vf, VF_STATE_FAILED, "%s: %s", vf_attr_key(a),
+                                             strerror(abs(r)));
                                 if (!first_retriable)
                                         first_retriable = r;
                         }
                         if (errors_summary && !*errors_summary)
-                                (void) asprintf_safe(errors_summary, "VF %u %s: %s", vf->index, vf_attr_key(a),
-                                                     strerror(abs(r)));
+                                (void) asprintf_safe(errors_summary, "VF %u %s: %s", vf->index,
+                                                     vf_attr_key(a), strerror(abs(r)));
                 }
         }
         pf->link_stale = true;
@@ -537,8 +538,7 @@ static int pf_apply_vf_settings(PhysicalFunction *pf, unsigned desired, char **e
         want = calloc(MAX(desired, 1u), sizeof(VfSettings));
         if (!want)
                 return -ENOMEM;
-        PF_FOREACH_VF(vf, pf)
-        {
+        PF_FOREACH_VF(vf, pf) {
                 VfSettings s;
                 uint32_t diff;
 
@@ -557,7 +557,8 @@ static int pf_apply_vf_settings(PhysicalFunction *pf, unsigned desired, char **e
         r = netlink_set_vfs(m->netlink, pf->ifindex, want, n);
         if (r >= 0) {
                 for (size_t i = 0; i < n; i++)
-                        vf_note_applied(want[i].index < pf->n_vf_slots ? pf->vfs[want[i].index] : NULL, &want[i]);
+                        vf_note_applied(want[i].index < pf->n_vf_slots ? pf->vfs[want[i].index] : NULL,
+                                        &want[i]);
                 pf->changes += n;
                 pf->link_stale = true;
                 return 0;
@@ -571,8 +572,7 @@ static void pf_apply_vf_mtus(PhysicalFunction *pf, unsigned desired)
         VirtualFunction *vf;
         int r;
 
-        PF_FOREACH_VF(vf, pf)
-        {
+        PF_FOREACH_VF(vf, pf) {
                 if (vf->index >= desired || !vf->layout || vf->layout->mtu == 0 || vf->ifindex <= 0 ||
                     vf->mtu == vf->layout->mtu || !pf->manager->netlink)
                         continue;
@@ -594,7 +594,8 @@ static int on_vf_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         PhysicalFunction *pf = userdata;
 
         pf->wait_source = sd_event_source_disable_unref(pf->wait_source);
-        pf_set_state(pf, PF_STATE_FAILED, "only %u of %u VFs appeared", pf_count_vfs(pf), pf_desired_num_vfs(pf));
+        pf_set_state(pf, PF_STATE_FAILED, "only %u of %u VFs appeared", pf_count_vfs(pf),
+                     pf_desired_num_vfs(pf));
         return 0;
 }
 
@@ -618,15 +619,17 @@ static int pf_check_layout(PhysicalFunction *pf, unsigned desired)
         const PfConfig *c = pf->config;
 
         if (c->num_vfs != NUM_VFS_MAX && (unsigned) c->num_vfs > pf->total_vfs) {
-                pf_set_state(pf, PF_STATE_FAILED,
-                             "num_vfs = %d (%s:%u) exceeds sriov_totalvfs = %u: raise the VF limit in firmware",
-                             c->num_vfs, c->file, c->line, pf->total_vfs);
+                pf_set_state(
+                        pf, PF_STATE_FAILED,
+                        "num_vfs = %d (%s:%u) exceeds sriov_totalvfs = %u: raise the VF limit in firmware",
+                        c->num_vfs, c->file, c->line, pf->total_vfs);
                 return -ERANGE;
         }
         for (size_t i = 0; i < c->n_vfs; i++)
                 if (c->vfs[i].last >= desired) {
-                        pf_set_state(pf, PF_STATE_FAILED, "range %u-%u (%s:%u) is beyond the %u VFs of this PF",
-                                     c->vfs[i].first, c->vfs[i].last, c->file, c->vfs[i].line, desired);
+                        pf_set_state(pf, PF_STATE_FAILED,
+                                     "range %u-%u (%s:%u) is beyond the %u VFs of this PF", c->vfs[i].first,
+                                     c->vfs[i].last, c->file, c->vfs[i].line, desired);
                         return -ERANGE;
                 }
         return 0;
@@ -660,24 +663,25 @@ void reconcile_pf(PhysicalFunction *pf)
 
         /* drivers_autoprobe first: it decides whether the VFs about to be created get a driver. */
         if (c->drivers_autoprobe >= 0 && pf->drivers_autoprobe != c->drivers_autoprobe) {
-                r = sysfs_write_attr(pf->syspath, "sriov_drivers_autoprobe", c->drivers_autoprobe ? "1" : "0");
-                if (r < 0)
-                        {
-                                pf_fail(pf, r, "writing sriov_drivers_autoprobe");
-                                return;
-                        }
+                r = sysfs_write_attr(pf->syspath, "sriov_drivers_autoprobe",
+                                     c->drivers_autoprobe ? "1" : "0");
+                if (r < 0) {
+                        pf_fail(pf, r, "writing sriov_drivers_autoprobe");
+                        return;
+                }
                 pf->drivers_autoprobe = c->drivers_autoprobe;
                 pf->changes++;
         }
 
         r = pf_plan_num_vfs(pf, &desired, &blocker);
         if (r == -EBUSY) {
-                pf_set_state(pf, PF_STATE_BLOCKED, "num_vfs %u -> %u would destroy VFs: %s", pf->num_vfs, desired,
-                             blocker);
+                pf_set_state(pf, PF_STATE_BLOCKED, "num_vfs %u -> %u would destroy VFs: %s", pf->num_vfs,
+                             desired, blocker);
                 return;
         }
         if (r > 0) {
-                pf_set_state(pf, PF_STATE_CONFIGURING, "setting sriov_numvfs %u -> %u", pf->num_vfs, desired);
+                pf_set_state(pf, PF_STATE_CONFIGURING, "setting sriov_numvfs %u -> %u", pf->num_vfs,
+                             desired);
                 r = pf_start_num_vfs(pf, desired);
                 if (r < 0)
                         pf_fail(pf, r, "starting sriov_numvfs write");
@@ -686,45 +690,40 @@ void reconcile_pf(PhysicalFunction *pf)
 
         if (c->mtu > 0 && pf->link && pf->link->mtu != c->mtu && pf->manager->netlink) {
                 r = netlink_set_mtu(pf->manager->netlink, pf->ifindex, c->mtu);
-                if (r < 0)
-                        {
-                                pf_fail(pf, r, "setting PF mtu");
-                                return;
-                        }
+                if (r < 0) {
+                        pf_fail(pf, r, "setting PF mtu");
+                        return;
+                }
                 pf->link_stale = true;
                 pf->changes++;
         }
 
         for (unsigned i = 0; i < desired && i < pf->n_vf_slots; i++)
                 present += !!pf->vfs[i];
-        if (present < desired)
-                {
-                        pf_wait_for_vfs(pf, present, desired);
-                        return;
-                }
+        if (present < desired) {
+                pf_wait_for_vfs(pf, present, desired);
+                return;
+        }
         pf->wait_source = sd_event_source_disable_unref(pf->wait_source);
 
         r = pf_start_binds(pf, desired, &started);
-        if (r < 0)
-                {
-                        pf_fail(pf, r, "binding VF drivers");
-                        return;
-                }
+        if (r < 0) {
+                pf_fail(pf, r, "binding VF drivers");
+                return;
+        }
         if (started) {
                 pf_set_state(pf, PF_STATE_CONFIGURING, "binding VF drivers");
                 return;
         }
 
         r = pf_apply_vf_settings(pf, desired, &errors);
-        if (r < 0)
-                {
-                        pf_fail(pf, r, errors ?: "applying VF settings");
-                        return;
-                }
+        if (r < 0) {
+                pf_fail(pf, r, errors ?: "applying VF settings");
+                return;
+        }
         pf_apply_vf_mtus(pf, desired);
 
-        PF_FOREACH_VF(vf, pf)
-        {
+        PF_FOREACH_VF(vf, pf) {
                 if (vf->error_pass == pf->manager->n_reconcile_runs)
                         ; /* failed or refused something in this pass: keep that reason */
                 else if (vf->unsupported)
@@ -741,8 +740,8 @@ void reconcile_pf(PhysicalFunction *pf)
                                              "no RDMA device on VF %s: is the RDMA driver loaded?", vf->pci);
                 } else if (vf->layout && vf->layout->rdma == 1 && vf->rdma_port_state != RDMA_PORT_ACTIVE &&
                            vf->rdma_port_state != RDMA_PORT_ACTIVE_DEFER)
-                        vf_set_state(vf, VF_STATE_DEGRADED, "RDMA port %u of %s on VF %s is %s", vf->rdma_port,
-                                     vf->rdma_device, vf->pci,
+                        vf_set_state(vf, VF_STATE_DEGRADED, "RDMA port %u of %s on VF %s is %s",
+                                     vf->rdma_port, vf->rdma_device, vf->pci,
                                      vf->rdma_port_state == RDMA_PORT_NOP
                                              ? "in an unknown state"
                                              : rdma_port_state_to_string(vf->rdma_port_state));
@@ -752,7 +751,8 @@ void reconcile_pf(PhysicalFunction *pf)
         }
         pf->n_failures = 0;
         if (degraded > 0)
-                pf_set_state(pf, PF_STATE_CONFIGURED, "%u VF%s degraded", degraded, degraded == 1 ? "" : "s");
+                pf_set_state(pf, PF_STATE_CONFIGURED, "%u VF%s degraded", degraded,
+                             degraded == 1 ? "" : "s");
         else
                 pf_set_state(pf, PF_STATE_CONFIGURED, NULL);
 }

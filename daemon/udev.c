@@ -133,8 +133,7 @@ int udev_enumerate_pfs(UdevWatch *w, int (*cb)(void *userdata, const char *syspa
         return 0;
 }
 
-static int find_child(UdevWatch *w, const char *pci_syspath, const char *subsystem,
-                      struct udev_device **ret)
+static int find_child(UdevWatch *w, const char *pci_syspath, const char *subsystem, struct udev_device **ret)
 {
         _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
         _cleanup_(udev_device_unrefp) struct udev_device *parent = NULL;

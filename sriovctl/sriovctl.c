@@ -557,7 +557,7 @@ static void json_prop_value(const Prop *p)
                 break;
         case VALUE_STRV:
                 putchar('[');
-                STRV_FOREACH (s, p->strv) {
+                STRV_FOREACH(s, p->strv) {
                         if (s != p->strv)
                                 putchar(',');
                         json_string(*s);
@@ -1034,7 +1034,7 @@ static void print_field_strv(const char *name, char **l)
                 print_field(name, "none");
                 return;
         }
-        STRV_FOREACH (s, l) {
+        STRV_FOREACH(s, l) {
                 if (s == l)
                         print_field(name, *s);
                 else
@@ -1346,7 +1346,7 @@ static void print_value_human(const Prop *p)
                 fputs(p->b ? "yes" : "no", stdout);
                 break;
         case VALUE_STRV:
-                STRV_FOREACH (s, p->strv)
+                STRV_FOREACH(s, p->strv)
                         printf("%s%s", s == p->strv ? "" : ",", *s);
                 break;
         default:
@@ -1401,7 +1401,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                                 json_prop_value(&tmp.props[i]);
                         }
                         fputs("},\"Invalidated\":[", stdout);
-                        STRV_FOREACH (s, invalidated) {
+                        STRV_FOREACH(s, invalidated) {
                                 printf("%s", s == invalidated ? "" : ",");
                                 json_string(*s);
                         }
@@ -1412,7 +1412,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                                 printf(" %s=", tmp.props[i].name);
                                 print_value_human(&tmp.props[i]);
                         }
-                        STRV_FOREACH (s, invalidated)
+                        STRV_FOREACH(s, invalidated)
                                 printf(" %s=?", *s);
                         putchar('\n');
                 }
@@ -1513,7 +1513,7 @@ static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error
                 log_debug_errno(r, "Ignoring malformed InterfacesRemoved: %m");
                 return 0;
         }
-        STRV_FOREACH (i, ifaces) {
+        STRV_FOREACH(i, ifaces) {
                 if (!iface_is_ours(*i))
                         continue;
                 if (w->monitor) {

@@ -511,7 +511,7 @@ static void *sender_thread(void *userdata)
                         fk->uevents_tail = NULL;
                 pthread_mutex_unlock(&fk->lock);
 
-                STRV_FOREACH (l, u->listeners)
+                STRV_FOREACH(l, u->listeners)
                         send_one(fk, *l, u);
                 strv_free(u->listeners);
                 free(u);
@@ -1984,7 +1984,7 @@ unsigned fake_kernel_count_writes(FakeKernel *fk, const char *attr_suffix)
         unsigned n = 0;
 
         pthread_mutex_lock(&fk->lock);
-        STRV_FOREACH (w, fk->writes)
+        STRV_FOREACH(w, fk->writes)
                 if (!attr_suffix || endswith(*w, attr_suffix))
                         n++;
         pthread_mutex_unlock(&fk->lock);

@@ -234,8 +234,8 @@ static bool settled(Manager *m, void *userdata)
 
         /* Everything the fake kernel did is in our sockets and read, and nothing is pending. */
         return fake_kernel_n_uevents_queued(s->kernel) == 0 && fake_kernel_n_pending(s->kernel) == 0 &&
-               !udev_watch_has_pending(m->udev) && job_runner_active(m->jobs) == 0 && manager_is_settled(m) &&
-               m->initial_done;
+               !udev_watch_has_pending(m->udev) && job_runner_active(m->jobs) == 0 &&
+               manager_is_settled(m) && m->initial_done;
 }
 
 int fake_substrate_settle(FakeSubstrate *s, uint64_t usec)

@@ -30,7 +30,7 @@ static ConfigSet *parse_ok(const char *text)
         ConfigSet *set = parse(text);
 
         if (set->errors) {
-                STRV_FOREACH (e, set->errors)
+                STRV_FOREACH(e, set->errors)
                         fprintf(stderr, "unexpected error: %s\n", *e);
                 abort();
         }

@@ -17,20 +17,22 @@
 
 #define SEC 1000000ULL
 
-static const char *two_igb_conf = "physical_functions = (\n"
-                                  "  { match = { interface = \"enp1s0\"; };\n"
-                                  "    num_vfs = 4;\n"
-                                  "    vfs = (\n"
-                                  "      { range = \"0\"; pool = \"a\"; mac = \"02:00:00:00:00:10\"; vlan = 100; qos = 2; },\n"
-                                  "      { range = \"1-2\"; pool = \"a\"; mac = \"stable\"; trust = true; spoofchk = false; max_tx_rate = 1000; },\n"
-                                  "      { range = \"3\"; pool = \"b\"; link_state = \"disable\"; }\n"
-                                  "    );\n"
-                                  "  },\n"
-                                  "  { match = { pci = \"0000:02:00.*\"; };\n"
-                                  "    num_vfs = 2;\n"
-                                  "    vfs = ( { range = \"0-1\"; pool = \"b\"; vlan = 7; } );\n"
-                                  "  }\n"
-                                  ");\n";
+static const char *two_igb_conf =
+        "physical_functions = (\n"
+        "  { match = { interface = \"enp1s0\"; };\n"
+        "    num_vfs = 4;\n"
+        "    vfs = (\n"
+        "      { range = \"0\"; pool = \"a\"; mac = \"02:00:00:00:00:10\"; vlan = 100; qos = 2; },\n"
+        "      { range = \"1-2\"; pool = \"a\"; mac = \"stable\"; trust = true; spoofchk = false; "
+        "max_tx_rate = 1000; },\n"
+        "      { range = \"3\"; pool = \"b\"; link_state = \"disable\"; }\n"
+        "    );\n"
+        "  },\n"
+        "  { match = { pci = \"0000:02:00.*\"; };\n"
+        "    num_vfs = 2;\n"
+        "    vfs = ( { range = \"0-1\"; pool = \"b\"; vlan = 7; } );\n"
+        "  }\n"
+        ");\n";
 
 static FakeSubstrate *setup_two_igb(const char *conf)
 {
@@ -123,20 +125,22 @@ TEST(idempotent)
 TEST(minimal_diff_on_reload)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
-        const char *changed = "physical_functions = (\n"
-                              "  { match = { interface = \"enp1s0\"; };\n"
-                              "    num_vfs = 4;\n"
-                              "    vfs = (\n"
-                              "      { range = \"0\"; pool = \"a\"; mac = \"02:00:00:00:00:10\"; vlan = 100; qos = 2; },\n"
-                              "      { range = \"1-2\"; pool = \"a\"; mac = \"stable\"; trust = true; spoofchk = false; max_tx_rate = 1000; },\n"
-                              "      { range = \"3\"; pool = \"b\"; link_state = \"enable\"; }\n"
-                              "    );\n"
-                              "  },\n"
-                              "  { match = { pci = \"0000:02:00.*\"; };\n"
-                              "    num_vfs = 2;\n"
-                              "    vfs = ( { range = \"0-1\"; pool = \"b\"; vlan = 7; } );\n"
-                              "  }\n"
-                              ");\n";
+        const char *changed =
+                "physical_functions = (\n"
+                "  { match = { interface = \"enp1s0\"; };\n"
+                "    num_vfs = 4;\n"
+                "    vfs = (\n"
+                "      { range = \"0\"; pool = \"a\"; mac = \"02:00:00:00:00:10\"; vlan = 100; qos = 2; },\n"
+                "      { range = \"1-2\"; pool = \"a\"; mac = \"stable\"; trust = true; spoofchk = false; "
+                "max_tx_rate = 1000; },\n"
+                "      { range = \"3\"; pool = \"b\"; link_state = \"enable\"; }\n"
+                "    );\n"
+                "  },\n"
+                "  { match = { pci = \"0000:02:00.*\"; };\n"
+                "    num_vfs = 2;\n"
+                "    vfs = ( { range = \"0-1\"; pool = \"b\"; vlan = 7; } );\n"
+                "  }\n"
+                ");\n";
 
         fake_substrate_reset_counts(s);
         ASSERT_OK(fake_substrate_write_config(s, "50-test.conf", changed));
@@ -157,9 +161,10 @@ TEST(count_change_recreates)
         PhysicalFunction *pf2;
 
         fake_substrate_reset_counts(s);
-        ASSERT_OK(fake_substrate_write_config(s, "50-test.conf",
-                                              "physical_functions = ( { match = { pci = \"0000:02:00.*\"; };\n"
-                                              "  num_vfs = 5; vfs = ( { range = \"0-4\"; pool = \"b\"; vlan = 9; } ); } );\n"));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = ( { match = { pci = \"0000:02:00.*\"; };\n"
+                "  num_vfs = 5; vfs = ( { range = \"0-4\"; pool = \"b\"; vlan = 9; } ); } );\n"));
         ASSERT_OK(manager_reload(s->manager));
         ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
         pf2 = manager_get_pf(s->manager, "0000:02:00.0");
@@ -183,10 +188,11 @@ TEST(refused_attribute_degrades_one_vf)
         ASSERT_OK(fake_substrate_new(&s));
         ASSERT_OK(fake_substrate_add_igb(s, 1, 7, NULL));
         ASSERT_OK(fake_netlink_set_quirks(s->netlink, 101, FAKE_QUIRK_NO_MIN_RATE));
-        ASSERT_OK(fake_substrate_write_config(s, "50-test.conf",
-                                              "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 3;\n"
-                                              "  vfs = ( { range = \"0-1\"; vlan = 5; },\n"
-                                              "          { range = \"2\"; vlan = 6; min_tx_rate = 100; max_tx_rate = 500; } ); } );\n"));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 3;\n"
+                "  vfs = ( { range = \"0-1\"; vlan = 5; },\n"
+                "          { range = \"2\"; vlan = 6; min_tx_rate = 100; max_tx_rate = 500; } ); } );\n"));
         ASSERT_OK(fake_substrate_manager(s, NULL));
         ASSERT_OK(manager_start(s->manager));
         ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
@@ -214,16 +220,21 @@ TEST(allocated_vf_blocks_destruction)
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
         PhysicalFunction *pf = manager_get_pf(s->manager, "0000:02:00.0");
         VirtualFunction *vf = pf->vfs[1];
-        Lease l = {.pf_pci = pf->pci, .vf_index = 1, .vf_pci = vf->pci, .pool = (char *) "b",
-                   .owner = (char *) "job-42", .caller = (char *) ""};
+        Lease l = {.pf_pci = pf->pci,
+                   .vf_index = 1,
+                   .vf_pci = vf->pci,
+                   .pool = (char *) "b",
+                   .owner = (char *) "job-42",
+                   .caller = (char *) ""};
 
         ASSERT_OK(lease_store_add(s->manager->leases, &l, NULL));
         vf->allocated = true;
         vf->owner = strdup("job-42");
         fake_substrate_reset_counts(s);
-        ASSERT_OK(fake_substrate_write_config(s, "50-test.conf",
-                                              "physical_functions = ( { match = { pci = \"0000:02:00.*\"; };\n"
-                                              "  num_vfs = 3; vfs = ( { range = \"0-2\"; pool = \"b\"; } ); } );\n"));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = ( { match = { pci = \"0000:02:00.*\"; };\n"
+                "  num_vfs = 3; vfs = ( { range = \"0-2\"; pool = \"b\"; } ); } );\n"));
         ASSERT_OK(manager_reload(s->manager));
         ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
         ASSERT_EQ(pf->state, PF_STATE_BLOCKED);
@@ -271,9 +282,10 @@ TEST(kernel_errors_retry)
 
         ASSERT_OK(fake_substrate_new(&s));
         ASSERT_OK(fake_substrate_add_igb(s, 1, 7, NULL));
-        ASSERT_OK(fake_substrate_write_config(s, "50-test.conf",
-                                              "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 2;\n"
-                                              "  vfs = ( { range = \"0-1\"; vlan = 5; } ); } );\n"));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 2;\n"
+                "  vfs = ( { range = \"0-1\"; vlan = 5; } ); } );\n"));
         /* ENOMEM once on numvfs, EBUSY once on VF 1's VLAN: both cured by waiting. */
         fake_kernel_fail_next_write(s->kernel, "sriov_numvfs", -ENOMEM, 1);
         ASSERT_OK(fake_netlink_inject_error(s->netlink, 101, VF_ATTR_VLAN, 1, -EBUSY, 1));
@@ -324,10 +336,11 @@ TEST(vfio_binding)
 
         ASSERT_OK(fake_substrate_new(&s));
         ASSERT_OK(fake_substrate_add_igb(s, 1, 7, NULL));
-        ASSERT_OK(fake_substrate_write_config(s, "60-vm.conf",
-                                              "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 3;\n"
-                                              "  vfs = ( { range = \"0\"; pool = \"host\"; },\n"
-                                              "          { range = \"1-2\"; pool = \"vm\"; driver = \"vfio-pci\"; } ); } );\n"));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "60-vm.conf",
+                "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 3;\n"
+                "  vfs = ( { range = \"0\"; pool = \"host\"; },\n"
+                "          { range = \"1-2\"; pool = \"vm\"; driver = \"vfio-pci\"; } ); } );\n"));
         ASSERT_OK(fake_substrate_manager(s, NULL));
         ASSERT_OK(manager_start(s->manager));
         ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
@@ -351,17 +364,25 @@ TEST(slow_nic_waits_for_events)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
         FakePfSpec spec = {
-                .pci = "0000:03:00.0", .vendor = 0x15b3, .device = 0x101b, .total_vfs = 8, .numa_node = 0,
-                .driver = "mlx5_core", .ifname = "ens3f0", .ifindex = 300, .vf_driver = "mlx5_core",
+                .pci = "0000:03:00.0",
+                .vendor = 0x15b3,
+                .device = 0x101b,
+                .total_vfs = 8,
+                .numa_node = 0,
+                .driver = "mlx5_core",
+                .ifname = "ens3f0",
+                .ifindex = 300,
+                .vf_driver = "mlx5_core",
                 .vf_creation = FAKE_VF_CREATE_DEFER_ALL,
         };
         PhysicalFunction *pf;
 
         ASSERT_OK(fake_substrate_new(&s));
         ASSERT_OK(fake_substrate_add_pf(s, &spec));
-        ASSERT_OK(fake_substrate_write_config(s, "50-mlx.conf",
-                                              "physical_functions = ( { match = { vendor = \"15b3\"; }; num_vfs = 8;\n"
-                                              "  vfs = ( { range = \"0-7\"; pool = \"rdma\"; vlan = 3; } ); } );\n"));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-mlx.conf",
+                "physical_functions = ( { match = { vendor = \"15b3\"; }; num_vfs = 8;\n"
+                "  vfs = ( { range = \"0-7\"; pool = \"rdma\"; vlan = 3; } ); } );\n"));
         ASSERT_OK(fake_substrate_manager(s, NULL));
         ASSERT_OK(manager_start(s->manager));
         /* The write returned, the VFs are not there yet: configuring, waiting on uevents. */

@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(strv_length(set->files) == 1);
         CHECK(!set->errors || set->n_pfs == 0);
         CHECK(strv_length(set->errors) <= CONFIG_ERRORS_MAX + 1);
-        STRV_FOREACH (e, set->errors)
+        STRV_FOREACH(e, set->errors)
                 CHECK(strncmp(*e, PATH ":", strlen(PATH) + 1) == 0);
         for (size_t i = 0; i < set->n_pfs; i++)
                 check_entry(&set->pfs[i]);
