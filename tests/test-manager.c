@@ -368,6 +368,36 @@ TEST(drift_corrected)
         ASSERT_EQ(kernel_vf(s, 102, 0).vlan, 7);
 }
 
+TEST(truncated_vf_list)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        PhysicalFunction *pf;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_igb(s, 1, 64, NULL));
+        /* The kernel lists only 10 of the 64 VFs (its nested length wraps past 64 KiB). */
+        ASSERT_OK(fake_netlink_set_vf_list_limit(s->netlink, 101, 10));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 64;\n"
+                "  vfs = ( { range = \"0-63\"; vlan = 11; trust = true; } ); } );\n"));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
+        pf = manager_get_pf(s->manager, "0000:01:00.0");
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        ASSERT_TRUE(pf->link->vfs_truncated);
+        /* Never "missing": all 64 are in the model and configured in the kernel. */
+        ASSERT_EQ(pf_count_vfs(pf), 64);
+        for (unsigned i = 0; i < 64; i++)
+                ASSERT_EQ(kernel_vf(s, 101, i).vlan, 11);
+        /* What the kernel does not list is not rewritten on every pass. */
+        fake_substrate_reset_counts(s);
+        manager_resync(s->manager);
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(fake_substrate_setlinks(s), 0);
+}
+
 TEST(vfio_binding)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
@@ -509,6 +539,7 @@ int main(void)
         RUN(hotplug);
         RUN(kernel_errors_retry);
         RUN(drift_corrected);
+        RUN(truncated_vf_list);
         RUN(vfio_binding);
         RUN(slow_nic_waits_for_events);
         RUN(blocking_write_keeps_loop_serving);
