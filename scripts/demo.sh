@@ -43,9 +43,11 @@ if [ "$mode" = host ]; then
         trap 'kill "$busp" "$dp" 2>/dev/null; rm -rf "$tmp"' EXIT
         mkdir -p "$tmp/root/etc/sriov.d" "$tmp/state"
         cp /etc/machine-id "$tmp/root/etc/" 2>/dev/null || true
-        dbus-daemon --session --nofork --print-address=3 3>"$tmp/addr" & busp=$!
-        while [ ! -s "$tmp/addr" ]; do read -r -t 0.1 _ </dev/null || true; done
-        export SRIOVD_BUS_ADDRESS; SRIOVD_BUS_ADDRESS=$(head -n1 "$tmp/addr")
+        # The bus prints its address once it listens: reading it is the wait.
+        exec 4< <(exec dbus-daemon --session --nofork --print-address=1)
+        busp=$!
+        export SRIOVD_BUS_ADDRESS
+        read -r SRIOVD_BUS_ADDRESS <&4
         build/daemon/sriovd --root="$tmp/root" --state-dir="$tmp/state" & dp=$!
         build/sriovctl/sriovctl wait-online --timeout=30 || true
         build/sriovctl/sriovctl list
