@@ -214,6 +214,24 @@ int pf_refresh(PhysicalFunction *pf)
                 free(pf->device_name);
                 pf->vendor_name = m->pci_names ? pci_names_vendor(m->pci_names, v) : NULL;
                 pf->device_name = m->pci_names ? pci_names_device(m->pci_names, v, d) : NULL;
+                if (m->pci_names) {
+                        PciSriovCap cap;
+
+                        r = pci_read_sriov_cap(m->pci_names, pf->pci, &cap);
+                        if (r >= 0) {
+                                pf->has_sriov_cap = true;
+                                pf->vf_device_id = cap.vf_device;
+                                pf->vf_offset = cap.vf_offset;
+                                pf->vf_stride = cap.vf_stride;
+                                if (cap.total_vfs != total)
+                                        /* The driver may cap it below the hardware's (firmware limits). */
+                                        log_pf_full_errno(
+                                                pf, LOG_DEBUG, 0,
+                                                "SR-IOV capability: TotalVFs %u, sriov_totalvfs %u",
+                                                cap.total_vfs, total);
+                        } else
+                                log_pf_full_errno(pf, LOG_DEBUG, r, "No SR-IOV capability readable: %m");
+                }
         }
         pf->total_vfs = total;
         pf->num_vfs = num;
