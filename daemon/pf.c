@@ -334,18 +334,12 @@ unsigned pf_desired_num_vfs(const PhysicalFunction *pf)
 
 void pf_set_state(PhysicalFunction *pf, PfState state, const char *error_fmt, ...)
 {
-        _cleanup_free_ char *err = NULL;
         bool changed = pf->state != state;
+        va_list ap;
 
-        if (error_fmt) {
-                va_list ap;
-
-                va_start(ap, error_fmt);
-                if (vasprintf(&err, error_fmt, ap) < 0)
-                        err = NULL;
-                va_end(ap);
-        }
-        changed |= free_and_strdup(&pf->last_error, err) > 0;
+        va_start(ap, error_fmt);
+        changed |= free_and_vasprintf(&pf->last_error, error_fmt, ap) > 0;
+        va_end(ap);
         if (!changed)
                 return;
         if (pf->state != state)
@@ -354,7 +348,8 @@ void pf_set_state(PhysicalFunction *pf, PfState state, const char *error_fmt, ..
                                   : state == PF_STATE_BLOCKED ? LOG_WARNING
                                                               : LOG_INFO,
                                   0, "%s -> %s%s%s", pf_state_to_string(pf->state),
-                                  pf_state_to_string(state), err ? ": " : "", strempty(err));
+                                  pf_state_to_string(state), pf->last_error ? ": " : "",
+                                  strempty(pf->last_error));
         pf->state = state;
         manager_pf_changed(pf->manager, pf);
 }
