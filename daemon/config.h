@@ -47,17 +47,17 @@ typedef struct VfLayout {
         bool has_qos;
         uint8_t qos; /* 0..7 */
         bool has_vlan_proto;
-        uint16_t vlan_proto; /* ETH_P_8021Q or ETH_P_8021AD, host order */
-        int trust;           /* -1 unset, 0, 1 */
-        int spoofchk;        /* -1 unset, 0, 1 */
+        uint16_t vlan_proto;    /* ETH_P_8021Q or ETH_P_8021AD, host order */
+        int trust;              /* -1 unset, 0, 1 */
+        int spoofchk;           /* -1 unset, 0, 1 */
         VfLinkState link_state; /* _VF_LINK_STATE_INVALID = unset */
         bool has_min_tx_rate;
         uint32_t min_tx_rate; /* Mbit/s */
         bool has_max_tx_rate;
         uint32_t max_tx_rate;
-        uint32_t mtu;  /* 0 = unset */
-        int rdma;      /* -1 unset, 0, 1 */
-        char *driver;  /* NULL = leave the kernel's choice */
+        uint32_t mtu; /* 0 = unset */
+        int rdma;     /* -1 unset, 0, 1 */
+        char *driver; /* NULL = leave the kernel's choice */
 } VfLayout;
 
 typedef struct PfMatch {
@@ -74,8 +74,8 @@ typedef struct PfConfig {
         const char *file; /* points into ConfigSet.files */
         unsigned line;    /* line of the entry's opening brace, as libconfig reports it */
         PfMatch match;
-        int num_vfs;      /* >= 0, or NUM_VFS_MAX for "max" */
-        uint32_t mtu;     /* 0 = unset */
+        int num_vfs;           /* >= 0, or NUM_VFS_MAX for "max" */
+        uint32_t mtu;          /* 0 = unset */
         int drivers_autoprobe; /* -1 unset */
         PfLinkType link_type;
         VfLayout *vfs;
@@ -121,8 +121,37 @@ const VfLayout *pf_config_vf_layout(const PfConfig *c, unsigned vf_index);
 /* num_vfs resolved against the device's total. */
 unsigned pf_config_num_vfs(const PfConfig *c, unsigned total_vfs);
 
+/* Checks an entry against the device once sriov_totalvfs is known (needed for num_vfs = "max",
+ * whose ranges cannot be checked when the file is read): the declared count must not exceed
+ * total_vfs and every range must lie within the resolved count. Returns 0, or -ERANGE with
+ * "FILE:LINE: message" in *ret_message (the caller reports it as the PF's LastError). */
+int pf_config_check_device(const PfConfig *c, unsigned total_vfs, char **ret_message);
+
 /* Known VF driver names: the kernel's default ("" / unset) or one of these. */
 bool config_driver_name_is_known(const char *name);
+/* The table behind config_driver_name_is_known(), NULL-terminated, sorted. */
+extern const char *const config_known_drivers[];
+
+/* Every key the loader accepts. section: "" at the top level of a file, "physical_functions"
+ * inside an entry, "match" or "vfs" inside those. path is the name docs/sriov.d.md documents
+ * the key under ("num_vfs", "match.pci", "vfs.vlan"); a test keeps the two in sync. */
+typedef struct ConfigKey {
+        const char *section;
+        const char *name;
+        const char *path;
+} ConfigKey;
+const ConfigKey *config_known_keys(size_t *ret_n);
+
+/* Limits of the loader (documented in docs/sriov.d.md). A file beyond them is rejected. */
+#define CONFIG_FILE_SIZE_MAX  (1024U * 1024U)
+#define CONFIG_FILE_LINES_MAX 65535U /* libconfig keeps line numbers in 16 bits */
+#define CONFIG_PF_ENTRIES_MAX 1024U  /* per file */
+#define CONFIG_VF_ENTRIES_MAX 1024U  /* "vfs" entries per PF entry */
+#define CONFIG_ERRORS_MAX     32U    /* reported per file; the rest are summarised */
+#define CONFIG_NUM_VFS_MAX    65535U /* PCI SR-IOV TotalVFs is 16 bits */
+#define CONFIG_GLOB_MAX       255U
+#define CONFIG_POOL_NAME_MAX  64U
 
 DECLARE_STRING_TABLE(vf_link_state, VfLinkState);
 DECLARE_STRING_TABLE(pf_link_type, PfLinkType);
+DECLARE_STRING_TABLE(vf_mac_mode, VfMacMode);

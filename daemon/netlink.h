@@ -18,7 +18,7 @@
 
 typedef enum VfAttr {
         VF_ATTR_MAC,        /* IFLA_VF_MAC */
-        VF_ATTR_VLAN,       /* IFLA_VF_VLAN_LIST (vlan, qos, proto together) */
+        VF_ATTR_VLAN,       /* vlan, qos, proto together: IFLA_VF_VLAN for 802.1Q, else IFLA_VF_VLAN_LIST */
         VF_ATTR_SPOOFCHK,   /* IFLA_VF_SPOOFCHK */
         VF_ATTR_TRUST,      /* IFLA_VF_TRUST */
         VF_ATTR_LINK_STATE, /* IFLA_VF_LINK_STATE */
@@ -30,7 +30,7 @@ typedef enum VfAttr {
 } VfAttr;
 
 #define VF_ATTR_BIT(a) (1u << (a))
-#define VF_ATTR_ALL ((1u << _VF_ATTR_MAX) - 1)
+#define VF_ATTR_ALL    ((1u << _VF_ATTR_MAX) - 1)
 
 /* One VF's settings as the PF driver holds them: observed (from a dump) or wanted (to set).
  * Only the attributes in `mask` are meaningful. */
@@ -56,10 +56,10 @@ typedef struct LinkInfo {
         bool has_addr, has_perm_addr;
         struct ether_addr addr, perm_addr;
         bool has_num_vf;
-        uint32_t num_vf;     /* IFLA_NUM_VF */
-        VfSettings *vfs;     /* as listed in IFLA_VFINFO_LIST, sorted by index */
+        uint32_t num_vf; /* IFLA_NUM_VF */
+        VfSettings *vfs; /* as listed in IFLA_VFINFO_LIST, sorted by index */
         size_t n_vfs;
-        bool vfs_truncated;  /* the kernel listed fewer VFs than IFLA_NUM_VF: the rest is unknown */
+        bool vfs_truncated; /* the kernel listed fewer VFs than IFLA_NUM_VF: the rest is unknown */
 } LinkInfo;
 
 LinkInfo *link_info_free(LinkInfo *l);
@@ -71,10 +71,17 @@ typedef struct Netlink Netlink;
 
 /* A transport replaces the kernel (tests, benches). send gets each complete request; recv
  * returns the next queued reply message(s) as a malloc()ed buffer (ownership passes to the
- * caller) or 0 if there is none. Requests and replies are real netlink messages. */
+ * caller) or 0 if there is none. Requests and replies are real netlink messages.
+ * Both return -errno on failure; recv's return on success is the buffer's size in bytes.
+ *
+ * The last two are optional and only serve netlink_monitor_start(): event_fd returns an fd
+ * (owned by the transport) that polls readable while events are queued, recv_event pops the
+ * next queued event datagram like recv, or returns -ENOBUFS to say events were lost. */
 typedef struct NetlinkTransport {
         int (*send)(void *userdata, const struct nlmsghdr *req);
         int (*recv)(void *userdata, unsigned char **ret_buf);
+        int (*event_fd)(void *userdata);
+        int (*recv_event)(void *userdata, unsigned char **ret_buf);
 } NetlinkTransport;
 
 int netlink_new(Netlink **ret);
@@ -88,7 +95,14 @@ int netlink_get_link(Netlink *nl, int ifindex, LinkInfo **ret);
 /* One RTM_SETLINK to the PF carrying an IFLA_VFINFO_LIST with one IFLA_VF_INFO per entry,
  * each with the attributes in its mask. The kernel applies them in order and stops at the
  * first error: on failure the return is that error, and nothing says which VF failed —
- * callers re-read with netlink_get_link() and retry per VF/attribute. */
+ * callers re-read with netlink_get_link() and retry per VF/attribute.
+ *
+ * Entries with an empty mask are skipped (the kernel rejects an empty IFLA_VF_INFO); if all
+ * are empty nothing is sent and 0 is returned. A VF with both IB GUIDs gets two IFLA_VF_INFOs,
+ * because the kernel ignores a port GUID that shares one with a node GUID. A batch larger
+ * than NETLINK_SET_VFS_MSG_MAX bytes is sent as several messages, in order, never splitting a
+ * VF; the first failing message ends the batch (later VFs are not sent), so the semantics
+ * stay "applied in order up to the first error". */
 int netlink_set_vfs(Netlink *nl, int pf_ifindex, const VfSettings *vfs, size_t n_vfs);
 
 int netlink_set_mtu(Netlink *nl, int ifindex, uint32_t mtu);
@@ -100,14 +114,29 @@ int netlink_monitor_start(Netlink *nl, sd_event *event, netlink_link_handler_t h
 
 /* Counters for tests and benches. */
 typedef struct NetlinkStats {
-        uint64_t requests;   /* messages sent */
+        uint64_t requests; /* messages sent */
         uint64_t set_vf_requests;
         uint64_t vf_infos_sent;
         uint64_t get_requests;
 } NetlinkStats;
 const NetlinkStats *netlink_get_stats(const Netlink *nl);
 
-/* Exported for tests: builds the RTM_SETLINK message netlink_set_vfs() would send. */
+/* Upper bound of one RTM_SETLINK's size: half of what the nest's u16 length can hold, far
+ * below any socket buffer. ~190 VFs with every attribute fit in one. */
+#define NETLINK_SET_VFS_MSG_MAX 32768
+
+/* Exported for tests: builds the (first) RTM_SETLINK message netlink_set_vfs() would send.
+ * Returns how many entries of vfs it covers (> 0; less than n_vfs if the batch needs more
+ * messages: call again with the rest), -ENODATA if no entry has anything to set, -EINVAL on
+ * a VF index the kernel cannot take. */
 int netlink_build_set_vfs(int pf_ifindex, const VfSettings *vfs, size_t n_vfs, struct nl_msg **ret);
+
+/* Parses one RTM_NEWLINK/RTM_DELLINK (the whole message, size bytes available) as
+ * netlink_get_link() and the monitor do. Any bytes are safe to pass (fuzzers): -EBADMSG if
+ * it is not a link message at all; a malformed VF list only marks vfs_truncated. */
+int netlink_parse_link_message(const void *buf, size_t size, LinkInfo **ret);
+
+/* libnl's -NLE_* (either sign) to -errno; 0 stays 0. The only place the translation lives. */
+int netlink_errno_from_nle(int nle);
 
 DECLARE_STRING_TABLE(vf_attr, VfAttr);

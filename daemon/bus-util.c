@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "bus-util.h"
+#include "log.h"
+#include "pool.h"
+#include "util.h"
+
+/* ---- paths ------------------------------------------------------------------------------ */
+
+char *pf_bus_path(const PhysicalFunction *pf)
+{
+        char *p = NULL;
+
+        return sd_bus_path_encode(SRIOVD_PF_PREFIX, pf->pci, &p) < 0 ? NULL : p;
+}
+
+char *vf_bus_path(const VirtualFunction *vf)
+{
+        char *p = NULL;
+
+        return sd_bus_path_encode(SRIOVD_VF_PREFIX, vf->pci, &p) < 0 ? NULL : p;
+}
+
+char *pool_bus_path(const char *name)
+{
+        char *p = NULL;
+
+        return sd_bus_path_encode(SRIOVD_POOL_PREFIX, name, &p) < 0 ? NULL : p;
+}
+
+VirtualFunction *vf_from_bus_path(Manager *m, const char *path)
+{
+        _cleanup_free_ char *pci = NULL;
+
+        if (sd_bus_path_decode(path, SRIOVD_VF_PREFIX, &pci) <= 0)
+                return NULL;
+        return manager_get_vf(m, pci);
+}
+
+/* ---- polkit ----------------------------------------------------------------------------- */
+
+#define POLKIT_ACTION "org.sriovd1.manage"
+
+typedef struct PolkitQuery {
+        Manager *manager;
+        sd_bus_message *request;
+        sd_bus_message_handler_t handler;
+        sd_bus_slot *slot;
+        int result; /* -1 pending, 0 denied, 1 allowed */
+        struct PolkitQuery *next;
+} PolkitQuery;
+
+static PolkitQuery *queries;
+
+static PolkitQuery *polkit_query_free(PolkitQuery *q)
+{
+        PolkitQuery **i;
+
+        if (!q)
+                return NULL;
+        for (i = &queries; *i; i = &(*i)->next)
+                if (*i == q) {
+                        *i = q->next;
+                        break;
+                }
+        sd_bus_slot_unref(q->slot);
+        sd_bus_message_unref(q->request);
+        return mfree(q);
+}
+
+static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        PolkitQuery *q = userdata;
+        int authorized = 0, challenge = 0, r;
+
+        q->slot = sd_bus_slot_unref(q->slot);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                log_debug("polkit: %s", sd_bus_message_get_error(reply)->message);
+        else if (sd_bus_message_enter_container(reply, 'r', "bba{ss}") >= 0)
+                (void) sd_bus_message_read(reply, "bb", &authorized, &challenge);
+        q->result = authorized ? 1 : 0;
+
+        /* Run the method again: bus_verify_manage() now finds the answer. */
+        r = sd_bus_message_rewind(q->request, true);
+        if (r >= 0)
+                r = q->handler(q->request, q->manager, &error);
+        if (r < 0)
+                (void) sd_bus_reply_method_errno(q->request, r, &error);
+        polkit_query_free(q);
+        return 0;
+}
+
+int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handler_t handler, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        PolkitQuery *q;
+        const char *sender;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r >= 0 && uid == 0)
+                return 1;
+
+        for (q = queries; q; q = q->next)
+                if (q->request == message) {
+                        if (q->result < 0)
+                                return 0;
+                        if (q->result > 0)
+                                return 1;
+                        return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                "Not authorized to manage SR-IOV VFs (polkit action " POLKIT_ACTION ").");
+                }
+
+        sender = sd_bus_message_get_sender(message);
+        if (!sender)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Caller has no bus name.");
+
+        q = calloc(1, sizeof(PolkitQuery));
+        if (!q)
+                return -ENOMEM;
+        q->manager = m;
+        q->request = sd_bus_message_ref(message);
+        q->handler = handler;
+        q->result = -1;
+        q->next = queries;
+        queries = q;
+
+        r = sd_bus_message_new_method_call(sd_bus_message_get_bus(message), &call, "org.freedesktop.PolicyKit1",
+                                           "/org/freedesktop/PolicyKit1/Authority",
+                                           "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
+        if (r >= 0)
+                r = sd_bus_message_append(call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", sender,
+                                          POLKIT_ACTION, 0,
+                                          (uint32_t) (sd_bus_message_get_allow_interactive_authorization(message) ? 1 : 0),
+                                          "");
+        if (r >= 0)
+                r = sd_bus_call_async(sd_bus_message_get_bus(message), &q->slot, call, on_polkit_reply, q,
+                                      /* polkit may prompt */ 0);
+        if (r < 0) {
+                polkit_query_free(q);
+                return r;
+        }
+        return 0;
+}
+
+/* ---- change notification, coalesced ---------------------------------------------------- */
+
+typedef struct BusState {
+        sd_event_source *flush;
+        Hashmap *dirty_pfs, *dirty_vfs; /* PCI address -> object */
+        bool manager_dirty;
+} BusState;
+
+static int on_flush(sd_event_source *s, void *userdata)
+{
+        Manager *m = userdata;
+        BusState *b = m->bus_data;
+        PhysicalFunction *pf;
+        VirtualFunction *vf;
+
+        /* One PropertiesChanged per object per loop iteration, however many fields moved. */
+        HASHMAP_FOREACH(pf, b->dirty_pfs)
+        {
+                _cleanup_free_ char *p = pf_bus_path(pf);
+
+                hashmap_remove(b->dirty_pfs, pf->pci);
+                if (p)
+                        (void) sd_bus_emit_properties_changed_strv(m->bus, p, SRIOVD_PF_IFACE, NULL);
+        }
+        HASHMAP_FOREACH(vf, b->dirty_vfs)
+        {
+                _cleanup_free_ char *p = vf_bus_path(vf);
+
+                hashmap_remove(b->dirty_vfs, vf->pci);
+                if (p)
+                        (void) sd_bus_emit_properties_changed_strv(m->bus, p, SRIOVD_VF_IFACE, NULL);
+        }
+        pools_sync(m);
+        if (b->manager_dirty) {
+                b->manager_dirty = false;
+                (void) sd_bus_emit_properties_changed_strv(m->bus, SRIOVD_BUS_PATH, SRIOVD_MANAGER_IFACE, NULL);
+        }
+        return 0;
+}
+
+static void bus_schedule_flush(Manager *m)
+{
+        BusState *b = m->bus_data;
+
+        (void) sd_event_source_set_enabled(b->flush, SD_EVENT_ONESHOT);
+}
+
+static void hook_pf_changed(Manager *m, PhysicalFunction *pf)
+{
+        BusState *b = m->bus_data;
+
+        (void) hashmap_put(b->dirty_pfs, pf->pci, pf);
+        b->manager_dirty = true; /* State may follow */
+        bus_schedule_flush(m);
+}
+
+static void hook_vf_changed(Manager *m, VirtualFunction *vf)
+{
+        BusState *b = m->bus_data;
+
+        (void) hashmap_put(b->dirty_vfs, vf->pci, vf);
+        bus_schedule_flush(m);
+}
+
+static void hook_pf_added(Manager *m, PhysicalFunction *pf)
+{
+        _cleanup_free_ char *p = pf_bus_path(pf);
+
+        if (p)
+                (void) sd_bus_emit_object_added(m->bus, p);
+        bus_schedule_flush(m);
+}
+
+static void hook_pf_removed(Manager *m, PhysicalFunction *pf)
+{
+        BusState *b = m->bus_data;
+        _cleanup_free_ char *p = pf_bus_path(pf);
+
+        hashmap_remove(b->dirty_pfs, pf->pci);
+        if (p)
+                (void) sd_bus_emit_object_removed(m->bus, p);
+        bus_schedule_flush(m);
+}
+
+static void hook_vf_added(Manager *m, VirtualFunction *vf)
+{
+        _cleanup_free_ char *p = vf_bus_path(vf);
+
+        if (p)
+                (void) sd_bus_emit_object_added(m->bus, p);
+        bus_schedule_flush(m);
+}
+
+static void hook_vf_removed(Manager *m, VirtualFunction *vf)
+{
+        BusState *b = m->bus_data;
+        _cleanup_free_ char *p = vf_bus_path(vf);
+
+        hashmap_remove(b->dirty_vfs, vf->pci);
+        if (p)
+                (void) sd_bus_emit_object_removed(m->bus, p);
+        bus_schedule_flush(m);
+}
+
+static void hook_manager_changed(Manager *m)
+{
+        BusState *b = m->bus_data;
+
+        b->manager_dirty = true;
+        bus_schedule_flush(m);
+}
+
+static void hook_manager_free(Manager *m)
+{
+        BusState *b = m->bus_data;
+
+        while (queries)
+                polkit_query_free(queries);
+        if (b) {
+                sd_event_source_disable_unref(b->flush);
+                hashmap_free(b->dirty_pfs);
+                hashmap_free(b->dirty_vfs);
+                free(b);
+        }
+        m->bus_data = NULL;
+}
+
+static const ManagerHooks bus_hooks = {
+        .pf_added = hook_pf_added,
+        .pf_removed = hook_pf_removed,
+        .pf_changed = hook_pf_changed,
+        .vf_added = hook_vf_added,
+        .vf_removed = hook_vf_removed,
+        .vf_changed = hook_vf_changed,
+        .manager_changed = hook_manager_changed,
+        .manager_free = hook_manager_free,
+};
+
+int bus_setup(Manager *m, const char *address)
+{
+        BusState *b;
+        int r;
+
+        if (address) {
+                r = sd_bus_new(&m->bus);
+                if (r >= 0)
+                        r = sd_bus_set_address(m->bus, address);
+                if (r >= 0)
+                        r = sd_bus_set_bus_client(m->bus, true);
+                if (r >= 0)
+                        r = sd_bus_start(m->bus);
+        } else
+                r = sd_bus_open_system_with_description(&m->bus, "sriovd");
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to the bus: %m");
+
+        b = calloc(1, sizeof(BusState));
+        if (!b)
+                return -ENOMEM;
+        m->bus_data = b;
+        m->hooks = &bus_hooks;
+        b->dirty_pfs = hashmap_new_string();
+        b->dirty_vfs = hashmap_new_string();
+        if (!b->dirty_pfs || !b->dirty_vfs)
+                return -ENOMEM;
+        r = sd_event_add_defer(m->event, &b->flush, on_flush, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(b->flush, SD_EVENT_OFF);
+        (void) sd_event_source_set_priority(b->flush, SD_EVENT_PRIORITY_IDLE + 1);
+        (void) sd_event_source_set_description(b->flush, "bus-flush");
+
+        r = sd_bus_add_object_manager(m->bus, NULL, SRIOVD_BUS_PATH);
+        if (r >= 0)
+                r = sd_bus_add_object_vtable(m->bus, NULL, SRIOVD_BUS_PATH, SRIOVD_MANAGER_IFACE, manager_vtable, m);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_PF_PREFIX, SRIOVD_PF_IFACE, pf_vtable,
+                                               pf_bus_find, m);
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_PF_PREFIX, pf_bus_enumerate, m);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_VF_PREFIX, SRIOVD_VF_IFACE, vf_vtable,
+                                               vf_bus_find, m);
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_VF_PREFIX, vf_bus_enumerate, m);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_POOL_PREFIX, SRIOVD_POOL_IFACE, pool_vtable,
+                                               pool_bus_find, m);
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_POOL_PREFIX, pool_bus_enumerate, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot export objects: %m");
+
+        r = sd_bus_request_name_async(m->bus, NULL, SRIOVD_BUS_NAME, 0, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot request bus name: %m");
+        r = sd_bus_attach_event(m->bus, m->event, 0);
+        if (r < 0)
+                return r;
+        return 0;
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include "job.h"
+#include "log.h"
+
+typedef struct Job {
+        JobRunner *runner;
+        job_work_t work;
+        job_done_t done;
+        job_free_t free_func;
+        void *userdata;
+        int result;
+} Job;
+
+struct JobRunner {
+        sd_event_source *source;
+        int pipe[2];
+        unsigned n_active;
+};
+
+static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        JobRunner *r = userdata;
+        Job *jobs[64];
+        ssize_t n;
+
+        /* Each finished worker writes its Job pointer: atomic, as it is smaller than PIPE_BUF. */
+        n = read(fd, jobs, sizeof(jobs));
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : log_error_errno(errno, "Job pipe failed: %m");
+        for (size_t i = 0; i < (size_t) n / sizeof(Job *); i++) {
+                Job *j = jobs[i];
+
+                r->n_active--;
+                if (j->done)
+                        j->done(j->userdata, j->result);
+                if (j->free_func)
+                        j->free_func(j->userdata);
+                free(j);
+        }
+        return 0;
+}
+
+int job_runner_new(sd_event *e, JobRunner **ret)
+{
+        _cleanup_(job_runner_freep) JobRunner *r = NULL;
+        int rr;
+
+        r = calloc(1, sizeof(JobRunner));
+        if (!r)
+                return -ENOMEM;
+        r->pipe[0] = r->pipe[1] = -EBADF;
+        if (pipe2(r->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+                return negative_errno();
+        rr = sd_event_add_io(e, &r->source, r->pipe[0], EPOLLIN, on_job_done, r);
+        if (rr < 0)
+                return rr;
+        (void) sd_event_source_set_description(r->source, "job-done");
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+JobRunner *job_runner_free(JobRunner *r)
+{
+        if (!r)
+                return NULL;
+        /* Workers still running hold a pointer to the pipe: leave the write end open for them
+         * (the process is exiting when this happens with jobs active). */
+        r->source = sd_event_source_disable_unref(r->source);
+        if (r->n_active == 0) {
+                safe_close(r->pipe[0]);
+                safe_close(r->pipe[1]);
+                return mfree(r);
+        }
+        return NULL;
+}
+
+static void *job_thread(void *p)
+{
+        Job *j = p;
+        ssize_t n;
+
+        j->result = j->work(j->userdata);
+        do
+                n = write(j->runner->pipe[1], &j, sizeof(j));
+        while (n < 0 && errno == EINTR);
+        return NULL;
+}
+
+int job_start(JobRunner *r, job_work_t work, job_done_t done, job_free_t free_func, void *userdata)
+{
+        pthread_attr_t attr;
+        pthread_t t;
+        sigset_t all, old;
+        Job *j;
+        int rr;
+
+        j = calloc(1, sizeof(Job));
+        if (!j)
+                return -ENOMEM;
+        *j = (Job){.runner = r, .work = work, .done = done, .free_func = free_func, .userdata = userdata};
+
+        /* Workers must not take our signals (they are routed to sd-event via signalfd). */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        rr = pthread_create(&t, &attr, job_thread, j);
+        pthread_attr_destroy(&attr);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rr != 0) {
+                free(j);
+                return -rr;
+        }
+        r->n_active++;
+        return 0;
+}
+
+unsigned job_runner_active(const JobRunner *r)
+{
+        return r ? r->n_active : 0;
+}

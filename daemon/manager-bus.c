@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "bus-util.h"
+#include "lease.h"
+#include "log.h"
+#include "manager.h"
+#include "plan.h"
+#include "pool.h"
+#include "util.h"
+
+/* Strings a client can send us are bounded: owners by lease_owner_is_valid(), the rest here. */
+#define BUS_STRING_MAX 4096
+
+static int reply_error_errno(sd_bus_error *error, int r, const char *what)
+{
+        return sd_bus_error_set_errnof(error, r, "%s: %s", what, strerror(abs(r)));
+}
+
+static int method_list_pfs(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        PhysicalFunction *pf;
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(osss)");
+        if (r < 0)
+                return r;
+        HASHMAP_FOREACH(pf, m->pfs)
+        {
+                _cleanup_free_ char *p = pf_bus_path(pf);
+
+                if (!p)
+                        return -ENOMEM;
+                r = sd_bus_message_append(reply, "(osss)", p, pf->pci, strempty(pf->ifname),
+                                          pf_state_to_string(pf->state));
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_list_vfs(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        PhysicalFunction *pf;
+        VirtualFunction *vf;
+        const char *pool;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &pool);
+        if (r < 0)
+                return r;
+        if (!isempty(pool) && !pool_get(m, pool))
+                return sd_bus_error_setf(error, SRIOVD_ERROR_NO_SUCH_POOL, "No pool '%.64s'.", pool);
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(osoussb)");
+        if (r < 0)
+                return r;
+        HASHMAP_FOREACH(pf, m->pfs)
+        PF_FOREACH_VF(vf, pf)
+        {
+                _cleanup_free_ char *p = NULL, *pp = NULL;
+
+                if (!isempty(pool) && !streq(vf->pool, pool))
+                        continue;
+                p = vf_bus_path(vf);
+                pp = pf_bus_path(pf);
+                if (!p || !pp)
+                        return -ENOMEM;
+                r = sd_bus_message_append(reply, "(osoussb)", p, vf->pci, pp, vf->index, strempty(vf->ifname),
+                                          vf->pool, vf->allocated);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_list_pools(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        Pool *p;
+        int r;
+
+        pools_sync(m);
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(osuu)");
+        if (r < 0)
+                return r;
+        HASHMAP_FOREACH(p, m->pools)
+        {
+                _cleanup_free_ char *path = pool_bus_path(p->name);
+
+                if (!path)
+                        return -ENOMEM;
+                r = sd_bus_message_append(reply, "(osuu)", path, p->name, p->total, p->free);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* ---- leases ----------------------------------------------------------------------------- */
+
+static int parse_hints(sd_bus_message *message, AllocateHints *h, bool *ret_bind, sd_bus_error *error)
+{
+        int r;
+
+        *h = (AllocateHints){.numa_node = -1};
+        *ret_bind = false;
+        r = sd_bus_message_enter_container(message, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *key, *contents;
+
+                r = sd_bus_message_enter_container(message, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = sd_bus_message_read(message, "s", &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(message, NULL, &contents);
+                if (r < 0)
+                        return r;
+#define EXPECT(sig)                                                                                       \
+        if (!streq(contents, sig))                                                                        \
+                return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,                            \
+                                         "Hint '%s' must be of type '%s', got '%s'.", key, sig, contents)
+                if (streq(key, "numa_node")) {
+                        EXPECT("i");
+                        r = sd_bus_message_read(message, "v", "i", &h->numa_node);
+                } else if (streq(key, "pf")) {
+                        EXPECT("s");
+                        r = sd_bus_message_read(message, "v", "s", &h->pf);
+                } else if (streq(key, "pci")) {
+                        EXPECT("s");
+                        r = sd_bus_message_read(message, "v", "s", &h->pci);
+                } else if (streq(key, "bind_to_caller")) {
+                        int b;
+
+                        EXPECT("b");
+                        r = sd_bus_message_read(message, "v", "b", &b);
+                        *ret_bind = b;
+                } else if (streq(key, "allow_degraded")) {
+                        int b;
+
+                        EXPECT("b");
+                        r = sd_bus_message_read(message, "v", "b", &b);
+                        h->allow_degraded = b;
+                } else
+                        return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                                 "Unknown hint '%.64s' (known: numa_node, pf, pci, bind_to_caller, allow_degraded).",
+                                                 key);
+#undef EXPECT
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(message);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_exit_container(message);
+}
+
+static void vf_attach_lease(VirtualFunction *vf, const Lease *l)
+{
+        bool was = vf->allocated;
+
+        vf->allocated = l != NULL;
+        (void) free_and_strdup(&vf->owner, l ? l->owner : NULL);
+        if (was != vf->allocated)
+                manager_vf_changed(vf->pf->manager, vf);
+}
+
+static int on_caller_gone(sd_bus_track *track, void *userdata);
+
+static int method_allocate(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        const char *pool, *owner;
+        _cleanup_free_ char *path = NULL;
+        VirtualFunction *vf;
+        AllocateHints h;
+        const Lease *stored;
+        bool bind;
+        Lease l;
+        int r;
+
+        /* validate → authorize → mutate → reply */
+        r = sd_bus_message_read(message, "ss", &pool, &owner);
+        if (r < 0)
+                return r;
+        if (!lease_owner_is_valid(owner))
+                return sd_bus_error_set(error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                        "Owner must be 1-255 bytes of printable UTF-8.");
+        if (strlen(pool) > BUS_STRING_MAX)
+                return sd_bus_error_set(error, SRIOVD_ERROR_INVALID_ARGUMENT, "Pool name too long.");
+        r = parse_hints(message, &h, &bind, error);
+        if (r < 0)
+                return r;
+        if (!pool_get(m, pool))
+                return sd_bus_error_setf(error, SRIOVD_ERROR_NO_SUCH_POOL, "No pool '%.64s'.", pool);
+
+        r = bus_verify_manage(m, message, method_allocate, error);
+        if (r <= 0)
+                return r;
+
+        r = pool_pick_vf(m, pool, &h, &vf);
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, SRIOVD_ERROR_NO_SUCH_POOL, "No pool '%.64s'.", pool);
+        if (r < 0)
+                return sd_bus_error_setf(error, SRIOVD_ERROR_POOL_EXHAUSTED, "No free, healthy VF in pool '%.64s'%s.",
+                                         pool, h.numa_node >= 0 || h.pf || h.pci ? " matching the hints" : "");
+
+        l = (Lease){
+                .pf_pci = vf->pf->pci,
+                .vf_index = vf->index,
+                .vf_pci = vf->pci,
+                .pool = (char *) pool,
+                .owner = (char *) owner,
+                .bind_to_caller = bind,
+                .caller = (char *) (bind ? sd_bus_message_get_sender(message) : ""),
+        };
+        /* Durable before the reply: a crash after this point keeps the lease. */
+        r = lease_store_add(m->leases, &l, &stored);
+        if (r < 0)
+                return reply_error_errno(error, r, "Cannot record lease");
+        if (bind) {
+                r = manager_track_caller(m, l.caller);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot track %s, lease is not bound to it: %m", l.caller);
+        }
+        vf_attach_lease(vf, stored);
+        log_vf_full_errno(vf, LOG_INFO, 0, "VF %s allocated to '%s' from pool '%s'.", vf->pci, owner, pool);
+        path = vf_bus_path(vf);
+        if (!path)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(message, "o", path);
+}
+
+/* After a release the declared settings come back (the consumer owned MAC and VLAN), and a
+ * PF blocked by this lease may proceed. */
+static void vf_released(Manager *m, VirtualFunction *vf)
+{
+        vf_attach_lease(vf, NULL);
+        vf->pf->link_stale = true;
+        manager_pf_dirty(m, vf->pf);
+}
+
+static int release_one(Manager *m, VirtualFunction *vf, sd_bus_error *error)
+{
+        int r;
+
+        r = lease_store_remove(m->leases, vf->pf->pci, vf->index);
+        if (r < 0 && r != -ENOENT)
+                return reply_error_errno(error, r, "Cannot remove lease");
+        log_vf_full_errno(vf, LOG_INFO, 0, "VF %s released by '%s'.", vf->pci, strempty(vf->owner));
+        vf_released(m, vf);
+        return 0;
+}
+
+static int method_release(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        const char *path, *owner;
+        VirtualFunction *vf;
+        int r;
+
+        r = sd_bus_message_read(message, "os", &path, &owner);
+        if (r < 0)
+                return r;
+        vf = vf_from_bus_path(m, path);
+        if (!vf)
+                return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT, "No VF at %.128s.", path);
+        if (!vf->allocated)
+                return sd_bus_error_setf(error, SRIOVD_ERROR_NOT_ALLOCATED, "VF %s is not allocated.", vf->pci);
+        if (!streq_ptr(vf->owner, owner))
+                return sd_bus_error_setf(error, SRIOVD_ERROR_NOT_OWNER, "VF %s is not allocated to '%.64s'.", vf->pci,
+                                         owner);
+        r = bus_verify_manage(m, message, method_release, error);
+        if (r <= 0)
+                return r;
+        r = release_one(m, vf, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static unsigned release_matching(Manager *m, const char *owner, const char *caller)
+{
+        PhysicalFunction *pf;
+        VirtualFunction *vf;
+        unsigned n = 0;
+
+        HASHMAP_FOREACH(pf, m->pfs)
+        PF_FOREACH_VF(vf, pf)
+        {
+                const Lease *l;
+
+                if (!vf->allocated)
+                        continue;
+                l = lease_store_find(m->leases, pf->pci, vf->index);
+                if (!l)
+                        continue;
+                if (owner && !streq(l->owner, owner))
+                        continue;
+                if (caller && !(l->bind_to_caller && streq_ptr(l->caller, caller)))
+                        continue;
+                vf_released(m, vf);
+                n++;
+        }
+        return n;
+}
+
+static int method_release_owner(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        const char *owner;
+        unsigned n = 0;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &owner);
+        if (r < 0)
+                return r;
+        if (!lease_owner_is_valid(owner))
+                return sd_bus_error_set(error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                        "Owner must be 1-255 bytes of printable UTF-8.");
+        r = bus_verify_manage(m, message, method_release_owner, error);
+        if (r <= 0)
+                return r;
+        /* Model first (it needs the leases to match), then the store. */
+        (void) release_matching(m, owner, NULL);
+        r = lease_store_remove_owner(m->leases, owner, &n);
+        if (r < 0)
+                return reply_error_errno(error, r, "Cannot remove leases");
+        return sd_bus_reply_method_return(message, "u", n);
+}
+
+static int on_caller_gone(sd_bus_track *track, void *userdata)
+{
+        Manager *m = userdata;
+        const char *name = sd_bus_track_first(track);
+        unsigned n = 0;
+
+        /* The track holds one name; when it drops, that connection is gone. */
+        (void) name;
+        for (size_t i = 0; i < m->n_tracks; i++)
+                if (m->tracks[i] == track) {
+                        const char *caller = m->track_names[i];
+
+                        (void) release_matching(m, NULL, caller);
+                        (void) lease_store_remove_caller(m->leases, caller, &n);
+                        log_info("Bus client %s went away, released %u bound lease(s).", caller, n);
+                        sd_bus_track_unref(track);
+                        free(m->track_names[i]);
+                        m->tracks[i] = m->tracks[--m->n_tracks];
+                        m->track_names[i] = m->track_names[m->n_tracks];
+                        break;
+                }
+        return 0;
+}
+
+int manager_track_caller(Manager *m, const char *caller)
+{
+        _cleanup_(sd_bus_track_unrefp) sd_bus_track *t = NULL;
+        sd_bus_track **tracks;
+        char **names;
+        int r;
+
+        for (size_t i = 0; i < m->n_tracks; i++)
+                if (streq(m->track_names[i], caller))
+                        return 0;
+        r = sd_bus_track_new(m->bus, &t, on_caller_gone, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_track_add_name(t, caller);
+        if (r < 0)
+                return r;
+        tracks = realloc(m->tracks, sizeof(sd_bus_track *) * (m->n_tracks + 1));
+        if (!tracks)
+                return -ENOMEM;
+        m->tracks = tracks;
+        names = realloc(m->track_names, sizeof(char *) * (m->n_tracks + 1));
+        if (!names)
+                return -ENOMEM;
+        m->track_names = names;
+        m->track_names[m->n_tracks] = strdup(caller);
+        if (!m->track_names[m->n_tracks])
+                return -ENOMEM;
+        m->tracks[m->n_tracks++] = TAKE_PTR(t);
+        return 0;
+}
+
+static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        int r;
+
+        r = bus_verify_manage(m, message, method_reload, error);
+        if (r <= 0)
+                return r;
+        r = manager_reload(m);
+        if (r < 0)
+                return reply_error_errno(error, r, "Reload failed");
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_plan(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = manager_plan(m, &plan);
+        if (r < 0)
+                return reply_error_errno(error, r, "Cannot plan");
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < plan->n_items; i++) {
+                r = sd_bus_message_append(reply, "(sss)", plan->items[i].object, plan->items[i].action,
+                                          plan->items[i].reason);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *iface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+static int property_get_state(sd_bus *bus, const char *path, const char *iface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "s", manager_state_to_string(m->state));
+}
+
+static int property_get_files(sd_bus *bus, const char *path, const char *iface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        return sd_bus_message_append_strv(reply, m->config ? m->config->files : NULL);
+}
+
+static int property_get_errors(sd_bus *bus, const char *path, const char *iface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        return sd_bus_message_append_strv(reply, m->config ? m->config->errors : NULL);
+}
+
+const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ConfigFiles", "as", property_get_files, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ConfigErrors", "as", property_get_errors, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("ListPhysicalFunctions", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(osss)", pfs), method_list_pfs, 0),
+        SD_BUS_METHOD_WITH_ARGS("ListVirtualFunctions", SD_BUS_ARGS("s", pool),
+                                SD_BUS_RESULT("a(osoussb)", vfs), method_list_vfs, 0),
+        SD_BUS_METHOD_WITH_ARGS("ListPools", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(osuu)", pools),
+                                method_list_pools, 0),
+        SD_BUS_METHOD_WITH_ARGS("Allocate", SD_BUS_ARGS("s", pool, "s", owner, "a{sv}", hints),
+                                SD_BUS_RESULT("o", vf), method_allocate, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("o", vf, "s", owner), SD_BUS_NO_RESULT, method_release,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReleaseOwner", SD_BUS_ARGS("s", owner), SD_BUS_RESULT("u", released),
+                                method_release_owner, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", changes), method_plan, 0),
+        SD_BUS_VTABLE_END,
+};

@@ -1,0 +1,652 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include "lease.h"
+#include "log.h"
+#include "pool.h"
+#include "manager.h"
+#include "pci.h"
+#include "reconcile.h"
+#include "stable.h"
+#include "sysfs.h"
+#include "udev.h"
+#include "util.h"
+
+static const char *const manager_state_table[_MANAGER_STATE_MAX] = {
+        [MANAGER_STATE_STARTING] = "starting",
+        [MANAGER_STATE_RUNNING] = "running",
+        [MANAGER_STATE_DEGRADED] = "degraded",
+};
+DEFINE_STRING_TABLE(manager_state, ManagerState, _MANAGER_STATE_MAX);
+
+/* Readiness never waits longer than this for the PFs present at start. */
+#define STARTUP_DEADLINE_USEC (90ULL * 1000000ULL)
+
+static int on_reconcile(sd_event_source *s, void *userdata);
+
+int manager_new(const ManagerOptions *o, Manager **ret)
+{
+        _cleanup_(manager_freep) Manager *m = NULL;
+        static const ManagerOptions defaults = {};
+        int r;
+
+        if (!o)
+                o = &defaults;
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return -ENOMEM;
+        m->notify = !o->no_notify;
+        m->no_udev_monitor = o->no_udev_monitor;
+        m->no_netlink_monitor = o->no_netlink_monitor;
+        m->netlink = o->netlink;
+        if (o->root && !streq(o->root, "/")) {
+                m->root = strdup(o->root);
+                if (!m->root)
+                        return -ENOMEM;
+        }
+        m->state_dir = strdup(o->state_dir ?: SRIOVD_STATE_DIR);
+        m->pfs = hashmap_new_string();
+        m->vfs = hashmap_new_string();
+        m->ifindexes = hashmap_new_uint();
+        if (!m->state_dir || !m->pfs || !m->vfs || !m->ifindexes)
+                return -ENOMEM;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        r = job_runner_new(m->event, &m->jobs);
+        if (r < 0)
+                return r;
+        r = udev_watch_new(&m->udev);
+        if (r < 0)
+                return r;
+        r = pci_names_new(o->pci_names_no_hwdb, &m->pci_names);
+        if (r < 0)
+                return r;
+        if (!m->netlink) {
+                r = netlink_new(&m->netlink);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot open rtnetlink socket: %m");
+        }
+        r = machine_key_load(m->root, m->machine_key);
+        if (r < 0)
+                /* Stable MACs then depend on the PF only: still stable, just not per machine. */
+                log_warning_errno(r, "Cannot read /etc/machine-id, stable MACs are not machine-specific: %m");
+
+        r = sd_event_add_defer(m->event, &m->reconcile_source, on_reconcile, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_OFF);
+        /* After everything else that is pending: a burst of uevents is drained first. */
+        (void) sd_event_source_set_priority(m->reconcile_source, SD_EVENT_PRIORITY_IDLE);
+        (void) sd_event_source_set_description(m->reconcile_source, "reconcile");
+        m->state = MANAGER_STATE_STARTING;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static void config_sets_free(ConfigSet **sets, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                config_set_free(sets[i]);
+        free(sets);
+}
+
+Manager *manager_free(Manager *m)
+{
+        PhysicalFunction *pf;
+
+        if (!m)
+                return NULL;
+        if (m->hooks && m->hooks->manager_free)
+                m->hooks->manager_free(m);
+        HASHMAP_FOREACH(pf, m->pfs)
+        pf_free(pf);
+        hashmap_free(m->pfs);
+        hashmap_free(m->vfs);
+        hashmap_free(m->ifindexes);
+        sd_event_source_disable_unref(m->reconcile_source);
+        sd_event_source_disable_unref(m->startup_deadline);
+        sd_event_source_disable_unref(m->sigterm_source);
+        sd_event_source_disable_unref(m->sigint_source);
+        sd_event_source_disable_unref(m->sighup_source);
+        udev_watch_free(m->udev);
+        netlink_free(m->netlink);
+        pci_names_free(m->pci_names);
+        job_runner_free(m->jobs);
+        config_set_free(m->config);
+        config_sets_free(m->retained, m->n_retained);
+        pools_free(m);
+        lease_store_free(m->leases);
+        for (size_t i = 0; i < m->n_tracks; i++) {
+                sd_bus_track_unref(m->tracks[i]);
+                free(m->track_names[i]);
+        }
+        free(m->tracks);
+        free(m->track_names);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        free(m->root);
+        free(m->state_dir);
+        return mfree(m);
+}
+
+PhysicalFunction *manager_get_pf(Manager *m, const char *pci)
+{
+        return hashmap_get(m->pfs, pci);
+}
+
+VirtualFunction *manager_get_vf(Manager *m, const char *pci)
+{
+        return hashmap_get(m->vfs, pci);
+}
+
+void manager_pf_dirty(Manager *m, PhysicalFunction *pf)
+{
+        pf->dirty = true;
+        (void) sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_ONESHOT);
+}
+
+void manager_pf_changed(Manager *m, PhysicalFunction *pf)
+{
+        if (m->hooks && m->hooks->pf_changed)
+                m->hooks->pf_changed(m, pf);
+}
+
+void manager_vf_changed(Manager *m, VirtualFunction *vf)
+{
+        if (m->hooks && m->hooks->vf_changed)
+                m->hooks->vf_changed(m, vf);
+}
+
+void manager_vf_added(Manager *m, VirtualFunction *vf)
+{
+        if (m->hooks && m->hooks->vf_added)
+                m->hooks->vf_added(m, vf);
+}
+
+void manager_vf_removed(Manager *m, VirtualFunction *vf)
+{
+        if (m->hooks && m->hooks->vf_removed)
+                m->hooks->vf_removed(m, vf);
+}
+
+/* Owner lookup against the live config. A PF whose owning file is now rejected keeps the
+ * entry from the set it was configured with (a bad edit changes nothing). */
+static const PfConfig *manager_match(Manager *m, PhysicalFunction *pf, bool log_later)
+{
+        PfIdentity id;
+
+        pf_identity(pf, &id);
+        return m->config ? config_set_match(m->config, &id, log_later) : NULL;
+}
+
+static bool config_file_rejected(const ConfigSet *set, const char *file)
+{
+        size_t len = strlen(file);
+
+        STRV_FOREACH(e, set->errors)
+        if (strncmp(*e, file, len) == 0 && (*e)[len] == ':')
+                return true;
+        return false;
+}
+
+static void manager_assign_config(Manager *m, PhysicalFunction *pf, bool log_later)
+{
+        const PfConfig *c = manager_match(m, pf, log_later);
+
+        if (!c && pf->config && m->config && config_file_rejected(m->config, pf->config->file)) {
+                log_pf_full_errno(pf, LOG_WARNING, 0, "%s was rejected, keeping its previous declaration.",
+                                  pf->config->file);
+                return;
+        }
+        if (c != pf->config || !c)
+                pf_set_config(pf, c);
+}
+
+int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret)
+{
+        _cleanup_(pf_freep) PhysicalFunction *pf = NULL;
+        PhysicalFunction *existing;
+        int r;
+
+        existing = manager_get_pf(m, path_basename(syspath));
+        if (existing) {
+                existing->needs_refresh = true;
+                manager_pf_dirty(m, existing);
+                if (ret)
+                        *ret = existing;
+                return 0;
+        }
+        r = pf_new(m, syspath, &pf);
+        if (r < 0)
+                return r;
+        r = hashmap_put(m->pfs, pf->pci, pf);
+        if (r < 0)
+                return r;
+        r = pf_refresh(pf);
+        if (r < 0) {
+                hashmap_remove(m->pfs, pf->pci);
+                return r;
+        }
+        (void) pf_refresh_link(pf);
+        manager_assign_config(m, pf, true);
+        pf->state = pf->config ? PF_STATE_PENDING : PF_STATE_UNMANAGED;
+        log_pf_full_errno(pf, LOG_INFO, 0, "Found SR-IOV PF %s (%s %s, %u/%u VFs), %s%s.", pf->pci,
+                          strna(pf->vendor_name), strna(pf->device_name), pf->num_vfs, pf->total_vfs,
+                          pf->config ? "managed by " : "unmanaged", pf->config ? pf->config->file : "");
+        if (m->hooks && m->hooks->pf_added)
+                m->hooks->pf_added(m, pf);
+        manager_pf_dirty(m, pf);
+        if (ret)
+                *ret = pf;
+        TAKE_PTR(pf);
+        return 1;
+}
+
+void manager_remove_pf(Manager *m, PhysicalFunction *pf)
+{
+        log_pf_full_errno(pf, LOG_INFO, 0, "PF %s is gone, dropping its %u VFs.", pf->pci, pf_count_vfs(pf));
+        for (unsigned i = 0; i < pf->n_vf_slots; i++)
+                pf_remove_vf(pf, i);
+        if (m->hooks && m->hooks->pf_removed)
+                m->hooks->pf_removed(m, pf);
+        if (pf->ifindex > 0 && hashmap_get(m->ifindexes, UINT_TO_PTR(pf->ifindex)) == pf)
+                hashmap_remove(m->ifindexes, UINT_TO_PTR(pf->ifindex));
+        hashmap_remove(m->pfs, pf->pci);
+        pf_free(pf);
+        manager_update_state(m);
+}
+
+/* ---- events ----------------------------------------------------------------------------- */
+
+static PhysicalFunction *pf_of_pci_device(Manager *m, struct udev_device *d)
+{
+        PhysicalFunction *pf = manager_get_pf(m, udev_device_get_sysname(d));
+        VirtualFunction *vf;
+
+        if (pf)
+                return pf;
+        vf = manager_get_vf(m, udev_device_get_sysname(d));
+        if (vf)
+                return vf->pf;
+        /* A VF we have not seen yet: its physfn names the PF. At "add" the link may not be
+         * there yet (the kernel creates it right after); the later "bind" carries it. */
+        {
+                const char *sp = udev_device_get_syspath(d);
+                _cleanup_free_ char *physfn = NULL;
+                char *target = NULL;
+
+                if (sp && sysfs_read_link_attr(sp, "physfn", &physfn) >= 0)
+                        target = physfn;
+                return target ? manager_get_pf(m, target) : NULL;
+        }
+}
+
+static void on_udev_event(void *userdata, const char *action, struct udev_device *d)
+{
+        Manager *m = userdata;
+        const char *subsystem;
+        PhysicalFunction *pf;
+
+        if (!d) {
+                manager_resync(m);
+                return;
+        }
+        subsystem = strempty(udev_device_get_subsystem(d));
+        if (streq(subsystem, "pci")) {
+                const char *pci = udev_device_get_sysname(d);
+
+                pf = manager_get_pf(m, pci);
+                if (pf && streq(action, "remove")) {
+                        manager_remove_pf(m, pf);
+                        return;
+                }
+                if (!pf && !streq(action, "remove") && udev_device_get_sysattr_value(d, "sriov_totalvfs") &&
+                    !manager_get_vf(m, pci)) {
+                        (void) manager_add_pf(m, udev_device_get_syspath(d), NULL);
+                        return;
+                }
+                pf = pf_of_pci_device(m, d);
+                if (!pf)
+                        return;
+                if (streq(action, "remove")) {
+                        VirtualFunction *vf = manager_get_vf(m, pci);
+
+                        if (vf)
+                                pf_remove_vf(pf, vf->index);
+                }
+        } else {
+                struct udev_device *parent = udev_device_pci_parent(d);
+
+                if (!parent)
+                        return; /* soft devices (rxe on a VF netdev) are handled by RDMA mapping */
+                pf = pf_of_pci_device(m, parent);
+                if (!pf)
+                        return;
+                pf->link_stale = true;
+        }
+        log_debug("uevent %s %s %s -> PF %s", action, subsystem, udev_device_get_sysname(d), pf->pci);
+        pf->needs_refresh = true;
+        manager_pf_dirty(m, pf);
+}
+
+static void on_link_event(Netlink *nl, const LinkInfo *link, bool removed, void *userdata)
+{
+        Manager *m = userdata;
+        PhysicalFunction *pf;
+
+        if (!link) {
+                log_warning("rtnetlink dropped events, resynchronizing.");
+                manager_resync(m);
+                return;
+        }
+        pf = hashmap_get(m->ifindexes, UINT_TO_PTR(link->ifindex));
+        if (!pf)
+                return;
+        /* VF settings are not in the notification: re-read them before planning (this is
+         * how drift made with "ip link set ... vf" is noticed and corrected). */
+        pf->link_stale = true;
+        if (removed)
+                pf->needs_refresh = true;
+        manager_pf_dirty(m, pf);
+}
+
+static int add_pf_cb(void *userdata, const char *syspath)
+{
+        Manager *m = userdata;
+        int r;
+
+        r = manager_add_pf(m, syspath, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Cannot add PF %s: %m", syspath);
+        return 0;
+}
+
+void manager_resync(Manager *m)
+{
+        PhysicalFunction *pf;
+
+        HASHMAP_FOREACH(pf, m->pfs)
+        {
+                pf->needs_refresh = true;
+                pf->link_stale = true;
+                manager_pf_dirty(m, pf);
+        }
+        /* New PFs that appeared while we were deaf. */
+        (void) udev_enumerate_pfs(m->udev, add_pf_cb, m);
+}
+
+/* ---- readiness and status --------------------------------------------------------------- */
+
+bool manager_is_settled(Manager *m)
+{
+        PhysicalFunction *pf;
+
+        HASHMAP_FOREACH(pf, m->pfs)
+        {
+                if (pf->dirty || pf->job_running || pf->needs_refresh)
+                        return false;
+                if (pf->state == PF_STATE_PENDING || pf->state == PF_STATE_CONFIGURING)
+                        return false;
+        }
+        return true;
+}
+
+static void manager_send_status(Manager *m)
+{
+        unsigned counts[_PF_STATE_MAX] = {}, n_vfs = 0, n_alloc = 0;
+        PhysicalFunction *pf;
+        VirtualFunction *vf;
+
+        if (!m->notify)
+                return;
+        HASHMAP_FOREACH(pf, m->pfs)
+        {
+                counts[pf->state]++;
+                PF_FOREACH_VF(vf, pf)
+                {
+                        n_vfs++;
+                        n_alloc += vf->allocated;
+                }
+        }
+        (void) sd_notifyf(false, "STATUS=%u PFs (%u configured, %u blocked, %u failed, %u unmanaged), %u VFs, %u allocated",
+                          (unsigned) hashmap_size(m->pfs), counts[PF_STATE_CONFIGURED], counts[PF_STATE_BLOCKED],
+                          counts[PF_STATE_FAILED], counts[PF_STATE_UNMANAGED], n_vfs, n_alloc);
+}
+
+void manager_update_state(Manager *m)
+{
+        ManagerState s = MANAGER_STATE_RUNNING;
+        PhysicalFunction *pf;
+
+        if (!m->initial_done)
+                s = MANAGER_STATE_STARTING;
+        else
+                HASHMAP_FOREACH(pf, m->pfs)
+                if (pf->state == PF_STATE_FAILED || pf->state == PF_STATE_BLOCKED)
+                        s = MANAGER_STATE_DEGRADED;
+        if (s != m->state) {
+                m->state = s;
+                if (m->hooks && m->hooks->manager_changed)
+                        m->hooks->manager_changed(m);
+        }
+        manager_send_status(m);
+}
+
+static void manager_mark_ready(Manager *m, const char *why)
+{
+        if (m->initial_done)
+                return;
+        m->initial_done = true;
+        m->startup_deadline = sd_event_source_disable_unref(m->startup_deadline);
+        log_info("Initial reconcile %s.", why);
+        if (m->notify)
+                (void) sd_notify(false, "READY=1");
+        manager_update_state(m);
+}
+
+static int on_startup_deadline(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        manager_mark_ready(userdata, "still running after 90s, reporting ready anyway");
+        return 0;
+}
+
+static int on_reconcile(sd_event_source *s, void *userdata)
+{
+        Manager *m = userdata;
+        PhysicalFunction *pf;
+
+        HASHMAP_FOREACH(pf, m->pfs)
+        {
+                if (pf->needs_refresh && !pf->job_running) {
+                        pf->needs_refresh = false;
+                        if (pf_refresh(pf) < 0) {
+                                /* Its remove uevent is on the way; until then, leave it alone. */
+                                pf->dirty = false;
+                                continue;
+                        }
+                        if (pf->link_stale)
+                                (void) pf_refresh_link(pf);
+                        /* The netdev may have been renamed or appeared: re-match. */
+                        manager_assign_config(m, pf, false);
+                }
+                if (pf->dirty)
+                        reconcile_pf(pf);
+        }
+        if (!m->initial_done && manager_is_settled(m))
+                manager_mark_ready(m, "finished");
+        else
+                manager_update_state(m);
+        return 0;
+}
+
+/* ---- config ----------------------------------------------------------------------------- */
+
+static void manager_log_config_errors(Manager *m)
+{
+        STRV_FOREACH(e, m->config->errors)
+        log_error("%s", *e);
+}
+
+/* Frees retained sets that no PF uses anymore. */
+static void manager_gc_configs(Manager *m)
+{
+        size_t k = 0;
+
+        for (size_t i = 0; i < m->n_retained; i++) {
+                ConfigSet *set = m->retained[i];
+                PhysicalFunction *pf;
+                bool used = false;
+
+                HASHMAP_FOREACH(pf, m->pfs)
+                if (pf->config >= set->pfs && pf->config < set->pfs + set->n_pfs)
+                        used = true;
+                if (used)
+                        m->retained[k++] = set;
+                else
+                        config_set_free(set);
+        }
+        m->n_retained = k;
+}
+
+int manager_reload(Manager *m)
+{
+        _cleanup_(config_set_freep) ConfigSet *set = NULL;
+        ConfigSet **retained;
+        PhysicalFunction *pf;
+        int r;
+
+        r = config_set_load(m->root, NULL, &set);
+        if (r < 0)
+                return log_error_errno(r, "Cannot load configuration: %m");
+        if (m->config) {
+                retained = realloc(m->retained, sizeof(ConfigSet *) * (m->n_retained + 1));
+                if (!retained)
+                        return log_oom();
+                m->retained = retained;
+                m->retained[m->n_retained++] = m->config;
+        }
+        m->config = TAKE_PTR(set);
+        manager_log_config_errors(m);
+        log_info("Loaded %zu configuration file(s), %zu PF declaration(s), %zu rejected.",
+                 strv_length(m->config->files), m->config->n_pfs, strv_length(m->config->errors));
+
+        HASHMAP_FOREACH(pf, m->pfs)
+        {
+                manager_assign_config(m, pf, true);
+                manager_pf_dirty(m, pf);
+        }
+        manager_gc_configs(m);
+        if (m->hooks && m->hooks->manager_changed)
+                m->hooks->manager_changed(m);
+        return 0;
+}
+
+/* ---- signals and start ------------------------------------------------------------------ */
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        Manager *m = userdata;
+
+        /* Leave the VFs exactly as they are: consumers keep running across our restarts. */
+        log_info("Received SIG%s, exiting without touching VFs.", sigabbrev_np((int) si->ssi_signo));
+        if (m->notify)
+                (void) sd_notify(false, "STOPPING=1");
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        Manager *m = userdata;
+
+        if (m->notify)
+                (void) sd_notify(false, "RELOADING=1");
+        (void) manager_reload(m);
+        if (m->notify)
+                (void) sd_notify(false, "READY=1");
+        return 0;
+}
+
+int manager_start(Manager *m)
+{
+        uint64_t now;
+        sigset_t ss;
+        int r;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return negative_errno();
+        r = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM, on_sigterm, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sigint_source, SIGINT, on_sigterm, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sighup_source, SIGHUP, on_sighup, m);
+        if (r < 0)
+                return r;
+
+        r = lease_store_open(m->state_dir, &m->leases);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open lease store in %s: %m", m->state_dir);
+        STRV_FOREACH(e, (char **) lease_store_load_errors(m->leases))
+        log_warning("Skipped lease %s", *e);
+        /* Leases bound to a bus connection from before a restart: re-watch them, they end
+         * when that client is gone (or now, if it already is). */
+        LEASE_STORE_FOREACH(l, m->leases)
+        if (l->bind_to_caller && m->bus && !isempty(l->caller))
+                (void) manager_track_caller(m, l->caller);
+
+        r = manager_reload(m);
+        if (r < 0)
+                return r;
+        /* Monitors before enumeration, so nothing that happens in between is lost. */
+        if (!m->no_udev_monitor) {
+                r = udev_watch_start_monitor(m->udev, m->event, on_udev_event, m);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot start udev monitor: %m");
+        }
+        if (!m->no_netlink_monitor) {
+                r = netlink_monitor_start(m->netlink, m->event, on_link_event, m);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot start rtnetlink monitor: %m");
+        }
+        r = udev_enumerate_pfs(m->udev, add_pf_cb, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot enumerate PCI devices: %m");
+
+        r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (r >= 0)
+                r = sd_event_add_time(m->event, &m->startup_deadline, CLOCK_MONOTONIC, now + STARTUP_DEADLINE_USEC,
+                                      0, on_startup_deadline, m);
+        if (r < 0)
+                return r;
+        /* Nothing to do at all (no SR-IOV devices): ready right away. */
+        (void) sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+int manager_run_until(Manager *m, bool (*cond)(Manager *m, void *userdata), void *userdata, uint64_t usec)
+{
+        uint64_t start, now;
+        int r;
+
+        r = sd_event_now(m->event, CLOCK_MONOTONIC, &start);
+        if (r < 0)
+                return r;
+        for (;;) {
+                if (cond(m, userdata))
+                        return 1;
+                r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+                if (r < 0)
+                        return r;
+                if (now - start >= usec)
+                        return 0;
+                r = sd_event_run(m->event, usec - (now - start));
+                if (r < 0)
+                        return r;
+        }
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "hashmap.h"
+#include "job.h"
+#include "netlink.h"
+#include "pf.h"
+
+typedef struct UdevWatch UdevWatch;
+typedef struct LeaseStore LeaseStore;
+typedef struct PciNames PciNames;
+
+typedef struct Manager Manager;
+
+/* Observers of the model (the D-Bus layer): the model calls them and knows nothing else. */
+typedef struct ManagerHooks {
+        void (*pf_added)(Manager *m, PhysicalFunction *pf);
+        void (*pf_removed)(Manager *m, PhysicalFunction *pf);
+        void (*pf_changed)(Manager *m, PhysicalFunction *pf);
+        void (*vf_added)(Manager *m, VirtualFunction *vf);
+        void (*vf_removed)(Manager *m, VirtualFunction *vf);
+        void (*vf_changed)(Manager *m, VirtualFunction *vf);
+        void (*manager_changed)(Manager *m);
+        void (*manager_free)(Manager *m);
+} ManagerHooks;
+
+typedef enum ManagerState {
+        MANAGER_STATE_STARTING,
+        MANAGER_STATE_RUNNING,
+        MANAGER_STATE_DEGRADED,
+        _MANAGER_STATE_MAX,
+        _MANAGER_STATE_INVALID = -EINVAL,
+} ManagerState;
+
+typedef struct ManagerOptions {
+        const char *root;      /* alternative root for config (and machine-id); NULL = / */
+        const char *state_dir; /* NULL = SRIOVD_STATE_DIR */
+        Netlink *netlink;      /* NULL = a real rtnetlink socket; the manager takes ownership */
+        bool no_netlink_monitor;
+        bool no_notify; /* don't sd_notify (tests) */
+        bool no_udev_monitor;   /* tests that feed events by hand */
+        bool pci_names_no_hwdb; /* deterministic names for tests */
+} ManagerOptions;
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+
+        char *root;
+        char *state_dir;
+        ConfigSet *config;
+        ConfigSet **retained; /* older sets still used by PFs whose file is now rejected */
+        size_t n_retained;
+
+        UdevWatch *udev;
+        Netlink *netlink;
+        PciNames *pci_names;
+        JobRunner *jobs;
+        LeaseStore *leases;
+        /* Bus connections holding bind_to_caller leases. */
+        sd_bus_track **tracks;
+        char **track_names;
+        size_t n_tracks;
+
+        Hashmap *pfs;       /* PCI address -> PhysicalFunction */
+        Hashmap *vfs;       /* PCI address -> VirtualFunction */
+        Hashmap *ifindexes; /* PF ifindex -> PhysicalFunction */
+        Hashmap *pools;     /* name -> Pool (pool.c) */
+
+        sd_event_source *reconcile_source; /* defer: drains dirty PFs, coalescing bursts */
+        sd_event_source *sigterm_source, *sigint_source, *sighup_source;
+
+        uint8_t machine_key[16]; /* keys stable MACs/GUIDs; from machine-id */
+        bool notify;
+        bool initial_done; /* READY=1 sent */
+        sd_event_source *startup_deadline;
+        ManagerState state;
+        uint64_t n_reconcile_runs;
+
+        bool no_udev_monitor, no_netlink_monitor;
+        const ManagerHooks *hooks;
+        void *bus_data;
+};
+
+int manager_new(const ManagerOptions *o, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Enumerates devices, loads config, starts monitors. Reconcile runs from the event loop. */
+int manager_start(Manager *m);
+/* Loads a fresh config set and swaps it in; PFs whose owner changed are re-planned. */
+int manager_reload(Manager *m);
+/* Resync everything from the kernel (after ENOBUFS / monitor overflow). */
+void manager_resync(Manager *m);
+
+PhysicalFunction *manager_get_pf(Manager *m, const char *pci);
+VirtualFunction *manager_get_vf(Manager *m, const char *pci);
+int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret);
+void manager_remove_pf(Manager *m, PhysicalFunction *pf);
+void manager_pf_dirty(Manager *m, PhysicalFunction *pf);
+/* Runs the event loop until cond(userdata) is true or the deadline (µs, CLOCK_MONOTONIC)
+ * passes; for tests and tools. Returns 1 if the condition became true, 0 on timeout. */
+int manager_run_until(Manager *m, bool (*cond)(Manager *m, void *userdata), void *userdata, uint64_t usec);
+/* True once every PF is in a settled state (configured, blocked, failed, unmanaged). */
+bool manager_is_settled(Manager *m);
+void manager_update_state(Manager *m);
+
+/* Watches a bus client; its bind_to_caller leases end when it disconnects (manager-bus.c). */
+int manager_track_caller(Manager *m, const char *unique_name);
+
+/* Called by the rest of the model whenever an object's observable state changed. */
+void manager_pf_changed(Manager *m, PhysicalFunction *pf);
+void manager_vf_changed(Manager *m, VirtualFunction *vf);
+void manager_vf_added(Manager *m, VirtualFunction *vf);
+void manager_vf_removed(Manager *m, VirtualFunction *vf);
+
+DECLARE_STRING_TABLE(manager_state, ManagerState);

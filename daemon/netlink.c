@@ -1,0 +1,1161 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <netlink/attr.h>
+#include <netlink/errno.h>
+#include <netlink/handlers.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "netlink.h"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+/* The kernel's receive side for link events; big enough for a burst of VF churn. */
+#define NETLINK_MONITOR_RCVBUF (4u * 1024u * 1024u)
+#define NETLINK_REQUEST_RCVBUF (1u * 1024u * 1024u)
+
+struct Netlink {
+        struct nl_sock *sk;
+
+        /* Set when requests go to a NetlinkTransport instead of the kernel. */
+        bool has_transport;
+        NetlinkTransport transport;
+        void *transport_userdata;
+        int transport_error; /* -errno of the last failed transport call, 0 if none */
+
+        struct nl_sock *monitor_sk;
+        struct nl_cb *monitor_cb;
+        sd_event_source *monitor_source;
+        netlink_link_handler_t monitor_handler;
+        void *monitor_userdata;
+
+        NetlinkStats stats;
+};
+
+static const char *const vf_attr_table[_VF_ATTR_MAX] = {
+        [VF_ATTR_MAC] = "mac",
+        [VF_ATTR_VLAN] = "vlan",
+        [VF_ATTR_SPOOFCHK] = "spoofchk",
+        [VF_ATTR_TRUST] = "trust",
+        [VF_ATTR_LINK_STATE] = "link_state",
+        [VF_ATTR_RATE] = "rate",
+        [VF_ATTR_IB_NODE_GUID] = "ib_node_guid",
+        [VF_ATTR_IB_PORT_GUID] = "ib_port_guid",
+};
+
+DEFINE_STRING_TABLE(vf_attr, VfAttr, _VF_ATTR_MAX);
+
+int netlink_errno_from_nle(int nle)
+{
+        static const int map[] = {
+                [NLE_SUCCESS] = 0,
+                [NLE_FAILURE] = EIO,
+                [NLE_INTR] = EINTR,
+                [NLE_BAD_SOCK] = ENOTSOCK,
+                [NLE_AGAIN] = EAGAIN,
+                [NLE_NOMEM] = ENOMEM,
+                [NLE_EXIST] = EEXIST,
+                [NLE_INVAL] = EINVAL,
+                [NLE_RANGE] = ERANGE,
+                [NLE_MSGSIZE] = EMSGSIZE,
+                [NLE_OPNOTSUPP] = EOPNOTSUPP,
+                [NLE_AF_NOSUPPORT] = EAFNOSUPPORT,
+                [NLE_OBJ_NOTFOUND] = ENOENT,
+                [NLE_NOATTR] = ENODATA,
+                [NLE_MISSING_ATTR] = EINVAL,
+                [NLE_AF_MISMATCH] = EINVAL,
+                [NLE_SEQ_MISMATCH] = EPROTO,
+                [NLE_MSG_OVERFLOW] = EOVERFLOW,
+                [NLE_MSG_TRUNC] = EBADMSG,
+                [NLE_NOADDR] = EADDRNOTAVAIL,
+                [NLE_SRCRT_NOSUPPORT] = EOPNOTSUPP,
+                [NLE_MSG_TOOSHORT] = EBADMSG,
+                [NLE_MSGTYPE_NOSUPPORT] = EOPNOTSUPP,
+                [NLE_OBJ_MISMATCH] = EINVAL,
+                [NLE_NOCACHE] = ENOENT,
+                [NLE_BUSY] = EBUSY,
+                [NLE_PROTO_MISMATCH] = EPROTONOSUPPORT,
+                [NLE_NOACCESS] = EACCES,
+                [NLE_PERM] = EPERM,
+                [NLE_PKTLOC_FILE] = ENOENT,
+                [NLE_PARSE_ERR] = EBADMSG,
+                [NLE_NODEV] = ENODEV,
+                [NLE_IMMUTABLE] = EROFS,
+                [NLE_DUMP_INTR] = EAGAIN, /* the dump changed under us: retrying helps */
+                [NLE_ATTRSIZE] = E2BIG,
+        };
+        int e = abs(nle);
+
+        if (e == 0)
+                return 0;
+        if ((size_t) e >= ELEMENTSOF(map) || map[e] == 0)
+                return -EIO;
+        return -map[e];
+}
+
+/* ---- parsing ------------------------------------------------------------------------------ */
+
+LinkInfo *link_info_free(LinkInfo *l)
+{
+        if (!l)
+                return NULL;
+        free(l->vfs);
+        return mfree(l);
+}
+
+const VfSettings *link_info_find_vf(const LinkInfo *l, uint32_t index)
+{
+        size_t lo = 0, hi;
+
+        if (!l)
+                return NULL;
+        hi = l->n_vfs;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (l->vfs[mid].index == index)
+                        return &l->vfs[mid];
+                if (l->vfs[mid].index < index)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+static const struct nla_policy vf_policy[IFLA_VF_MAX + 1] = {
+        [IFLA_VF_MAC] = {.minlen = sizeof(struct ifla_vf_mac)},
+        [IFLA_VF_VLAN] = {.minlen = sizeof(struct ifla_vf_vlan)},
+        [IFLA_VF_VLAN_LIST] = {.type = NLA_NESTED},
+        [IFLA_VF_TX_RATE] = {.minlen = sizeof(struct ifla_vf_tx_rate)},
+        [IFLA_VF_SPOOFCHK] = {.minlen = sizeof(struct ifla_vf_spoofchk)},
+        [IFLA_VF_RATE] = {.minlen = sizeof(struct ifla_vf_rate)},
+        [IFLA_VF_LINK_STATE] = {.minlen = sizeof(struct ifla_vf_link_state)},
+        [IFLA_VF_TRUST] = {.minlen = sizeof(struct ifla_vf_trust)},
+        [IFLA_VF_IB_NODE_GUID] = {.minlen = sizeof(struct ifla_vf_guid)},
+        [IFLA_VF_IB_PORT_GUID] = {.minlen = sizeof(struct ifla_vf_guid)},
+};
+
+static const struct nla_policy vf_vlan_list_policy[IFLA_VF_VLAN_INFO_MAX + 1] = {
+        [IFLA_VF_VLAN_INFO] = {.minlen = sizeof(struct ifla_vf_vlan_info)},
+};
+
+/* Parses one IFLA_VF_INFO. Returns 0 and fills *ret, or -EBADMSG if it is malformed or
+ * names no VF. Every struct starts with "__u32 vf", the kernel fills it in all of them. */
+static int vf_info_parse(const struct nlattr *info, VfSettings *ret)
+{
+        struct nlattr *tb[IFLA_VF_MAX + 1] = {};
+        VfSettings s = {};
+        bool have_index = false;
+        int r;
+
+        r = nla_parse_nested(tb, IFLA_VF_MAX, (struct nlattr *) info, vf_policy);
+        if (r < 0)
+                return -EBADMSG;
+
+#define SET_INDEX(v)                       \
+        do {                               \
+                if (!have_index) {         \
+                        s.index = (v);     \
+                        have_index = true; \
+                } else if (s.index != (v)) \
+                        return -EBADMSG;   \
+        } while (0)
+
+        if (tb[IFLA_VF_MAC]) {
+                const struct ifla_vf_mac *m = nla_data(tb[IFLA_VF_MAC]);
+
+                SET_INDEX(m->vf);
+                memcpy(&s.mac, m->mac, ETH_ALEN);
+                s.mask |= VF_ATTR_BIT(VF_ATTR_MAC);
+        }
+
+        /* The list carries the protocol; the old attribute implies 802.1Q. */
+        if (tb[IFLA_VF_VLAN_LIST]) {
+                struct nlattr *vl[IFLA_VF_VLAN_INFO_MAX + 1] = {};
+
+                r = nla_parse_nested(vl, IFLA_VF_VLAN_INFO_MAX, tb[IFLA_VF_VLAN_LIST], vf_vlan_list_policy);
+                if (r < 0)
+                        return -EBADMSG;
+                if (vl[IFLA_VF_VLAN_INFO]) {
+                        const struct ifla_vf_vlan_info *v = nla_data(vl[IFLA_VF_VLAN_INFO]);
+
+                        SET_INDEX(v->vf);
+                        s.vlan = (uint16_t) v->vlan;
+                        s.qos = (uint8_t) v->qos;
+                        s.vlan_proto = ntohs(v->vlan_proto);
+                        s.mask |= VF_ATTR_BIT(VF_ATTR_VLAN);
+                }
+        }
+        if (!(s.mask & VF_ATTR_BIT(VF_ATTR_VLAN)) && tb[IFLA_VF_VLAN]) {
+                const struct ifla_vf_vlan *v = nla_data(tb[IFLA_VF_VLAN]);
+
+                SET_INDEX(v->vf);
+                s.vlan = (uint16_t) v->vlan;
+                s.qos = (uint8_t) v->qos;
+                s.vlan_proto = ETH_P_8021Q;
+                s.mask |= VF_ATTR_BIT(VF_ATTR_VLAN);
+        }
+
+        if (tb[IFLA_VF_RATE]) {
+                const struct ifla_vf_rate *v = nla_data(tb[IFLA_VF_RATE]);
+
+                SET_INDEX(v->vf);
+                s.min_tx_rate = v->min_tx_rate;
+                s.max_tx_rate = v->max_tx_rate;
+                s.mask |= VF_ATTR_BIT(VF_ATTR_RATE);
+        } else if (tb[IFLA_VF_TX_RATE]) {
+                const struct ifla_vf_tx_rate *v = nla_data(tb[IFLA_VF_TX_RATE]);
+
+                SET_INDEX(v->vf);
+                s.max_tx_rate = v->rate;
+                s.mask |= VF_ATTR_BIT(VF_ATTR_RATE);
+        }
+
+        /* The kernel reports (u32) -1 when the driver does not implement the setting. */
+        if (tb[IFLA_VF_SPOOFCHK]) {
+                const struct ifla_vf_spoofchk *v = nla_data(tb[IFLA_VF_SPOOFCHK]);
+
+                SET_INDEX(v->vf);
+                if (v->setting != UINT32_MAX) {
+                        s.spoofchk = v->setting != 0;
+                        s.mask |= VF_ATTR_BIT(VF_ATTR_SPOOFCHK);
+                }
+        }
+        if (tb[IFLA_VF_TRUST]) {
+                const struct ifla_vf_trust *v = nla_data(tb[IFLA_VF_TRUST]);
+
+                SET_INDEX(v->vf);
+                if (v->setting != UINT32_MAX) {
+                        s.trust = v->setting != 0;
+                        s.mask |= VF_ATTR_BIT(VF_ATTR_TRUST);
+                }
+        }
+        if (tb[IFLA_VF_LINK_STATE]) {
+                const struct ifla_vf_link_state *v = nla_data(tb[IFLA_VF_LINK_STATE]);
+
+                SET_INDEX(v->vf);
+                s.link_state = v->link_state;
+                s.mask |= VF_ATTR_BIT(VF_ATTR_LINK_STATE);
+        }
+        if (tb[IFLA_VF_IB_NODE_GUID]) {
+                struct ifla_vf_guid g, *v = &g;
+
+                /* Attributes are 4-byte aligned, the struct has a u64: copy it out. */
+                memcpy(&g, nla_data(tb[IFLA_VF_IB_NODE_GUID]), sizeof(g));
+
+                SET_INDEX(v->vf);
+                s.node_guid = v->guid;
+                s.mask |= VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID);
+        }
+        if (tb[IFLA_VF_IB_PORT_GUID]) {
+                struct ifla_vf_guid g, *v = &g;
+
+                /* Attributes are 4-byte aligned, the struct has a u64: copy it out. */
+                memcpy(&g, nla_data(tb[IFLA_VF_IB_PORT_GUID]), sizeof(g));
+
+                SET_INDEX(v->vf);
+                s.port_guid = v->guid;
+                s.mask |= VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID);
+        }
+#undef SET_INDEX
+
+        if (!have_index || s.index >= INT32_MAX)
+                return -EBADMSG;
+
+        *ret = s;
+        return 0;
+}
+
+static int vf_settings_compare(const void *a, const void *b)
+{
+        const VfSettings *x = a, *y = b;
+
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Walks consecutive well-formed IFLA_VF_INFO attributes from p, never past end. */
+static const uint8_t *vf_info_walk(const uint8_t *p, const uint8_t *end, size_t *ret_count)
+{
+        size_t n = 0;
+
+        while (end - p >= NLA_HDRLEN) {
+                const struct nlattr *a = (const struct nlattr *) p;
+
+                if (a->nla_len < NLA_HDRLEN || a->nla_len > end - p || nla_type(a) != IFLA_VF_INFO)
+                        break;
+                p += MIN((size_t) NLA_ALIGN(a->nla_len), (size_t) (end - p));
+                n++;
+        }
+        *ret_count = n;
+        return p;
+}
+
+/* IFLA_VFINFO_LIST at `list`, in a message ending at msg_end. The kernel closes the nest by
+ * storing its length into a u16: past 64 KiB it silently wraps, and what follows the
+ * declared end is the middle of some VF's attributes. We walk the entries from the start of
+ * the nest; if they run exactly to a point whose distance is the declared length modulo
+ * 64 KiB, the list wrapped and is complete. Otherwise only the declared nest is used, and
+ * if an entry straddles its end the rest of the message is garbage and must not be parsed.
+ * Returns where top-level parsing may resume, or NULL if it must stop. */
+static const uint8_t *vf_list_parse(const struct nlattr *list, const uint8_t *msg_end, LinkInfo *info)
+{
+        const uint8_t *start = (const uint8_t *) list, *data = start + NLA_HDRLEN;
+        const uint8_t *declared_end, *walked_end, *list_end, *resume;
+        _cleanup_free_ VfSettings *vfs = NULL;
+        size_t n_walked, n_entries, n = 0;
+
+        declared_end = start + MIN((size_t) MAX(list->nla_len, NLA_HDRLEN), (size_t) (msg_end - start));
+        walked_end = vf_info_walk(data, msg_end, &n_walked);
+
+        if (walked_end > declared_end && ((size_t) (walked_end - start) & 0xffffu) == list->nla_len) {
+                /* Wrapped, and consistent: the whole list is there. */
+                list_end = walked_end;
+                resume = walked_end;
+                n_entries = n_walked;
+                log_debug("netlink: IFLA_VFINFO_LIST of %zu bytes wrapped its u16 length, recovered %zu VFs",
+                          (size_t) (walked_end - start), n_walked);
+        } else {
+                const uint8_t *bounded_end;
+
+                list_end = declared_end;
+                bounded_end = vf_info_walk(data, declared_end, &n_entries);
+                if (bounded_end < declared_end && walked_end > declared_end) {
+                        /* An entry runs past the declared end: what follows is not attributes. */
+                        resume = NULL;
+                        info->vfs_truncated = true;
+                } else
+                        resume = start + MIN((size_t) NLA_ALIGN(MAX(list->nla_len, NLA_HDRLEN)),
+                                             (size_t) (msg_end - start));
+        }
+
+        if (n_entries > 0) {
+                const uint8_t *p = data;
+
+                vfs = calloc(n_entries, sizeof(VfSettings));
+                if (!vfs) {
+                        info->vfs_truncated = true;
+                        return resume;
+                }
+                /* The walk above proved these entries well-formed and inside list_end. */
+                for (size_t i = 0; i < n_entries; i++) {
+                        const struct nlattr *a = (const struct nlattr *) p;
+
+                        if (vf_info_parse(a, &vfs[n]) >= 0)
+                                n++; /* a malformed entry is an unknown VF: counts as not listed */
+                        p += MIN((size_t) NLA_ALIGN(a->nla_len), (size_t) (list_end - p));
+                }
+        }
+
+        if (n > 1) {
+                size_t k = 1;
+
+                qsort(vfs, n, sizeof(VfSettings), vf_settings_compare);
+                /* Keep the first of duplicate indexes: a list cannot say two things about one VF. */
+                for (size_t i = 1; i < n; i++)
+                        if (vfs[i].index != vfs[k - 1].index)
+                                vfs[k++] = vfs[i];
+                n = k;
+        }
+
+        free(info->vfs);
+        info->vfs = n > 0 ? TAKE_PTR(vfs) : NULL;
+        info->n_vfs = n;
+        return resume;
+}
+
+static bool attr_u32(const struct nlattr *a, uint32_t *ret)
+{
+        if (!a || nla_len(a) < (int) sizeof(uint32_t))
+                return false;
+        memcpy(ret, nla_data(a), sizeof(uint32_t));
+        return true;
+}
+
+static bool attr_ether(const struct nlattr *a, struct ether_addr *ret)
+{
+        /* Only Ethernet-sized addresses: an IPoIB link's 20-byte address is not a MAC. */
+        if (!a || nla_len(a) != ETH_ALEN)
+                return false;
+        memcpy(ret, nla_data(a), ETH_ALEN);
+        return true;
+}
+
+int netlink_parse_link_message(const void *buf, size_t size, LinkInfo **ret)
+{
+        const struct nlmsghdr *hdr = buf;
+        const struct nlattr *tb[IFLA_MAX + 1] = {};
+        _cleanup_(link_info_freep) LinkInfo *info = NULL;
+        const struct ifinfomsg *ifi;
+        const uint8_t *p, *end;
+        bool saw_list = false;
+
+        if (!buf || size < NLMSG_HDRLEN || hdr->nlmsg_len < NLMSG_HDRLEN || hdr->nlmsg_len > size)
+                return -EBADMSG;
+        if (hdr->nlmsg_type != RTM_NEWLINK && hdr->nlmsg_type != RTM_DELLINK)
+                return -EBADMSG;
+        if (hdr->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)))
+                return -EBADMSG;
+
+        info = calloc(1, sizeof(LinkInfo));
+        if (!info)
+                return -ENOMEM;
+
+        ifi = NLMSG_DATA(hdr);
+        info->ifindex = ifi->ifi_index;
+        info->flags = ifi->ifi_flags;
+
+        /* A hand-rolled walk rather than nla_parse(): after a wrapped IFLA_VFINFO_LIST,
+         * nla_parse() would read VF attributes as top-level ones (IFLA_VF_INFO has the number
+         * of IFLA_ADDRESS) and let them override the real ones. */
+        p = (const uint8_t *) hdr + NLMSG_SPACE(sizeof(struct ifinfomsg));
+        end = (const uint8_t *) hdr + hdr->nlmsg_len;
+        while (p && p < end && end - p >= NLA_HDRLEN) {
+                const struct nlattr *a = (const struct nlattr *) p;
+                int type = nla_type(a);
+
+                if (type == IFLA_VFINFO_LIST && !saw_list) {
+                        saw_list = true;
+                        p = vf_list_parse(a, end, info);
+                        continue;
+                }
+                if (a->nla_len < NLA_HDRLEN || a->nla_len > end - p)
+                        break;
+                if (type <= IFLA_MAX && type != IFLA_VFINFO_LIST)
+                        tb[type] = a;
+                p += MIN((size_t) NLA_ALIGN(a->nla_len), (size_t) (end - p));
+        }
+
+        if (tb[IFLA_IFNAME]) {
+                size_t l = strnlen(nla_data(tb[IFLA_IFNAME]), (size_t) nla_len(tb[IFLA_IFNAME]));
+
+                l = MIN(l, (size_t) IFNAMSIZ - 1);
+                memcpy(info->ifname, nla_data(tb[IFLA_IFNAME]), l);
+                info->ifname[l] = 0;
+        }
+        (void) attr_u32(tb[IFLA_MTU], &info->mtu);
+        info->has_addr = attr_ether(tb[IFLA_ADDRESS], &info->addr);
+        info->has_perm_addr = attr_ether(tb[IFLA_PERM_ADDRESS], &info->perm_addr);
+        info->has_num_vf = attr_u32(tb[IFLA_NUM_VF], &info->num_vf);
+
+        /* Listing fewer VFs than exist (or none, while some exist) leaves the rest unknown. */
+        if (info->has_num_vf && info->n_vfs < info->num_vf)
+                info->vfs_truncated = true;
+
+        *ret = TAKE_PTR(info);
+        return 0;
+}
+
+/* ---- building ----------------------------------------------------------------------------- */
+
+static bool vlan_needs_list(const VfSettings *v)
+{
+        return v->vlan_proto != 0 && v->vlan_proto != ETH_P_8021Q;
+}
+
+/* Upper bound of the bytes one VfSettings adds to a request. */
+static size_t vf_request_size(const VfSettings *v)
+{
+        uint32_t m = v->mask & VF_ATTR_ALL;
+        size_t s = 0;
+
+        if (m & ~VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID))
+                s += NLA_HDRLEN;
+        if (m & VF_ATTR_BIT(VF_ATTR_MAC))
+                s += nla_total_size(sizeof(struct ifla_vf_mac));
+        if (m & VF_ATTR_BIT(VF_ATTR_VLAN))
+                s += vlan_needs_list(v) ? NLA_HDRLEN + nla_total_size(sizeof(struct ifla_vf_vlan_info))
+                                        : nla_total_size(sizeof(struct ifla_vf_vlan));
+        if (m & VF_ATTR_BIT(VF_ATTR_RATE))
+                s += nla_total_size(sizeof(struct ifla_vf_rate));
+        if (m & VF_ATTR_BIT(VF_ATTR_SPOOFCHK))
+                s += nla_total_size(sizeof(struct ifla_vf_spoofchk));
+        if (m & VF_ATTR_BIT(VF_ATTR_TRUST))
+                s += nla_total_size(sizeof(struct ifla_vf_trust));
+        if (m & VF_ATTR_BIT(VF_ATTR_LINK_STATE))
+                s += nla_total_size(sizeof(struct ifla_vf_link_state));
+        if (m & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID))
+                s += nla_total_size(sizeof(struct ifla_vf_guid));
+        if (m & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID))
+                s += NLA_HDRLEN + nla_total_size(sizeof(struct ifla_vf_guid));
+        return s;
+}
+
+static int put_nest_end(struct nl_msg *m, struct nlattr *nest)
+{
+        return nla_nest_end(m, nest) < 0 ? -E2BIG : 0;
+}
+
+/* Appends the IFLA_VF_INFO(s) for one VF; returns how many it added. */
+static int vf_request_append(struct nl_msg *m, const VfSettings *v)
+{
+        uint32_t mask = v->mask & VF_ATTR_ALL;
+        struct nlattr *info;
+        int n = 0, r;
+
+        if (mask & ~VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) {
+                info = nla_nest_start(m, IFLA_VF_INFO);
+                if (!info)
+                        return -E2BIG;
+
+                if (mask & VF_ATTR_BIT(VF_ATTR_MAC)) {
+                        struct ifla_vf_mac a = {.vf = v->index};
+
+                        memcpy(a.mac, &v->mac, ETH_ALEN);
+                        if (nla_put(m, IFLA_VF_MAC, sizeof(a), &a) < 0)
+                                return -E2BIG;
+                }
+                /* IFLA_VF_VLAN for 802.1Q: every kernel with VF support takes it (the list
+                 * appeared only in 4.9) and the kernel turns it into the same driver call with
+                 * ETH_P_8021Q. The list only for other protocols (802.1ad), which need it. */
+                if (mask & VF_ATTR_BIT(VF_ATTR_VLAN)) {
+                        if (vlan_needs_list(v)) {
+                                struct ifla_vf_vlan_info a = {
+                                        .vf = v->index,
+                                        .vlan = v->vlan,
+                                        .qos = v->qos,
+                                        .vlan_proto = htons(v->vlan_proto),
+                                };
+                                struct nlattr *list = nla_nest_start(m, IFLA_VF_VLAN_LIST);
+
+                                if (!list || nla_put(m, IFLA_VF_VLAN_INFO, sizeof(a), &a) < 0)
+                                        return -E2BIG;
+                                r = put_nest_end(m, list);
+                                if (r < 0)
+                                        return r;
+                        } else {
+                                struct ifla_vf_vlan a = {.vf = v->index, .vlan = v->vlan, .qos = v->qos};
+
+                                if (nla_put(m, IFLA_VF_VLAN, sizeof(a), &a) < 0)
+                                        return -E2BIG;
+                        }
+                }
+                if (mask & VF_ATTR_BIT(VF_ATTR_RATE)) {
+                        struct ifla_vf_rate a = {
+                                .vf = v->index,
+                                .min_tx_rate = v->min_tx_rate,
+                                .max_tx_rate = v->max_tx_rate,
+                        };
+
+                        if (nla_put(m, IFLA_VF_RATE, sizeof(a), &a) < 0)
+                                return -E2BIG;
+                }
+                if (mask & VF_ATTR_BIT(VF_ATTR_SPOOFCHK)) {
+                        struct ifla_vf_spoofchk a = {.vf = v->index, .setting = v->spoofchk};
+
+                        if (nla_put(m, IFLA_VF_SPOOFCHK, sizeof(a), &a) < 0)
+                                return -E2BIG;
+                }
+                if (mask & VF_ATTR_BIT(VF_ATTR_TRUST)) {
+                        struct ifla_vf_trust a = {.vf = v->index, .setting = v->trust};
+
+                        if (nla_put(m, IFLA_VF_TRUST, sizeof(a), &a) < 0)
+                                return -E2BIG;
+                }
+                if (mask & VF_ATTR_BIT(VF_ATTR_LINK_STATE)) {
+                        struct ifla_vf_link_state a = {.vf = v->index, .link_state = v->link_state};
+
+                        if (nla_put(m, IFLA_VF_LINK_STATE, sizeof(a), &a) < 0)
+                                return -E2BIG;
+                }
+                if (mask & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) {
+                        struct ifla_vf_guid a = {.vf = v->index, .guid = v->node_guid};
+
+                        if (nla_put(m, IFLA_VF_IB_NODE_GUID, sizeof(a), &a) < 0)
+                                return -E2BIG;
+                }
+                r = put_nest_end(m, info);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+
+        /* The kernel returns right after applying IFLA_VF_IB_NODE_GUID and never looks at a
+         * port GUID in the same IFLA_VF_INFO: the port GUID gets an entry of its own. */
+        if (mask & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) {
+                struct ifla_vf_guid a = {.vf = v->index, .guid = v->port_guid};
+
+                info = nla_nest_start(m, IFLA_VF_INFO);
+                if (!info || nla_put(m, IFLA_VF_IB_PORT_GUID, sizeof(a), &a) < 0)
+                        return -E2BIG;
+                r = put_nest_end(m, info);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+        return n;
+}
+
+static int setlink_alloc(int ifindex, size_t size, struct nl_msg **ret)
+{
+        struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
+        struct nl_msg *m;
+
+        m = nlmsg_alloc_size(size);
+        if (!m)
+                return -ENOMEM;
+        if (!nlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, RTM_SETLINK, 0, NLM_F_REQUEST | NLM_F_ACK) ||
+            nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0) {
+                nlmsg_free(m);
+                return -ENOMEM;
+        }
+        *ret = m;
+        return 0;
+}
+
+static int build_set_vfs(int pf_ifindex, const VfSettings *vfs, size_t n_vfs, size_t *ret_n_infos,
+                         struct nl_msg **ret)
+{
+        /* Room for the headers, the nest and slack for alignment. */
+        const size_t alloc = NETLINK_SET_VFS_MSG_MAX + 256;
+        struct nl_msg *m = NULL;
+        struct nlattr *list;
+        size_t used = NLMSG_SPACE(sizeof(struct ifinfomsg)) + NLA_HDRLEN, consumed = 0, n_infos = 0;
+        int r;
+
+        if (pf_ifindex <= 0 || (!vfs && n_vfs > 0))
+                return -EINVAL;
+        for (size_t i = 0; i < n_vfs; i++)
+                if (vfs[i].index >= INT32_MAX)
+                        return -EINVAL;
+
+        r = setlink_alloc(pf_ifindex, alloc, &m);
+        if (r < 0)
+                return r;
+
+        list = nla_nest_start(m, IFLA_VFINFO_LIST);
+        if (!list) {
+                nlmsg_free(m);
+                return -ENOMEM;
+        }
+
+        for (; consumed < n_vfs; consumed++) {
+                const VfSettings *v = &vfs[consumed];
+                size_t s = vf_request_size(v);
+
+                if (s == 0)
+                        continue; /* an empty IFLA_VF_INFO is -EINVAL in the kernel */
+                if (used + s > NETLINK_SET_VFS_MSG_MAX && n_infos > 0)
+                        break;
+                r = vf_request_append(m, v);
+                if (r < 0) {
+                        nlmsg_free(m);
+                        return r;
+                }
+                used += s;
+                n_infos += r;
+        }
+
+        if (n_infos == 0) {
+                nlmsg_free(m);
+                return -ENODATA;
+        }
+
+        r = put_nest_end(m, list);
+        if (r < 0) {
+                nlmsg_free(m);
+                return r;
+        }
+
+        if (ret_n_infos)
+                *ret_n_infos = n_infos;
+        *ret = m;
+        return (int) consumed;
+}
+
+int netlink_build_set_vfs(int pf_ifindex, const VfSettings *vfs, size_t n_vfs, struct nl_msg **ret)
+{
+        return build_set_vfs(pf_ifindex, vfs, n_vfs, NULL, ret);
+}
+
+/* ---- requests ----------------------------------------------------------------------------- */
+
+/* libnl's send/recv overrides get only the nl_sock, not a user pointer: the Netlink whose
+ * transport is in use is set here for the duration of one synchronous call. */
+static __thread Netlink *current_transport_netlink;
+static __thread bool current_transport_monitor;
+
+static int transport_send(struct nl_sock *sk, struct nl_msg *msg)
+{
+        Netlink *nl = current_transport_netlink;
+        int r;
+
+        if (!nl || !nl->has_transport || !nl->transport.send)
+                return -NLE_BAD_SOCK;
+        r = nl->transport.send(nl->transport_userdata, nlmsg_hdr(msg));
+        if (r < 0) {
+                nl->transport_error = r;
+                return -NLE_FAILURE;
+        }
+        return (int) nlmsg_hdr(msg)->nlmsg_len;
+}
+
+static int transport_recv(struct nl_sock *sk, struct sockaddr_nl *nla, unsigned char **buf,
+                          struct ucred **creds)
+{
+        Netlink *nl = current_transport_netlink;
+        unsigned char *b = NULL;
+        int r;
+
+        *buf = NULL;
+        if (!nl || !nl->has_transport)
+                return -NLE_BAD_SOCK;
+        if (current_transport_monitor)
+                r = nl->transport.recv_event ? nl->transport.recv_event(nl->transport_userdata, &b) : 0;
+        else
+                r = nl->transport.recv ? nl->transport.recv(nl->transport_userdata, &b) : 0;
+        if (r < 0) {
+                free(b);
+                nl->transport_error = r;
+                /* the one the monitor turns into a resync, as nl_recv() does for ENOBUFS */
+                return r == -ENOBUFS ? -NLE_NOMEM : -NLE_FAILURE;
+        }
+        if (r == 0) {
+                free(b);
+                return 0;
+        }
+        nla->nl_family = AF_NETLINK;
+        nla->nl_pid = 0; /* the kernel */
+        *buf = b;
+        return r;
+}
+
+typedef struct Request {
+        uint32_t seq;
+        bool done;
+        int error;
+        unsigned n_seen;
+        LinkInfo *link;
+        int parse_error;
+} Request;
+
+static int request_msg_in(struct nl_msg *msg, void *userdata)
+{
+        Request *req = userdata;
+
+        req->n_seen++;
+        return NL_OK;
+}
+
+/* Replies to earlier requests (one that timed out or failed mid-read) are dropped. */
+static int request_seq_check(struct nl_msg *msg, void *userdata)
+{
+        Request *req = userdata;
+
+        return nlmsg_hdr(msg)->nlmsg_seq == req->seq ? NL_OK : NL_SKIP;
+}
+
+static int request_valid(struct nl_msg *msg, void *userdata)
+{
+        Request *req = userdata;
+        struct nlmsghdr *hdr = nlmsg_hdr(msg);
+        LinkInfo *info = NULL;
+        int r;
+
+        if (hdr->nlmsg_type != RTM_NEWLINK)
+                return NL_OK;
+        r = netlink_parse_link_message(hdr, hdr->nlmsg_len, &info);
+        if (r < 0) {
+                req->parse_error = r;
+                return NL_OK;
+        }
+        link_info_free(req->link);
+        req->link = info;
+        return NL_OK;
+}
+
+static int request_ack(struct nl_msg *msg, void *userdata)
+{
+        Request *req = userdata;
+
+        req->done = true;
+        req->error = 0;
+        return NL_STOP;
+}
+
+static int request_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *userdata)
+{
+        Request *req = userdata;
+
+        /* Only an error for our request ends it (the seq check does not run for these). */
+        if (e->msg.nlmsg_seq != req->seq)
+                return NL_SKIP;
+        req->done = true;
+        req->error = e->error < 0 ? e->error : -EIO;
+        return NL_STOP;
+}
+
+/* Sends msg and reads until its ack. Returns the kernel's error as -errno. */
+static int netlink_call(Netlink *nl, struct nl_msg *msg, LinkInfo **ret_link)
+{
+        _cleanup_(link_info_freep) LinkInfo *link = NULL;
+        Request req = {};
+        struct nl_cb *cb, *base;
+        int r;
+
+        current_transport_netlink = nl;
+        current_transport_monitor = false;
+        nl->transport_error = 0;
+
+        r = nl_send_auto(nl->sk, msg);
+        if (r < 0) {
+                r = nl->transport_error ?: netlink_errno_from_nle(r);
+                log_debug_errno(r, "netlink: failed to send request: %m");
+                goto finish;
+        }
+        nl->stats.requests++;
+        req.seq = nlmsg_hdr(msg)->nlmsg_seq;
+
+        base = nl_socket_get_cb(nl->sk);
+        cb = nl_cb_clone(base);
+        nl_cb_put(base);
+        if (!cb) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        nl_cb_set(cb, NL_CB_MSG_IN, NL_CB_CUSTOM, request_msg_in, &req);
+        nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, request_seq_check, &req);
+        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, request_valid, &req);
+        nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, request_ack, &req);
+        nl_cb_err(cb, NL_CB_CUSTOM, request_error, &req);
+
+        while (!req.done) {
+                unsigned seen = req.n_seen;
+
+                r = nl_recvmsgs(nl->sk, cb);
+                if (req.done)
+                        break;
+                if (r < 0) {
+                        r = nl->transport_error ?: netlink_errno_from_nle(r);
+                        break;
+                }
+                if (req.n_seen == seen) {
+                        /* EOF, or a transport with nothing queued: no ack will come. */
+                        r = -EIO;
+                        break;
+                }
+        }
+        nl_cb_put(cb);
+        link = TAKE_PTR(req.link);
+
+        if (req.done) {
+                r = req.error;
+                if (r == 0 && req.parse_error < 0)
+                        r = req.parse_error;
+        }
+        if (r < 0)
+                log_debug_errno(r, "netlink: request type %u failed: %m", nlmsg_hdr(msg)->nlmsg_type);
+
+finish:
+        current_transport_netlink = NULL;
+        if (r < 0)
+                return r;
+        if (ret_link) {
+                if (!link)
+                        return -ENODATA;
+                *ret_link = TAKE_PTR(link);
+        }
+        return 0;
+}
+
+static int netlink_sock_new(struct nl_sock **ret)
+{
+        struct nl_sock *sk;
+
+        sk = nl_socket_alloc();
+        if (!sk)
+                return -ENOMEM;
+        *ret = sk;
+        return 0;
+}
+
+int netlink_new(Netlink **ret)
+{
+        _cleanup_(netlink_freep) Netlink *nl = NULL;
+        int r, one = 1;
+
+        if (!ret)
+                return -EINVAL;
+
+        nl = calloc(1, sizeof(Netlink));
+        if (!nl)
+                return -ENOMEM;
+
+        r = netlink_sock_new(&nl->sk);
+        if (r < 0)
+                return r;
+        r = nl_connect(nl->sk, NETLINK_ROUTE);
+        if (r < 0)
+                return log_debug_errno(netlink_errno_from_nle(r), "netlink: cannot connect: %m");
+
+        /* Replies are read with MSG_PEEK first so a dump of hundreds of VFs is never cut at a
+         * fixed buffer size (the default since libnl 3.2.29; say so for older ones). */
+        nl_socket_enable_msg_peek(nl->sk);
+        r = nl_socket_set_buffer_size(nl->sk, NETLINK_REQUEST_RCVBUF, 0);
+        if (r < 0)
+                log_debug_errno(netlink_errno_from_nle(r),
+                                "netlink: cannot grow receive buffer, ignoring: %m");
+        /* Errors need not echo back a 32 KiB request. */
+        (void) setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+
+        *ret = TAKE_PTR(nl);
+        return 0;
+}
+
+int netlink_new_with_transport(const NetlinkTransport *t, void *userdata, Netlink **ret)
+{
+        _cleanup_(netlink_freep) Netlink *nl = NULL;
+        struct nl_cb *cb;
+        int r;
+
+        if (!t || !t->send || !t->recv || !ret)
+                return -EINVAL;
+
+        nl = calloc(1, sizeof(Netlink));
+        if (!nl)
+                return -ENOMEM;
+        nl->has_transport = true;
+        nl->transport = *t;
+        nl->transport_userdata = userdata;
+
+        r = netlink_sock_new(&nl->sk);
+        if (r < 0)
+                return r;
+        /* No kernel socket: the very same libnl send/receive path, with the transport in
+         * place of sendmsg()/recvmsg(). */
+        cb = nl_socket_get_cb(nl->sk);
+        nl_cb_overwrite_send(cb, transport_send);
+        nl_cb_overwrite_recv(cb, transport_recv);
+        nl_cb_put(cb);
+
+        *ret = TAKE_PTR(nl);
+        return 0;
+}
+
+Netlink *netlink_free(Netlink *nl)
+{
+        if (!nl)
+                return NULL;
+        sd_event_source_disable_unref(nl->monitor_source);
+        nl_cb_put(nl->monitor_cb);
+        nl_socket_free(nl->monitor_sk);
+        nl_socket_free(nl->sk);
+        return mfree(nl);
+}
+
+const NetlinkStats *netlink_get_stats(const Netlink *nl)
+{
+        return nl ? &nl->stats : NULL;
+}
+
+int netlink_get_link(Netlink *nl, int ifindex, LinkInfo **ret)
+{
+        struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
+        struct nl_msg *m;
+        int r;
+
+        if (!nl || ifindex <= 0 || !ret)
+                return -EINVAL;
+
+        m = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK);
+        if (!m)
+                return -ENOMEM;
+        if (nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+            nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS) < 0) {
+                nlmsg_free(m);
+                return -ENOMEM;
+        }
+
+        nl->stats.get_requests++;
+        r = netlink_call(nl, m, ret);
+        nlmsg_free(m);
+        return r;
+}
+
+int netlink_set_vfs(Netlink *nl, int pf_ifindex, const VfSettings *vfs, size_t n_vfs)
+{
+        if (!nl)
+                return -EINVAL;
+
+        /* Big batches go out in several messages (see NETLINK_SET_VFS_MSG_MAX), in order, and
+         * the first error ends the batch as it would end one message. */
+        for (size_t i = 0; i < n_vfs;) {
+                struct nl_msg *m = NULL;
+                size_t n_infos = 0;
+                int r;
+
+                r = build_set_vfs(pf_ifindex, vfs + i, n_vfs - i, &n_infos, &m);
+                if (r == -ENODATA)
+                        break; /* nothing (more) to set */
+                if (r < 0)
+                        return r;
+                i += r;
+
+                nl->stats.set_vf_requests++;
+                nl->stats.vf_infos_sent += n_infos;
+                r = netlink_call(nl, m, NULL);
+                nlmsg_free(m);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int netlink_set_mtu(Netlink *nl, int ifindex, uint32_t mtu)
+{
+        struct nl_msg *m = NULL;
+        int r;
+
+        if (!nl || ifindex <= 0)
+                return -EINVAL;
+
+        r = setlink_alloc(ifindex, 256, &m);
+        if (r < 0)
+                return r;
+        if (nla_put_u32(m, IFLA_MTU, mtu) < 0) {
+                nlmsg_free(m);
+                return -ENOMEM;
+        }
+        r = netlink_call(nl, m, NULL);
+        nlmsg_free(m);
+        return r;
+}
+
+/* ---- monitor ------------------------------------------------------------------------------ */
+
+static int monitor_valid(struct nl_msg *msg, void *userdata)
+{
+        Netlink *nl = userdata;
+        struct nlmsghdr *hdr = nlmsg_hdr(msg);
+        _cleanup_(link_info_freep) LinkInfo *info = NULL;
+        int r;
+
+        if (hdr->nlmsg_type != RTM_NEWLINK && hdr->nlmsg_type != RTM_DELLINK)
+                return NL_OK;
+        r = netlink_parse_link_message(hdr, hdr->nlmsg_len, &info);
+        if (r < 0) {
+                log_debug_errno(r, "netlink: ignoring malformed link event: %m");
+                return NL_OK;
+        }
+        nl->monitor_handler(nl, info, hdr->nlmsg_type == RTM_DELLINK, nl->monitor_userdata);
+        return NL_OK;
+}
+
+static int monitor_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Netlink *nl = userdata;
+
+        /* Drain what is there; bounded so one busy socket cannot starve the loop (epoll is
+         * level-triggered and brings us back). */
+        for (unsigned i = 0; i < 64; i++) {
+                int r;
+
+                current_transport_netlink = nl;
+                current_transport_monitor = true;
+                nl->transport_error = 0;
+                r = nl_recvmsgs(nl->monitor_sk, nl->monitor_cb);
+                current_transport_netlink = NULL;
+                current_transport_monitor = false;
+
+                if (r == -NLE_NOMEM) {
+                        /* The socket overflowed (ENOBUFS) and events are lost. */
+                        log_debug("netlink: link events were dropped, requesting a resync");
+                        nl->monitor_handler(nl, NULL, false, nl->monitor_userdata);
+                        continue;
+                }
+                if (r == 0 || r == -NLE_AGAIN)
+                        break;
+                if (r < 0) {
+                        log_debug_errno(nl->transport_error ?: netlink_errno_from_nle(r),
+                                        "netlink: failed to read link events, ignoring: %m");
+                        break;
+                }
+        }
+        return 0;
+}
+
+int netlink_monitor_start(Netlink *nl, sd_event *event, netlink_link_handler_t handler, void *userdata)
+{
+        struct nl_sock *sk = NULL;
+        struct nl_cb *cb = NULL;
+        int fd, r;
+
+        if (!nl || !event || !handler)
+                return -EINVAL;
+        if (nl->monitor_sk)
+                return -EBUSY;
+
+        r = netlink_sock_new(&sk);
+        if (r < 0)
+                return r;
+        /* Events are not replies to requests: no sequence numbers to check. */
+        nl_socket_disable_seq_check(sk);
+
+        if (nl->has_transport) {
+                if (!nl->transport.event_fd || !nl->transport.recv_event) {
+                        r = -EOPNOTSUPP;
+                        goto fail;
+                }
+                fd = nl->transport.event_fd(nl->transport_userdata);
+                if (fd < 0) {
+                        r = fd;
+                        goto fail;
+                }
+                cb = nl_socket_get_cb(sk);
+                nl_cb_overwrite_recv(cb, transport_recv);
+                nl_cb_put(cb);
+        } else {
+                r = nl_connect(sk, NETLINK_ROUTE);
+                if (r < 0) {
+                        r = netlink_errno_from_nle(r);
+                        goto fail;
+                }
+                r = nl_socket_add_membership(sk, RTNLGRP_LINK);
+                if (r < 0) {
+                        r = netlink_errno_from_nle(r);
+                        goto fail;
+                }
+                r = nl_socket_set_nonblocking(sk);
+                if (r < 0) {
+                        r = netlink_errno_from_nle(r);
+                        goto fail;
+                }
+                nl_socket_enable_msg_peek(sk);
+                (void) nl_socket_set_buffer_size(sk, NETLINK_MONITOR_RCVBUF, 0);
+                fd = nl_socket_get_fd(sk);
+        }
+
+        cb = nl_socket_get_cb(sk);
+        r = nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, monitor_valid, nl);
+        if (r < 0) {
+                nl_cb_put(cb);
+                r = netlink_errno_from_nle(r);
+                goto fail;
+        }
+
+        r = sd_event_add_io(event, &nl->monitor_source, fd, EPOLLIN, monitor_io, nl);
+        if (r < 0) {
+                nl_cb_put(cb);
+                goto fail;
+        }
+        (void) sd_event_source_set_description(nl->monitor_source, "netlink-monitor");
+
+        nl->monitor_sk = sk;
+        nl->monitor_cb = cb;
+        nl->monitor_handler = handler;
+        nl->monitor_userdata = userdata;
+        return 0;
+
+fail:
+        nl_socket_free(sk);
+        return log_debug_errno(r, "netlink: cannot start link monitor: %m");
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "macro.h"
+
+/* The libpci adapter: human names from pci.ids (and hwdb). libpci's default error handler
+ * exit()s; ours logs and carries on, so a broken ids file can never take the daemon down. */
+
+typedef struct PciNames PciNames;
+
+/* no_hwdb: names from pci.ids only, for deterministic tests. */
+int pci_names_new(bool no_hwdb, PciNames **ret);
+PciNames *pci_names_free(PciNames *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(PciNames *, pci_names_free);
+
+/* Returns malloc()ed names, or NULL when unknown. */
+char *pci_names_vendor(PciNames *p, uint16_t vendor);
+char *pci_names_device(PciNames *p, uint16_t vendor, uint16_t device);

@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <stdarg.h>
+
+#include "lease.h"
+#include "log.h"
+#include "manager.h"
+#include "pci.h"
+#include "pf.h"
+#include "sysfs.h"
+#include "udev.h"
+#include "util.h"
+
+static const char *const pf_state_table[_PF_STATE_MAX] = {
+        [PF_STATE_UNMANAGED] = "unmanaged",     [PF_STATE_PENDING] = "pending",
+        [PF_STATE_CONFIGURING] = "configuring", [PF_STATE_CONFIGURED] = "configured",
+        [PF_STATE_BLOCKED] = "blocked",         [PF_STATE_FAILED] = "failed",
+};
+DEFINE_STRING_TABLE(pf_state, PfState, _PF_STATE_MAX);
+
+int pf_new(Manager *m, const char *syspath, PhysicalFunction **ret)
+{
+        _cleanup_(pf_freep) PhysicalFunction *pf = NULL;
+
+        pf = calloc(1, sizeof(PhysicalFunction));
+        if (!pf)
+                return -ENOMEM;
+        pf->manager = m;
+        pf->numa_node = -1;
+        pf->drivers_autoprobe = -1;
+        pf->syspath = strdup(syspath);
+        pf->pci = strdup(path_basename(syspath));
+        if (!pf->syspath || !pf->pci)
+                return -ENOMEM;
+        *ret = TAKE_PTR(pf);
+        return 0;
+}
+
+PhysicalFunction *pf_free(PhysicalFunction *pf)
+{
+        if (!pf)
+                return NULL;
+        for (unsigned i = 0; i < pf->n_vf_slots; i++)
+                vf_free(pf->vfs[i]);
+        free(pf->vfs);
+        sd_event_source_disable_unref(pf->retry_source);
+        sd_event_source_disable_unref(pf->wait_source);
+        link_info_free(pf->link);
+        free(pf->syspath);
+        free(pf->pci);
+        free(pf->ifname);
+        free(pf->driver);
+        free(pf->vendor_name);
+        free(pf->device_name);
+        free(pf->last_error);
+        return mfree(pf);
+}
+
+const char *pf_name(const PhysicalFunction *pf)
+{
+        return pf->ifname ?: pf->pci;
+}
+
+static int pf_grow_slots(PhysicalFunction *pf, unsigned n)
+{
+        VirtualFunction **v;
+
+        if (n <= pf->n_vf_slots)
+                return 0;
+        v = realloc(pf->vfs, sizeof(VirtualFunction *) * n);
+        if (!v)
+                return -ENOMEM;
+        memset(v + pf->n_vf_slots, 0, sizeof(VirtualFunction *) * (n - pf->n_vf_slots));
+        pf->vfs = v;
+        pf->n_vf_slots = n;
+        return 0;
+}
+
+int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret)
+{
+        _cleanup_(vf_freep) VirtualFunction *vf = NULL;
+        Manager *m = pf->manager;
+        int r;
+
+        if (index < pf->n_vf_slots && pf->vfs[index]) {
+                if (streq(pf->vfs[index]->syspath, syspath)) {
+                        if (ret)
+                                *ret = pf->vfs[index];
+                        return 0;
+                }
+                pf_remove_vf(pf, index);
+        }
+        r = pf_grow_slots(pf, index + 1);
+        if (r < 0)
+                return r;
+        r = vf_new(pf, index, syspath, &vf);
+        if (r < 0)
+                return r;
+        (void) vf_refresh(vf);
+        vf_set_layout(vf, pf->config ? pf_config_vf_layout(pf->config, index) : NULL);
+        r = hashmap_put(m->vfs, vf->pci, vf);
+        if (r < 0)
+                return r;
+        /* Leases name (PF, index): a VF re-created after a PF reset or hotplug gets its lease back. */
+        if (m->leases) {
+                const Lease *l = lease_store_find(m->leases, pf->pci, index);
+
+                if (l) {
+                        vf->allocated = true;
+                        vf->owner = strdup(l->owner);
+                }
+        }
+        pf->vfs[index] = vf;
+        manager_vf_added(m, vf);
+        if (ret)
+                *ret = vf;
+        TAKE_PTR(vf);
+        return 1;
+}
+
+void pf_remove_vf(PhysicalFunction *pf, unsigned index)
+{
+        VirtualFunction *vf;
+
+        if (index >= pf->n_vf_slots || !pf->vfs[index])
+                return;
+        vf = pf->vfs[index];
+        manager_vf_removed(pf->manager, vf);
+        hashmap_remove(pf->manager->vfs, vf->pci);
+        pf->vfs[index] = vf_free(vf);
+}
+
+unsigned pf_count_vfs(const PhysicalFunction *pf)
+{
+        unsigned n = 0;
+
+        for (unsigned i = 0; i < pf->n_vf_slots; i++)
+                n += !!pf->vfs[i];
+        return n;
+}
+
+static int first_netdev(const char *syspath, char **ret_ifname, int *ret_ifindex)
+{
+        _cleanup_free_ char *p = path_join(syspath, "net");
+        _cleanup_free_ char *name = NULL;
+        struct dirent *de;
+        DIR *d;
+        int ifindex = 0;
+
+        if (!p)
+                return -ENOMEM;
+        d = opendir(p);
+        if (!d)
+                return negative_errno();
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.') {
+                        name = strdup(de->d_name);
+                        break;
+                }
+        closedir(d);
+        if (!name)
+                return -ENOENT;
+        {
+                _cleanup_free_ char *ndev = path_join(p, name);
+
+                if (ndev)
+                        (void) sysfs_read_attr_int(ndev, "ifindex", &ifindex);
+        }
+        *ret_ifname = TAKE_PTR(name);
+        *ret_ifindex = ifindex;
+        return 0;
+}
+
+static void pf_set_ifindex(PhysicalFunction *pf, int ifindex)
+{
+        Manager *m = pf->manager;
+
+        if (pf->ifindex == ifindex)
+                return;
+        if (pf->ifindex > 0 && hashmap_get(m->ifindexes, UINT_TO_PTR(pf->ifindex)) == pf)
+                hashmap_remove(m->ifindexes, UINT_TO_PTR(pf->ifindex));
+        pf->ifindex = ifindex;
+        if (ifindex > 0 && hashmap_put(m->ifindexes, UINT_TO_PTR(ifindex), pf) < 0)
+                log_pf_full_errno(pf, LOG_DEBUG, 0, "ifindex %d already known", ifindex);
+}
+
+int pf_refresh(PhysicalFunction *pf)
+{
+        Manager *m = pf->manager;
+        _cleanup_free_ char *vendor = NULL, *device = NULL, *driver = NULL, *ifname = NULL;
+        uint32_t total = 0, num = 0, autoprobe;
+        int r, ifindex = 0;
+        uint16_t v = 0, d = 0;
+
+        r = sysfs_read_attr_u32(pf->syspath, "sriov_totalvfs", &total);
+        if (r < 0)
+                return r; /* gone, or not SR-IOV capable anymore */
+        (void) sysfs_read_attr_u32(pf->syspath, "sriov_numvfs", &num);
+        if (sysfs_read_attr(pf->syspath, "vendor", &vendor) >= 0)
+                (void) safe_atou16_hex(vendor, &v);
+        if (sysfs_read_attr(pf->syspath, "device", &device) >= 0)
+                (void) safe_atou16_hex(device, &d);
+        (void) sysfs_read_attr_int(pf->syspath, "numa_node", &pf->numa_node);
+        if (sysfs_read_attr_u32(pf->syspath, "sriov_drivers_autoprobe", &autoprobe) >= 0)
+                pf->drivers_autoprobe = !!autoprobe;
+        (void) sysfs_read_link_attr(pf->syspath, "driver", &driver);
+        (void) free_and_strdup(&pf->driver, driver);
+
+        if (v != pf->vendor_id || d != pf->device_id || !pf->vendor_name) {
+                pf->vendor_id = v;
+                pf->device_id = d;
+                free(pf->vendor_name);
+                free(pf->device_name);
+                pf->vendor_name = m->pci_names ? pci_names_vendor(m->pci_names, v) : NULL;
+                pf->device_name = m->pci_names ? pci_names_device(m->pci_names, v, d) : NULL;
+        }
+        pf->total_vfs = total;
+        pf->num_vfs = num;
+
+        if (first_netdev(pf->syspath, &ifname, &ifindex) >= 0) {
+                _cleanup_free_ char *netpath = path_join(pf->syspath, "net");
+                _cleanup_free_ char *ndev = netpath ? path_join(netpath, ifname) : NULL;
+                int speed;
+
+                if (ndev && sysfs_read_attr_int(ndev, "speed", &speed) >= 0 && speed > 0)
+                        pf->link_speed = (uint64_t) speed;
+        }
+        if (!streq_ptr(pf->ifname, ifname))
+                pf->link_stale = true;
+        (void) free_and_strdup(&pf->ifname, ifname);
+        pf_set_ifindex(pf, ifindex);
+
+        /* VFs: virtfnN links for N < sriov_numvfs; anything above is gone. */
+        r = pf_grow_slots(pf, total);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < pf->n_vf_slots; i++) {
+                _cleanup_free_ char *name = NULL, *syspath = NULL, *attr = NULL;
+
+                if (i >= num) {
+                        pf_remove_vf(pf, i);
+                        continue;
+                }
+                if (asprintf_safe(&attr, "virtfn%u", i) < 0)
+                        return -ENOMEM;
+                if (sysfs_read_link_attr(pf->syspath, attr, &name) < 0 ||
+                    udev_pci_syspath(m->udev, name, &syspath) < 0) {
+                        /* Not there yet: the kernel is still creating it; its uevent will come. */
+                        pf_remove_vf(pf, i);
+                        continue;
+                }
+                if (pf->vfs[i] && streq(pf->vfs[i]->syspath, syspath)) {
+                        if (vf_refresh(pf->vfs[i]) > 0)
+                                manager_vf_changed(m, pf->vfs[i]);
+                        continue;
+                }
+                r = pf_add_vf(pf, i, syspath, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int pf_refresh_link(PhysicalFunction *pf)
+{
+        LinkInfo *l = NULL;
+        int r;
+
+        pf->link_stale = false;
+        if (pf->ifindex <= 0 || !pf->manager->netlink) {
+                pf->link = link_info_free(pf->link);
+                return 0;
+        }
+        r = netlink_get_link(pf->manager->netlink, pf->ifindex, &l);
+        if (r < 0) {
+                pf->link = link_info_free(pf->link);
+                return r;
+        }
+        link_info_free(pf->link);
+        pf->link = l;
+        return 0;
+}
+
+void pf_identity(const PhysicalFunction *pf, PfIdentity *ret)
+{
+        *ret = (PfIdentity){
+                .interface = pf->ifname,
+                .pci = pf->pci,
+                .vendor = pf->vendor_id,
+                .device = pf->device_id,
+        };
+        if (pf->link && pf->link->has_perm_addr && !ether_addr_is_null(&pf->link->perm_addr)) {
+                ret->has_mac = true;
+                ret->mac = pf->link->perm_addr;
+        }
+}
+
+void pf_set_config(PhysicalFunction *pf, const PfConfig *c)
+{
+        VirtualFunction *vf;
+
+        pf->config = c;
+        PF_FOREACH_VF(vf, pf)
+        {
+                vf_set_layout(vf, c ? pf_config_vf_layout(c, vf->index) : NULL);
+                /* A new declaration may be supported where the old one was not: ask again. */
+                vf->unsupported = 0;
+        }
+        pf->n_failures = 0;
+}
+
+unsigned pf_desired_num_vfs(const PhysicalFunction *pf)
+{
+        return pf->config ? pf_config_num_vfs(pf->config, pf->total_vfs) : pf->num_vfs;
+}
+
+void pf_set_state(PhysicalFunction *pf, PfState state, const char *error_fmt, ...)
+{
+        _cleanup_free_ char *err = NULL;
+        bool changed = pf->state != state;
+
+        if (error_fmt) {
+                va_list ap;
+
+                va_start(ap, error_fmt);
+                if (vasprintf(&err, error_fmt, ap) < 0)
+                        err = NULL;
+                va_end(ap);
+        }
+        changed |= free_and_strdup(&pf->last_error, err) > 0;
+        if (!changed)
+                return;
+        if (pf->state != state)
+                log_pf_full_errno(pf, state == PF_STATE_FAILED ? LOG_ERR : state == PF_STATE_BLOCKED ? LOG_WARNING : LOG_INFO,
+                                  0, "%s -> %s%s%s", pf_state_to_string(pf->state), pf_state_to_string(state),
+                                  err ? ": " : "", strempty(err));
+        pf->state = state;
+        manager_pf_changed(pf->manager, pf);
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "netlink.h"
+#include "vf.h"
+
+typedef struct Manager Manager;
+
+typedef enum PfState {
+        PF_STATE_UNMANAGED,
+        PF_STATE_PENDING,
+        PF_STATE_CONFIGURING,
+        PF_STATE_CONFIGURED,
+        PF_STATE_BLOCKED,
+        PF_STATE_FAILED,
+        _PF_STATE_MAX,
+        _PF_STATE_INVALID = -EINVAL,
+} PfState;
+
+struct PhysicalFunction {
+        Manager *manager;
+
+        char *syspath;
+        char *pci;
+        char *ifname;
+        int ifindex;
+        char *driver;
+        uint16_t vendor_id, device_id;
+        char *vendor_name, *device_name;
+        uint32_t total_vfs;
+        uint32_t num_vfs; /* as the kernel reports it */
+        int numa_node;
+        int drivers_autoprobe; /* -1: unknown */
+        uint64_t link_speed;   /* Mbit/s, 0 = unknown */
+        LinkInfo *link;        /* last RTM_GETLINK with VF info; NULL if no netdev */
+
+        const PfConfig *config; /* owning entry in manager->config; NULL = unmanaged */
+
+        /* VFs by index; slots beyond what the kernel created are NULL. */
+        VirtualFunction **vfs;
+        unsigned n_vf_slots;
+
+        PfState state;
+        char *last_error;
+
+        /* Reconcile bookkeeping (reconcile.c). */
+        bool dirty;          /* something changed: run the reconciler */
+        bool link_stale;     /* re-read the VF settings before planning */
+        bool needs_refresh;  /* re-read the device model (uevent seen) */
+        bool job_running;    /* a blocking write runs in a worker */
+        unsigned n_failures; /* consecutive, for backoff */
+        sd_event_source *retry_source;
+        sd_event_source *wait_source; /* deadline while waiting for VFs to appear */
+        uint64_t changes;               /* count of applied changes, for tests/benches */
+
+        void *bus_data;
+};
+
+int pf_new(Manager *m, const char *syspath, PhysicalFunction **ret);
+PhysicalFunction *pf_free(PhysicalFunction *pf);
+DEFINE_TRIVIAL_CLEANUP_FUNC(PhysicalFunction *, pf_free);
+
+/* Re-reads attributes, netdev, and the set of VFs from sysfs/udev. */
+int pf_refresh(PhysicalFunction *pf);
+int pf_refresh_link(PhysicalFunction *pf);
+int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret);
+void pf_remove_vf(PhysicalFunction *pf, unsigned index);
+void pf_identity(const PhysicalFunction *pf, PfIdentity *ret);
+void pf_set_config(PhysicalFunction *pf, const PfConfig *c);
+void pf_set_state(PhysicalFunction *pf, PfState state, const char *error_fmt, ...) _printf_(3, 4);
+unsigned pf_desired_num_vfs(const PhysicalFunction *pf);
+unsigned pf_count_vfs(const PhysicalFunction *pf);
+const char *pf_name(const PhysicalFunction *pf);
+
+#define PF_FOREACH_VF(vf, pf)                                                                             \
+        for (unsigned _k = 0; _k < (pf)->n_vf_slots; _k++)                                                \
+                if (((vf) = (pf)->vfs[_k]))
+
+#define log_pf_full_errno(pf, level, error, ...)                                                          \
+        log_object_full_errno(level, error, (pf)->pci, (pf)->ifname, __VA_ARGS__)
+#define log_vf_full_errno(vf, level, error, ...)                                                          \
+        log_object_full_errno(level, error, (vf)->pci, (vf)->ifname, __VA_ARGS__)
+
+DECLARE_STRING_TABLE(pf_state, PfState);

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+
+#include "bus-util.h"
+#include "plan.h"
+#include "reconcile.h"
+#include "util.h"
+
+Plan *plan_free(Plan *p)
+{
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_items; i++) {
+                free(p->items[i].object);
+                free(p->items[i].action);
+                free(p->items[i].reason);
+        }
+        free(p->items);
+        return mfree(p);
+}
+
+_printf_(4, 5) static int plan_add(Plan *p, char *object, const char *action, const char *fmt, ...)
+{
+        PlanItem *items;
+        va_list ap;
+        char *reason;
+        int r;
+
+        if (!object)
+                return -ENOMEM;
+        va_start(ap, fmt);
+        r = vasprintf(&reason, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                free(object);
+                return -ENOMEM;
+        }
+        items = realloc(p->items, sizeof(PlanItem) * (p->n_items + 1));
+        if (!items) {
+                free(object);
+                free(reason);
+                return -ENOMEM;
+        }
+        p->items = items;
+        p->items[p->n_items++] = (PlanItem){.object = object, .action = strdup(action), .reason = reason};
+        return 0;
+}
+
+static int cmp_pf(const void *a, const void *b)
+{
+        const PhysicalFunction *x = *(PhysicalFunction *const *) a, *y = *(PhysicalFunction *const *) b;
+        return strcmp(x->pci, y->pci);
+}
+
+static int plan_vf(Plan *p, const PfConfig *c, VirtualFunction *vf)
+{
+        const VfLayout *l = c ? pf_config_vf_layout(c, vf->index) : NULL;
+        VirtualFunction tmp = *vf;
+        const char *want_driver = l ? l->driver : NULL;
+        VfSettings s;
+        uint32_t diff;
+        int r;
+
+        if (!streq(vf->pool, l ? l->pool : "")) {
+                r = plan_add(p, vf_bus_path(vf), "set-pool", "pool '%s' -> '%s'", vf->pool, l ? l->pool : "");
+                if (r < 0)
+                        return r;
+        }
+        if (want_driver && !streq_ptr(vf->driver, want_driver)) {
+                r = plan_add(p, vf_bus_path(vf), "bind-driver", "%s -> %s%s", strna(vf->driver), want_driver,
+                             vf->allocated ? " (skipped while allocated)" : "");
+                if (r < 0)
+                        return r;
+        }
+        tmp.layout = l;
+        tmp.unsupported = 0;
+        vf_desired_settings(&tmp, &s);
+        diff = vf_settings_diff(&s, link_info_find_vf(vf->pf->link, vf->index));
+        if (diff) {
+                char what[128] = "";
+
+                for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
+                        if (diff & VF_ATTR_BIT(a)) {
+                                if (what[0])
+                                        strncat(what, ", ", sizeof(what) - strlen(what) - 1);
+                                strncat(what, vf_attr_to_string(a), sizeof(what) - strlen(what) - 1);
+                        }
+                r = plan_add(p, vf_bus_path(vf), "configure-vf", "%s", what);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int plan_pf(Plan *p, ConfigSet *set, PhysicalFunction *pf)
+{
+        const PfConfig *c;
+        VirtualFunction *vf;
+        PfIdentity id;
+        unsigned desired;
+        int r;
+
+        pf_identity(pf, &id);
+        c = config_set_match(set, &id, false);
+        if (!c && pf->config) {
+                STRV_FOREACH(e, set->errors)
+                if (strncmp(*e, pf->config->file, strlen(pf->config->file)) == 0)
+                        return plan_add(p, pf_bus_path(pf), "keep", "%s is rejected, its current declaration stays",
+                                        pf->config->file);
+                return plan_add(p, pf_bus_path(pf), "unmanage", "no drop-in matches anymore; its VFs stay as they are");
+        }
+        if (!c)
+                return 0;
+        if (!pf->config) {
+                r = plan_add(p, pf_bus_path(pf), "manage", "matched by %s:%u", c->file, c->line);
+                if (r < 0)
+                        return r;
+        }
+        desired = pf_config_num_vfs(c, pf->total_vfs);
+        if (desired != pf->num_vfs) {
+                r = plan_add(p, pf_bus_path(pf), "set-num-vfs", "sriov_numvfs %u -> %u (all VFs are recreated)",
+                             pf->num_vfs, desired);
+                if (r < 0)
+                        return r;
+                PF_FOREACH_VF(vf, pf)
+                {
+                        _cleanup_free_ char *why = NULL;
+
+                        if (vf_is_in_use(vf, &why))
+                                r = plan_add(p, vf_bus_path(vf), "blocked", "%s: the change waits until it is released",
+                                             why);
+                        else
+                                r = plan_add(p, vf_bus_path(vf), "destroy-vf", "VF %u is destroyed and recreated",
+                                             vf->index);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        PF_FOREACH_VF(vf, pf)
+        {
+                r = plan_vf(p, c, vf);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int manager_plan(Manager *m, Plan **ret)
+{
+        _cleanup_(config_set_freep) ConfigSet *set = NULL;
+        _cleanup_(plan_freep) Plan *p = NULL;
+        _cleanup_free_ PhysicalFunction **pfs = NULL;
+        PhysicalFunction *pf;
+        size_t n = 0;
+        int r;
+
+        r = config_set_load(m->root, NULL, &set);
+        if (r < 0)
+                return r;
+        p = calloc(1, sizeof(Plan));
+        pfs = calloc(hashmap_size(m->pfs) + 1, sizeof(PhysicalFunction *));
+        if (!p || !pfs)
+                return -ENOMEM;
+        STRV_FOREACH(e, set->errors)
+        {
+                r = plan_add(p, strdup(SRIOVD_BUS_PATH), "config-error", "%s", *e);
+                if (r < 0)
+                        return r;
+        }
+        HASHMAP_FOREACH(pf, m->pfs)
+        pfs[n++] = pf;
+        qsort(pfs, n, sizeof(PhysicalFunction *), cmp_pf);
+        for (size_t i = 0; i < n; i++) {
+                r = plan_pf(p, set, pfs[i]);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}

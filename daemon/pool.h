@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "manager.h"
+
+/* A pool is a name that VF ranges declare; its members are the VFs that carry it now. Pools
+ * are derived from the model, never configured on their own. */
+typedef struct Pool {
+        Manager *manager;
+        char *name;
+        unsigned total, free;
+        unsigned old_total, old_free; /* for change detection in pools_sync() */
+        bool seen;
+        bool exported; /* InterfacesAdded sent */
+} Pool;
+
+typedef struct AllocateHints {
+        int numa_node; /* -1: any */
+        const char *pf;  /* PF PCI address or interface, NULL: any */
+        const char *pci; /* a specific VF, NULL: any */
+        bool allow_degraded;
+} AllocateHints;
+
+/* Recomputes pools from VFs and declarations; emits added/removed/changed when on the bus. */
+void pools_sync(Manager *m);
+void pools_free(Manager *m);
+Pool *pool_get(Manager *m, const char *name);
+bool vf_is_free(const VirtualFunction *vf, bool allow_degraded);
+
+/* Picks a free, healthy VF of the pool: the hinted NUMA node first, then the lowest PCI
+ * address (deterministic). -ENOENT: no such pool; -EBUSY: none free. */
+int pool_pick_vf(Manager *m, const char *pool, const AllocateHints *h, VirtualFunction **ret);

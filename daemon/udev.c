@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "log.h"
+#include "udev.h"
+#include "util.h"
+
+struct UdevWatch {
+        struct udev *udev;
+        struct udev_monitor *monitor;
+        sd_event_source *source;
+        udev_event_handler_t handler;
+        void *userdata;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_enumerate *, udev_enumerate_unref);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_device *, udev_device_unref);
+
+int udev_watch_new(UdevWatch **ret)
+{
+        UdevWatch *w = calloc(1, sizeof(UdevWatch));
+
+        if (!w)
+                return -ENOMEM;
+        w->udev = udev_new();
+        if (!w->udev) {
+                free(w);
+                return -ENOMEM;
+        }
+        *ret = w;
+        return 0;
+}
+
+UdevWatch *udev_watch_free(UdevWatch *w)
+{
+        if (!w)
+                return NULL;
+        sd_event_source_disable_unref(w->source);
+        udev_monitor_unref(w->monitor);
+        udev_unref(w->udev);
+        return mfree(w);
+}
+
+struct udev *udev_watch_get_udev(UdevWatch *w)
+{
+        return w->udev;
+}
+
+static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        UdevWatch *w = userdata;
+
+        /* Drain what is queued, so a burst (64 VFs: ~200 uevents) costs one wake-up. */
+        for (;;) {
+                _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
+
+                errno = 0;
+                d = udev_monitor_receive_device(w->monitor);
+                if (!d) {
+                        if (errno == ENOBUFS) {
+                                log_warning("udev monitor overflowed, resynchronizing.");
+                                w->handler(w->userdata, "resync", NULL);
+                                continue;
+                        }
+                        return 0; /* EAGAIN, or a message that was not for us */
+                }
+                w->handler(w->userdata, strempty(udev_device_get_action(d)), d);
+        }
+}
+
+int udev_watch_start_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t handler, void *userdata)
+{
+        int r;
+
+        w->monitor = udev_monitor_new_from_netlink(w->udev, "udev");
+        if (!w->monitor)
+                return negative_errno();
+        /* Filter on subsystems only: synthetic test uevents carry no tag bloom. */
+        static const char *const subsystems[] = {"pci", "net", "infiniband"};
+        for (size_t i = 0; i < ELEMENTSOF(subsystems); i++) {
+                r = udev_monitor_filter_add_match_subsystem_devtype(w->monitor, subsystems[i], NULL);
+                if (r < 0)
+                        return r;
+        }
+        /* A big queue rides out VF creation bursts; ENOBUFS beyond it triggers a resync. */
+        (void) udev_monitor_set_receive_buffer_size(w->monitor, 16 * 1024 * 1024);
+        r = udev_monitor_enable_receiving(w->monitor);
+        if (r < 0)
+                return r;
+        w->handler = handler;
+        w->userdata = userdata;
+        r = sd_event_add_io(e, &w->source, udev_monitor_get_fd(w->monitor), EPOLLIN, on_monitor, w);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(w->source, "udev-monitor");
+        return 0;
+}
+
+int udev_enumerate_pfs(UdevWatch *w, int (*cb)(void *userdata, const char *syspath), void *userdata)
+{
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        struct udev_list_entry *i;
+        int r;
+
+        e = udev_enumerate_new(w->udev);
+        if (!e)
+                return -ENOMEM;
+        r = udev_enumerate_add_match_subsystem(e, "pci");
+        if (r < 0)
+                return r;
+        r = udev_enumerate_add_match_sysattr(e, "sriov_totalvfs", NULL);
+        if (r < 0)
+                return r;
+        r = udev_enumerate_scan_devices(e);
+        if (r < 0)
+                return r;
+        udev_list_entry_foreach(i, udev_enumerate_get_list_entry(e))
+        {
+                r = cb(userdata, udev_list_entry_get_name(i));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int find_child(UdevWatch *w, const char *pci_syspath, const char *subsystem,
+                      struct udev_device **ret)
+{
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        _cleanup_(udev_device_unrefp) struct udev_device *parent = NULL;
+        struct udev_list_entry *i;
+        int r;
+
+        parent = udev_device_new_from_syspath(w->udev, pci_syspath);
+        if (!parent)
+                return -ENODEV;
+        e = udev_enumerate_new(w->udev);
+        if (!e)
+                return -ENOMEM;
+        r = udev_enumerate_add_match_subsystem(e, subsystem);
+        if (r < 0)
+                return r;
+        r = udev_enumerate_add_match_parent(e, parent);
+        if (r < 0)
+                return r;
+        r = udev_enumerate_scan_devices(e);
+        if (r < 0)
+                return r;
+        udev_list_entry_foreach(i, udev_enumerate_get_list_entry(e))
+        {
+                struct udev_device *d = udev_device_new_from_syspath(w->udev, udev_list_entry_get_name(i));
+                struct udev_device *p;
+
+                if (!d)
+                        continue;
+                /* Only direct children of this function: not devices of a bridge below it. */
+                p = udev_device_pci_parent(d);
+                if (p && streq(udev_device_get_syspath(p), udev_device_get_syspath(parent))) {
+                        *ret = d;
+                        return 0;
+                }
+                udev_device_unref(d);
+        }
+        return -ENOENT;
+}
+
+int udev_find_netdev(UdevWatch *w, const char *pci_syspath, char **ret_ifname, int *ret_ifindex)
+{
+        _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
+        const char *idx;
+        int r, ifindex = 0;
+        char *name;
+
+        r = find_child(w, pci_syspath, "net", &d);
+        if (r < 0)
+                return r;
+        idx = udev_device_get_sysattr_value(d, "ifindex");
+        if (!idx || safe_atoi(idx, &ifindex) < 0)
+                idx = udev_device_get_property_value(d, "IFINDEX");
+        if (idx)
+                (void) safe_atoi(idx, &ifindex);
+        name = strdup(udev_device_get_sysname(d));
+        if (!name)
+                return -ENOMEM;
+        *ret_ifname = name;
+        *ret_ifindex = ifindex;
+        return 0;
+}
+
+int udev_find_rdma(UdevWatch *w, const char *pci_syspath, char **ret_name)
+{
+        _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
+        char *name;
+        int r;
+
+        r = find_child(w, pci_syspath, "infiniband", &d);
+        if (r < 0)
+                return r;
+        name = strdup(udev_device_get_sysname(d));
+        if (!name)
+                return -ENOMEM;
+        *ret_name = name;
+        return 0;
+}
+
+int udev_pci_syspath(UdevWatch *w, const char *pci, char **ret_syspath)
+{
+        _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
+        char *s;
+
+        d = udev_device_new_from_subsystem_sysname(w->udev, "pci", pci);
+        if (!d)
+                return -ENODEV;
+        s = strdup(udev_device_get_syspath(d));
+        if (!s)
+                return -ENOMEM;
+        *ret_syspath = s;
+        return 0;
+}
+
+struct udev_device *udev_device_pci_parent(struct udev_device *d)
+{
+        /* Borrowed reference, owned by d. */
+        return udev_device_get_parent_with_subsystem_devtype(d, "pci", NULL);
+}

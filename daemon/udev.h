@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <libudev.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+/* The libudev adapter: enumeration and the uevent monitor (pci, net, infiniband). Every
+ * device path the daemon uses comes from here, so the same code runs on /sys and on a
+ * umockdev testbed. */
+
+typedef struct UdevWatch UdevWatch;
+
+/* action is "add", "remove", "change", "bind", "unbind", "move"; device is NULL (and action
+ * "resync") when the monitor overflowed and everything must be re-read. */
+typedef void (*udev_event_handler_t)(void *userdata, const char *action, struct udev_device *device);
+
+int udev_watch_new(UdevWatch **ret);
+UdevWatch *udev_watch_free(UdevWatch *w);
+DEFINE_TRIVIAL_CLEANUP_FUNC(UdevWatch *, udev_watch_free);
+int udev_watch_start_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t handler, void *userdata);
+struct udev *udev_watch_get_udev(UdevWatch *w);
+
+/* Calls cb for each PCI device with an SR-IOV capability (sriov_totalvfs attribute). */
+int udev_enumerate_pfs(UdevWatch *w, int (*cb)(void *userdata, const char *syspath), void *userdata);
+/* The first net device below a PCI device (its netdev), or -ENOENT. */
+int udev_find_netdev(UdevWatch *w, const char *pci_syspath, char **ret_ifname, int *ret_ifindex);
+/* The first infiniband device below a PCI device, or -ENOENT. */
+int udev_find_rdma(UdevWatch *w, const char *pci_syspath, char **ret_name);
+/* syspath of a PCI device by address, or -ENODEV. */
+int udev_pci_syspath(UdevWatch *w, const char *pci, char **ret_syspath);
+/* The PCI device a net/infiniband device sits on (nearest pci parent), or NULL. */
+struct udev_device *udev_device_pci_parent(struct udev_device *d);

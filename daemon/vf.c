@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <stdarg.h>
+
+#include "log.h"
+#include "manager.h"
+#include "pf.h"
+#include "stable.h"
+#include "sysfs.h"
+#include "util.h"
+#include "vf.h"
+
+static const char *const vf_state_table[_VF_STATE_MAX] = {
+        [VF_STATE_PENDING] = "pending",
+        [VF_STATE_READY] = "ready",
+        [VF_STATE_DEGRADED] = "degraded",
+        [VF_STATE_FAILED] = "failed",
+};
+DEFINE_STRING_TABLE(vf_state, VfState, _VF_STATE_MAX);
+
+int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret)
+{
+        _cleanup_(vf_freep) VirtualFunction *vf = NULL;
+
+        vf = calloc(1, sizeof(VirtualFunction));
+        if (!vf)
+                return -ENOMEM;
+        vf->pf = pf;
+        vf->index = index;
+        vf->iommu_group = -1;
+        vf->numa_node = -1;
+        vf->syspath = strdup(syspath);
+        vf->pci = strdup(path_basename(syspath));
+        vf->pool = strdup("");
+        if (!vf->syspath || !vf->pci || !vf->pool)
+                return -ENOMEM;
+        *ret = TAKE_PTR(vf);
+        return 0;
+}
+
+VirtualFunction *vf_free(VirtualFunction *vf)
+{
+        if (!vf)
+                return NULL;
+        free(vf->syspath);
+        free(vf->pci);
+        free(vf->ifname);
+        free(vf->driver);
+        free(vf->driver_override);
+        free(vf->vfio_device);
+        free(vf->rdma_device);
+        free(vf->pool);
+        free(vf->owner);
+        free(vf->last_error);
+        return mfree(vf);
+}
+
+const char *vf_name(const VirtualFunction *vf)
+{
+        return vf->ifname ?: vf->pci;
+}
+
+/* The first entry of a class directory below the device ("net", "infiniband"): one
+ * getdents instead of a udev enumeration per VF. */
+static int first_child(const char *syspath, const char *class, char **ret)
+{
+        _cleanup_free_ char *p = path_join(syspath, class);
+        DIR *d;
+        struct dirent *de;
+        int r = -ENOENT;
+
+        if (!p)
+                return -ENOMEM;
+        d = opendir(p);
+        if (!d)
+                return negative_errno();
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.') {
+                        *ret = strdup(de->d_name);
+                        r = *ret ? 0 : -ENOMEM;
+                        break;
+                }
+        closedir(d);
+        return r;
+}
+
+int vf_refresh(VirtualFunction *vf)
+{
+        _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *ifname = NULL, *rdma = NULL,
+                            *vfio = NULL;
+        int group_nr = -1, ifindex = 0, numa = -1;
+        uint32_t mtu = 0;
+        bool changed = false;
+
+        (void) sysfs_read_link_attr(vf->syspath, "driver", &driver);
+        if (sysfs_read_attr(vf->syspath, "driver_override", &override) >= 0 && streq(override, "(null)"))
+                override = mfree(override);
+        if (sysfs_read_link_attr(vf->syspath, "iommu_group", &group) >= 0)
+                (void) safe_atoi(group, &group_nr);
+        (void) sysfs_read_attr_int(vf->syspath, "numa_node", &numa);
+        if (first_child(vf->syspath, "net", &ifname) >= 0) {
+                _cleanup_free_ char *netpath = path_join(vf->syspath, "net");
+                _cleanup_free_ char *ndev = netpath ? path_join(netpath, ifname) : NULL;
+
+                if (ndev) {
+                        (void) sysfs_read_attr_int(ndev, "ifindex", &ifindex);
+                        (void) sysfs_read_attr_u32(ndev, "mtu", &mtu);
+                }
+        }
+        (void) first_child(vf->syspath, "infiniband", &rdma);
+        if (driver && streq(driver, "vfio-pci") && group_nr >= 0)
+                (void) asprintf_safe(&vfio, "/dev/vfio/%d", group_nr);
+
+        changed |= free_and_strdup(&vf->driver, driver) > 0;
+        changed |= free_and_strdup(&vf->driver_override, override) > 0;
+        changed |= free_and_strdup(&vf->ifname, ifname) > 0;
+        changed |= free_and_strdup(&vf->rdma_device, rdma) > 0;
+        changed |= free_and_strdup(&vf->vfio_device, vfio) > 0;
+        changed |= vf->iommu_group != group_nr || vf->ifindex != ifindex || vf->numa_node != numa ||
+                   vf->mtu != mtu;
+        vf->iommu_group = group_nr;
+        vf->ifindex = ifindex;
+        vf->numa_node = numa;
+        vf->mtu = mtu;
+        return changed;
+}
+
+void vf_set_layout(VirtualFunction *vf, const VfLayout *layout)
+{
+        vf->layout = layout;
+        if (free_and_strdup(&vf->pool, layout ? layout->pool : "") < 0)
+                log_oom();
+}
+
+void vf_set_state(VirtualFunction *vf, VfState state, const char *error_fmt, ...)
+{
+        _cleanup_free_ char *err = NULL;
+        bool changed = vf->state != state;
+
+        if (error_fmt) {
+                va_list ap;
+
+                va_start(ap, error_fmt);
+                if (vasprintf(&err, error_fmt, ap) < 0)
+                        err = NULL;
+                va_end(ap);
+        }
+        changed |= free_and_strdup(&vf->last_error, err) > 0;
+        vf->state = state;
+        if (changed && vf->pf && vf->pf->manager)
+                manager_vf_changed(vf->pf->manager, vf);
+}
+
+void vf_desired_settings(const VirtualFunction *vf, VfSettings *ret)
+{
+        const VfLayout *l = vf->layout;
+        VfSettings s = {.index = vf->index};
+
+        if (!l) {
+                *ret = s;
+                return;
+        }
+        /* While a consumer holds the VF, it owns MAC and VLAN (libvirt and CNI set them). */
+        if (!vf->allocated) {
+                if (l->mac_mode == VF_MAC_FIXED) {
+                        s.mac = l->mac;
+                        s.mask |= VF_ATTR_BIT(VF_ATTR_MAC);
+                } else if (l->mac_mode == VF_MAC_STABLE) {
+                        const PhysicalFunction *pf = vf->pf;
+                        char id[ETHER_ADDR_STRLEN];
+                        const char *pf_id = pf->pci;
+
+                        if (pf->link && pf->link->has_perm_addr && !ether_addr_is_null(&pf->link->perm_addr))
+                                pf_id = ether_addr_to_string(&pf->link->perm_addr, id);
+                        stable_vf_mac(pf->manager->machine_key, pf_id, vf->index, &s.mac);
+                        s.mask |= VF_ATTR_BIT(VF_ATTR_MAC);
+                }
+                if (l->has_vlan || l->has_qos || l->has_vlan_proto) {
+                        s.vlan = l->has_vlan ? l->vlan : 0;
+                        s.qos = l->has_qos ? l->qos : 0;
+                        s.vlan_proto = l->has_vlan_proto ? l->vlan_proto : ETH_P_8021Q;
+                        s.mask |= VF_ATTR_BIT(VF_ATTR_VLAN);
+                }
+        }
+        if (l->spoofchk >= 0) {
+                s.spoofchk = l->spoofchk;
+                s.mask |= VF_ATTR_BIT(VF_ATTR_SPOOFCHK);
+        }
+        if (l->trust >= 0) {
+                s.trust = l->trust;
+                s.mask |= VF_ATTR_BIT(VF_ATTR_TRUST);
+        }
+        if (l->link_state >= 0) {
+                s.link_state = (uint32_t) l->link_state;
+                s.mask |= VF_ATTR_BIT(VF_ATTR_LINK_STATE);
+        }
+        if (l->has_min_tx_rate || l->has_max_tx_rate) {
+                s.min_tx_rate = l->has_min_tx_rate ? l->min_tx_rate : 0;
+                s.max_tx_rate = l->has_max_tx_rate ? l->max_tx_rate : 0;
+                s.mask |= VF_ATTR_BIT(VF_ATTR_RATE);
+        }
+        if (vf->pf->config && vf->pf->config->link_type == PF_LINK_TYPE_INFINIBAND) {
+                const char *pf_id = vf->pf->pci;
+
+                s.node_guid = stable_vf_guid(vf->pf->manager->machine_key, pf_id, vf->index, false);
+                s.port_guid = stable_vf_guid(vf->pf->manager->machine_key, pf_id, vf->index, true);
+                s.mask |= VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID) | VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID);
+        }
+        s.mask &= ~vf->unsupported;
+        *ret = s;
+}
+
+bool vf_is_in_use(const VirtualFunction *vf, char **ret_reason)
+{
+        if (vf->allocated) {
+                if (ret_reason)
+                        (void) asprintf_safe(ret_reason, "VF %u (%s) is allocated to '%s'", vf->index, vf->pci,
+                                             strempty(vf->owner));
+                return true;
+        }
+        if (vf->vfio_device) {
+                _cleanup_close_ int fd = -EBADF;
+
+                /* A VFIO group can be opened once: EBUSY means a VMM holds it. */
+                fd = open(vf->vfio_device, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+                if (fd < 0 && errno == EBUSY) {
+                        if (ret_reason)
+                                (void) asprintf_safe(ret_reason, "VF %u (%s) is bound to vfio-pci and %s is open",
+                                                     vf->index, vf->pci, vf->vfio_device);
+                        return true;
+                }
+        }
+        return false;
+}

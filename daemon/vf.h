@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "config.h"
+#include "netlink.h"
+
+typedef struct PhysicalFunction PhysicalFunction;
+typedef struct Lease Lease;
+
+typedef enum VfState {
+        VF_STATE_PENDING,
+        VF_STATE_READY,
+        VF_STATE_DEGRADED,
+        VF_STATE_FAILED,
+        _VF_STATE_MAX,
+        _VF_STATE_INVALID = -EINVAL,
+} VfState;
+
+typedef struct VirtualFunction {
+        PhysicalFunction *pf; /* weak: the PF owns its VFs */
+        unsigned index;
+
+        /* Device model, from udev. */
+        char *syspath;
+        char *pci;
+        char *ifname;
+        int ifindex;
+        char *driver;
+        char *driver_override;
+        int iommu_group; /* -1: none */
+        char *vfio_device;
+        char *rdma_device;
+        int numa_node;
+        uint32_t mtu;
+
+        /* Declared, from the PF's config. */
+        const VfLayout *layout; /* NULL: not covered by any range */
+        char *pool;             /* never NULL */
+
+        /* Settings the driver refused (EOPNOTSUPP/EINVAL): not retried until the PF resets. */
+        uint32_t unsupported;
+        /* Consumer: while allocated, MAC and VLAN belong to it. */
+        char *owner;
+        bool allocated;
+
+        VfState state;
+        char *last_error;
+        uint64_t error_pass; /* reconcile pass that set last_error */
+        void *bus_data; /* for the D-Bus layer: emitted-state cache */
+} VirtualFunction;
+
+int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret);
+VirtualFunction *vf_free(VirtualFunction *vf);
+DEFINE_TRIVIAL_CLEANUP_FUNC(VirtualFunction *, vf_free);
+
+/* Re-reads driver, iommu group, netdev and NUMA node from sysfs/udev. */
+int vf_refresh(VirtualFunction *vf);
+void vf_set_layout(VirtualFunction *vf, const VfLayout *layout);
+void vf_set_state(VirtualFunction *vf, VfState state, const char *error_fmt, ...) _printf_(3, 4);
+
+/* What the VF's settings should be, given its layout and whether a consumer owns it. */
+void vf_desired_settings(const VirtualFunction *vf, VfSettings *ret);
+/* Whether destroying the VF would break a consumer, and why. */
+bool vf_is_in_use(const VirtualFunction *vf, char **ret_reason);
+const char *vf_name(const VirtualFunction *vf); /* ifname or PCI address, for messages */
+
+DECLARE_STRING_TABLE(vf_state, VfState);
