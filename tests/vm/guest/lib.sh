@@ -63,6 +63,38 @@ install_sriovd() {
                 || { cat /tmp/meson-install.log; die "meson install failed"; }
         [ -e /usr/lib/systemd/system/sriovd.service ] || [ -e /lib/systemd/system/sriovd.service ] \
                 || die "sriovd.service was not installed"
+        # A crash leaves its core in the host's run directory (a pipe helper runs outside
+        # the service's read-only mount namespace): `gdb BUILD/vm-build/daemon/sriovd core.*`.
+        printf '#!/bin/sh\ncat >"%s/core.$1.$2"\n' "$VM_OUT" >/usr/local/sbin/sriovd-vm-core
+        chmod +x /usr/local/sbin/sriovd-vm-core
+        echo '|/usr/local/sbin/sriovd-vm-core %e %p' >/proc/sys/kernel/core_pattern
+        mkdir -p /etc/systemd/system/sriovd.service.d
+        printf '[Service]\nLimitCORE=infinity\n' >/etc/systemd/system/sriovd.service.d/90-vm-core.conf
         systemctl daemon-reload
         udevadm control --reload
+}
+
+# start_sriovd: enable and start the installed service; fails the scenario if it does not
+# come up (Type=notify: `systemctl start` returns after READY=1).
+start_sriovd() {
+        local t; t=$(now_us)
+        systemctl enable --now sriovd.service || { journalctl -u sriovd --no-pager | tail -n 50; die "sriovd did not start"; }
+        say "sriovd started (READY=1) in $(secs_since "$t")s"
+}
+sriovd_alive() { systemctl is-active --quiet sriovd.service; }
+sriovd_pid() { systemctl show -P MainPID sriovd.service; }
+# vf_prop PCI PROP: a VirtualFunction property as sriovctl --json vfs reports it
+vf_prop() { sriovctl --json vfs | jq -r --arg p "$1" --arg k "$2" '.[] | select(.PCIAddress == $p) | .[$k]'; }
+pf_prop() { sriovctl --json list | jq -r --arg p "$1" --arg k "$2" '.[] | select(.PCIAddress == $p) | .[$k]'; }
+# show what a user would see
+show_state() {
+        say "--- sriovctl status"; sriovctl status || true
+        say "--- sriovctl vfs"; sriovctl vfs || true
+        local i; for i in "$@"; do say "--- ip -d link show $i"; ip -d link show dev "$i" | grep -E '^ *vf |^[0-9]' || true; done
+}
+numvfs_is() { [ "$(cat "$(pf_dev "$1")/sriov_numvfs")" == "$2" ]; }
+# is_stable_mac MAC: locally administered unicast, not all zero
+is_local_unicast() {
+        local b=$((16#${1%%:*}))
+        [ $((b & 2)) -eq 2 ] && [ $((b & 1)) -eq 0 ] && [ "$1" != 00:00:00:00:00:00 ]
 }
