@@ -90,7 +90,8 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         return 0;
 }
 
-int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handler_t handler, sd_bus_error *error)
+int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handler_t handler,
+                      sd_bus_error *error)
 {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
@@ -111,8 +112,9 @@ int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handle
                                 return 0;
                         if (q->result > 0)
                                 return 1;
-                        return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                                "Not authorized to manage SR-IOV VFs (polkit action " POLKIT_ACTION ").");
+                        return sd_bus_error_set(
+                                error, SD_BUS_ERROR_ACCESS_DENIED,
+                                "Not authorized to manage SR-IOV VFs (polkit action " POLKIT_ACTION ").");
                 }
 
         sender = sd_bus_message_get_sender(message);
@@ -129,14 +131,15 @@ int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handle
         q->next = queries;
         queries = q;
 
-        r = sd_bus_message_new_method_call(sd_bus_message_get_bus(message), &call, "org.freedesktop.PolicyKit1",
+        r = sd_bus_message_new_method_call(sd_bus_message_get_bus(message), &call,
+                                           "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",
                                            "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
         if (r >= 0)
-                r = sd_bus_message_append(call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", sender,
-                                          POLKIT_ACTION, 0,
-                                          (uint32_t) (sd_bus_message_get_allow_interactive_authorization(message) ? 1 : 0),
-                                          "");
+                r = sd_bus_message_append(
+                        call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", sender, POLKIT_ACTION,
+                        0, (uint32_t) (sd_bus_message_get_allow_interactive_authorization(message) ? 1 : 0),
+                        "");
         if (r >= 0)
                 r = sd_bus_call_async(sd_bus_message_get_bus(message), &q->slot, call, on_polkit_reply, q,
                                       /* polkit may prompt */ 0);
@@ -163,16 +166,14 @@ static int on_flush(sd_event_source *s, void *userdata)
         VirtualFunction *vf;
 
         /* One PropertiesChanged per object per loop iteration, however many fields moved. */
-        HASHMAP_FOREACH(pf, b->dirty_pfs)
-        {
+        HASHMAP_FOREACH(pf, b->dirty_pfs) {
                 _cleanup_free_ char *p = pf_bus_path(pf);
 
                 hashmap_remove(b->dirty_pfs, pf->pci);
                 if (p)
                         (void) sd_bus_emit_properties_changed_strv(m->bus, p, SRIOVD_PF_IFACE, NULL);
         }
-        HASHMAP_FOREACH(vf, b->dirty_vfs)
-        {
+        HASHMAP_FOREACH(vf, b->dirty_vfs) {
                 _cleanup_free_ char *p = vf_bus_path(vf);
 
                 hashmap_remove(b->dirty_vfs, vf->pci);
@@ -182,7 +183,8 @@ static int on_flush(sd_event_source *s, void *userdata)
         pools_sync(m);
         if (b->manager_dirty) {
                 b->manager_dirty = false;
-                (void) sd_bus_emit_properties_changed_strv(m->bus, SRIOVD_BUS_PATH, SRIOVD_MANAGER_IFACE, NULL);
+                (void) sd_bus_emit_properties_changed_strv(m->bus, SRIOVD_BUS_PATH, SRIOVD_MANAGER_IFACE,
+                                                           NULL);
         }
         return 0;
 }
@@ -321,7 +323,8 @@ int bus_setup(Manager *m, const char *address)
 
         r = sd_bus_add_object_manager(m->bus, NULL, SRIOVD_BUS_PATH);
         if (r >= 0)
-                r = sd_bus_add_object_vtable(m->bus, NULL, SRIOVD_BUS_PATH, SRIOVD_MANAGER_IFACE, manager_vtable, m);
+                r = sd_bus_add_object_vtable(m->bus, NULL, SRIOVD_BUS_PATH, SRIOVD_MANAGER_IFACE,
+                                             manager_vtable, m);
         if (r >= 0)
                 r = sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_PF_PREFIX, SRIOVD_PF_IFACE, pf_vtable,
                                                pf_bus_find, m);
@@ -333,8 +336,8 @@ int bus_setup(Manager *m, const char *address)
         if (r >= 0)
                 r = sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_VF_PREFIX, vf_bus_enumerate, m);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_POOL_PREFIX, SRIOVD_POOL_IFACE, pool_vtable,
-                                               pool_bus_find, m);
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_POOL_PREFIX, SRIOVD_POOL_IFACE,
+                                               pool_vtable, pool_bus_find, m);
         if (r >= 0)
                 r = sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_POOL_PREFIX, pool_bus_enumerate, m);
         if (r < 0)

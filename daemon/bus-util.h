@@ -5,21 +5,21 @@
 
 #include "manager.h"
 
-#define SRIOVD_BUS_NAME "org.sriovd1"
-#define SRIOVD_BUS_PATH "/org/sriovd1"
-#define SRIOVD_PF_PREFIX "/org/sriovd1/pf"
-#define SRIOVD_VF_PREFIX "/org/sriovd1/vf"
-#define SRIOVD_POOL_PREFIX "/org/sriovd1/pool"
-#define SRIOVD_MANAGER_IFACE "org.sriovd1.Manager"
-#define SRIOVD_PF_IFACE "org.sriovd1.PhysicalFunction"
-#define SRIOVD_VF_IFACE "org.sriovd1.VirtualFunction"
-#define SRIOVD_POOL_IFACE "org.sriovd1.Pool"
+#define SRIOVD_BUS_NAME               "org.sriovd1"
+#define SRIOVD_BUS_PATH               "/org/sriovd1"
+#define SRIOVD_PF_PREFIX              "/org/sriovd1/pf"
+#define SRIOVD_VF_PREFIX              "/org/sriovd1/vf"
+#define SRIOVD_POOL_PREFIX            "/org/sriovd1/pool"
+#define SRIOVD_MANAGER_IFACE          "org.sriovd1.Manager"
+#define SRIOVD_PF_IFACE               "org.sriovd1.PhysicalFunction"
+#define SRIOVD_VF_IFACE               "org.sriovd1.VirtualFunction"
+#define SRIOVD_POOL_IFACE             "org.sriovd1.Pool"
 
-#define SRIOVD_ERROR_NO_SUCH_POOL "org.sriovd1.Error.NoSuchPool"
-#define SRIOVD_ERROR_POOL_EXHAUSTED "org.sriovd1.Error.PoolExhausted"
-#define SRIOVD_ERROR_NOT_ALLOCATED "org.sriovd1.Error.NotAllocated"
-#define SRIOVD_ERROR_NOT_OWNER "org.sriovd1.Error.NotOwner"
-#define SRIOVD_ERROR_IN_USE "org.sriovd1.Error.InUse"
+#define SRIOVD_ERROR_NO_SUCH_POOL     "org.sriovd1.Error.NoSuchPool"
+#define SRIOVD_ERROR_POOL_EXHAUSTED   "org.sriovd1.Error.PoolExhausted"
+#define SRIOVD_ERROR_NOT_ALLOCATED    "org.sriovd1.Error.NotAllocated"
+#define SRIOVD_ERROR_NOT_OWNER        "org.sriovd1.Error.NotOwner"
+#define SRIOVD_ERROR_IN_USE           "org.sriovd1.Error.InUse"
 #define SRIOVD_ERROR_INVALID_ARGUMENT "org.sriovd1.Error.InvalidArgument"
 
 /* Connects to the system bus (or `address`), exports every object and requests the name. */
@@ -32,18 +32,22 @@ char *pool_bus_path(const char *name);
 
 /* Authorization of a mutating call: 1 = go on, 0 = the reply comes later (polkit asked; the
  * method is re-dispatched when it answers), < 0 = error already set. */
-int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handler_t handler, sd_bus_error *error);
+int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handler_t handler,
+                      sd_bus_error *error);
 
 extern const sd_bus_vtable manager_vtable[];
 extern const sd_bus_vtable pf_vtable[];
 extern const sd_bus_vtable vf_vtable[];
 extern const sd_bus_vtable pool_vtable[];
 
-int pf_bus_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found, sd_bus_error *error);
+int pf_bus_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
+                sd_bus_error *error);
 int pf_bus_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
-int vf_bus_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found, sd_bus_error *error);
+int vf_bus_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
+                sd_bus_error *error);
 int vf_bus_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
-int pool_bus_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found, sd_bus_error *error);
+int pool_bus_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
+                  sd_bus_error *error);
 int pool_bus_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
 
 VirtualFunction *vf_from_bus_path(Manager *m, const char *path);

@@ -564,9 +564,7 @@ static void parse_vf(Parser *p, const config_setting_t *g, VfLayout *vf, bool *r
                         if (!str)
                                 continue;
                         if (!config_driver_name_is_known(str)) {
-                                parser_error(p, setting_line(s),
-                                             "unknown driver '%s' (see sriov.d(5) for the known VF drivers)",
-                                             str);
+                                parser_error(p, setting_line(s), "unknown driver '%s'", str);
                                 continue;
                         }
                         if (!isempty(str) && free_and_strdup(&vf->driver, str) < 0)
@@ -622,7 +620,7 @@ static void pf_config_done(PfConfig *c)
 {
         free(c->match.interface);
         free(c->match.pci);
-        FOREACH_ARRAY (vf, c->vfs, c->n_vfs)
+        FOREACH_ARRAY(vf, c->vfs, c->n_vfs)
                 vf_layout_done(vf);
         free(c->vfs);
 }
@@ -674,7 +672,7 @@ static void parse_vfs(Parser *p, const config_setting_t *l, PfConfig *c, bool nu
                         if (!range_ok[j] || a->first > b->last || b->first > a->last)
                                 continue;
                         format_range(b->first, b->last, bb);
-                        parser_error(p, a->line, "range %s overlaps range %s (line %u)", ba, bb, b->line);
+                        parser_error(p, a->line, "range %s overlaps range %s", ba, bb);
                         break;
                 }
                 if (num_vfs_ok && c->num_vfs != NUM_VFS_MAX && a->last >= (unsigned) c->num_vfs)
@@ -941,7 +939,7 @@ static const char *config_set_intern_file(ConfigSet *set, const char *path)
 
         /* Tests and the fuzzer call config_set_add_buffer() directly; the loader passes each
          * path once. Either way PfConfig.file must point into set->files. */
-        STRV_FOREACH (f, set->files)
+        STRV_FOREACH(f, set->files)
                 if (streq(*f, path))
                         return *f;
         if (strv_extend(&set->files, path) < 0)
@@ -970,7 +968,8 @@ int config_set_add_buffer(ConfigSet *set, const char *path, const char *text, si
                 copy = malloc(len + 1);
                 if (!copy)
                         return -ENOMEM;
-                memcpy(copy, text, len);
+                if (len > 0)
+                        memcpy(copy, text, len);
                 copy[len] = '\0';
 
                 config_init(&cfg);
@@ -995,7 +994,7 @@ int config_set_add_buffer(ConfigSet *set, const char *path, const char *text, si
                 }
         }
 
-        FOREACH_ARRAY (c, pfs, n_pfs)
+        FOREACH_ARRAY(c, pfs, n_pfs)
                 pf_config_done(c);
         free(pfs);
 
@@ -1003,7 +1002,7 @@ int config_set_add_buffer(ConfigSet *set, const char *path, const char *text, si
                 strv_free(p.errors);
                 return -ENOMEM;
         }
-        STRV_FOREACH (e, p.errors) {
+        STRV_FOREACH(e, p.errors) {
                 log_error("%s", *e);
                 if (strv_extend(&set->errors, *e) < 0) {
                         strv_free(p.errors);
@@ -1018,7 +1017,7 @@ ConfigSet *config_set_free(ConfigSet *set)
 {
         if (!set)
                 return NULL;
-        FOREACH_ARRAY (c, set->pfs, set->n_pfs)
+        FOREACH_ARRAY(c, set->pfs, set->n_pfs)
                 pf_config_done(c);
         free(set->pfs);
         strv_free(set->files);
@@ -1140,7 +1139,7 @@ static int collect_dir(const char *root, const char *dir, DropIn **drop_ins, siz
                 if (r == 0)
                         continue;
 
-                FOREACH_ARRAY (x, *drop_ins, *n_drop_ins)
+                FOREACH_ARRAY(x, *drop_ins, *n_drop_ins)
                         if (streq(x->name, de->d_name)) {
                                 found = x;
                                 break;
@@ -1249,7 +1248,7 @@ int config_set_load(const char *root, const char *const *dirs, ConfigSet **ret)
         if (n_drop_ins > 0)
                 qsort(drop_ins, n_drop_ins, sizeof(DropIn), drop_in_compare);
 
-        FOREACH_ARRAY (d, drop_ins, n_drop_ins) {
+        FOREACH_ARRAY(d, drop_ins, n_drop_ins) {
                 _cleanup_free_ char *text = NULL;
                 size_t len = 0;
 
@@ -1279,7 +1278,7 @@ int config_set_load(const char *root, const char *const *dirs, ConfigSet **ret)
         *ret = TAKE_PTR(set);
 
 finish:
-        FOREACH_ARRAY (d, drop_ins, n_drop_ins)
+        FOREACH_ARRAY(d, drop_ins, n_drop_ins)
                 drop_in_done(d);
         free(drop_ins);
         return r;

@@ -24,5 +24,5 @@ size_t hashmap_size(const Hashmap *h);
 bool hashmap_iterate(const Hashmap *h, size_t *state, void **ret_value, const void **ret_key);
 #define HASHMAP_FOREACH(v, h) for (size_t _i = 0; hashmap_iterate((h), &_i, (void **) &(v), NULL);)
 
-#define UINT_TO_PTR(u) ((void *) (uintptr_t) (u))
-#define PTR_TO_UINT(p) ((unsigned) (uintptr_t) (p))
+#define UINT_TO_PTR(u)        ((void *) (uintptr_t) (u))
+#define PTR_TO_UINT(p)        ((unsigned) (uintptr_t) (p))

@@ -12,8 +12,8 @@
 
 typedef struct JobRunner JobRunner;
 
-typedef int (*job_work_t)(void *userdata);                      /* worker thread */
-typedef void (*job_done_t)(void *userdata, int result);         /* event loop thread */
+typedef int (*job_work_t)(void *userdata);              /* worker thread */
+typedef void (*job_done_t)(void *userdata, int result); /* event loop thread */
 typedef void (*job_free_t)(void *userdata);
 
 int job_runner_new(sd_event *e, JobRunner **ret);

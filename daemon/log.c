@@ -26,8 +26,9 @@ void log_set_target(LogTarget t)
 int log_level_from_string(const char *s)
 {
         static const char *const names[] = {
-                [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",  [LOG_ERR] = "err",
-                [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+                [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert",     [LOG_CRIT] = "crit",
+                [LOG_ERR] = "err",     [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+                [LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
         };
         int v;
 
@@ -48,11 +49,11 @@ void log_setup(void)
                 max_level = l;
         if (target == LOG_TARGET_AUTO)
                 target = getenv("JOURNAL_STREAM") || getenv("INVOCATION_ID") ? LOG_TARGET_JOURNAL
-                                                                            : LOG_TARGET_CONSOLE;
+                                                                             : LOG_TARGET_CONSOLE;
 }
 
-int log_object_internal(int level, int error, const char *pci, const char *ifname, const char *file, int line,
-                        const char *func, const char *fmt, ...)
+int log_object_internal(int level, int error, const char *pci, const char *ifname, const char *file,
+                        int line, const char *func, const char *fmt, ...)
 {
         char msg[2048];
         va_list ap;
@@ -69,11 +70,10 @@ int log_object_internal(int level, int error, const char *pci, const char *ifnam
 
                 snprintf(fbuf, sizeof(fbuf), "CODE_FILE=%s", file);
                 snprintf(lbuf, sizeof(lbuf), "CODE_LINE=%d", line);
-                (void) sd_journal_send_with_location(fbuf, lbuf, func, "MESSAGE=%s", msg,
-                                                     "PRIORITY=%i", level, "ERRNO=%i", error,
-                                                     "PCI_ADDRESS=%s", strempty(pci), "INTERFACE=%s",
-                                                     strempty(ifname), "SYSLOG_IDENTIFIER=%s",
-                                                     program_invocation_short_name, NULL);
+                (void) sd_journal_send_with_location(
+                        fbuf, lbuf, func, "MESSAGE=%s", msg, "PRIORITY=%i", level, "ERRNO=%i", error,
+                        "PCI_ADDRESS=%s", strempty(pci), "INTERFACE=%s", strempty(ifname),
+                        "SYSLOG_IDENTIFIER=%s", program_invocation_short_name, NULL);
         } else {
                 if (pci && ifname)
                         fprintf(stderr, "%s (%s): %s\n", pci, ifname, msg);

@@ -73,7 +73,8 @@ static int parse_argv(int argc, char *argv[])
                         return -EINVAL;
                 }
         if (optind < argc)
-                return log_error_errno(EINVAL, "%s takes no positional arguments.", program_invocation_short_name);
+                return log_error_errno(EINVAL, "%s takes no positional arguments.",
+                                       program_invocation_short_name);
         return 1;
 }
 
@@ -86,9 +87,9 @@ static int check_config(void)
         if (r < 0)
                 return log_error_errno(r, "Cannot load configuration: %m");
         STRV_FOREACH(f, set->files)
-        printf("%s\n", *f);
+                printf("%s\n", *f);
         STRV_FOREACH(e, set->errors)
-        fprintf(stderr, "%s\n", *e);
+                fprintf(stderr, "%s\n", *e);
         return set->errors ? -EINVAL : 0;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus-util.h"
+#include "doctor.h"
 #include "lease.h"
 #include "log.h"
 #include "manager.h"
@@ -28,8 +29,7 @@ static int method_list_pfs(sd_bus_message *message, void *userdata, sd_bus_error
         r = sd_bus_message_open_container(reply, 'a', "(osss)");
         if (r < 0)
                 return r;
-        HASHMAP_FOREACH(pf, m->pfs)
-        {
+        HASHMAP_FOREACH(pf, m->pfs) {
                 _cleanup_free_ char *p = pf_bus_path(pf);
 
                 if (!p)
@@ -67,21 +67,20 @@ static int method_list_vfs(sd_bus_message *message, void *userdata, sd_bus_error
         if (r < 0)
                 return r;
         HASHMAP_FOREACH(pf, m->pfs)
-        PF_FOREACH_VF(vf, pf)
-        {
-                _cleanup_free_ char *p = NULL, *pp = NULL;
+                PF_FOREACH_VF(vf, pf) {
+                        _cleanup_free_ char *p = NULL, *pp = NULL;
 
-                if (!isempty(pool) && !streq(vf->pool, pool))
-                        continue;
-                p = vf_bus_path(vf);
-                pp = pf_bus_path(pf);
-                if (!p || !pp)
-                        return -ENOMEM;
-                r = sd_bus_message_append(reply, "(osoussb)", p, vf->pci, pp, vf->index, strempty(vf->ifname),
-                                          vf->pool, vf->allocated);
-                if (r < 0)
-                        return r;
-        }
+                        if (!isempty(pool) && !streq(vf->pool, pool))
+                                continue;
+                        p = vf_bus_path(vf);
+                        pp = pf_bus_path(pf);
+                        if (!p || !pp)
+                                return -ENOMEM;
+                        r = sd_bus_message_append(reply, "(osoussb)", p, vf->pci, pp, vf->index,
+                                                  strempty(vf->ifname), vf->pool, vf->allocated);
+                        if (r < 0)
+                                return r;
+                }
         r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
@@ -102,8 +101,7 @@ static int method_list_pools(sd_bus_message *message, void *userdata, sd_bus_err
         r = sd_bus_message_open_container(reply, 'a', "(osuu)");
         if (r < 0)
                 return r;
-        HASHMAP_FOREACH(p, m->pools)
-        {
+        HASHMAP_FOREACH(p, m->pools) {
                 _cleanup_free_ char *path = pool_bus_path(p->name);
 
                 if (!path)
@@ -143,10 +141,10 @@ static int parse_hints(sd_bus_message *message, AllocateHints *h, bool *ret_bind
                 r = sd_bus_message_peek_type(message, NULL, &contents);
                 if (r < 0)
                         return r;
-#define EXPECT(sig)                                                                                       \
-        if (!streq(contents, sig))                                                                        \
-                return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,                            \
-                                         "Hint '%s' must be of type '%s', got '%s'.", key, sig, contents)
+#define EXPECT(sig)                                                    \
+        if (!streq(contents, sig))                                     \
+        return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT, \
+                                 "Hint '%s' must be of type '%s', got '%s'.", key, sig, contents)
                 if (streq(key, "numa_node")) {
                         EXPECT("i");
                         r = sd_bus_message_read(message, "v", "i", &h->numa_node);
@@ -170,7 +168,8 @@ static int parse_hints(sd_bus_message *message, AllocateHints *h, bool *ret_bind
                         h->allow_degraded = b;
                 } else
                         return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
-                                                 "Unknown hint '%.64s' (known: numa_node, pf, pci, bind_to_caller, allow_degraded).",
+                                                 "Unknown hint '%.64s' (known: numa_node, pf, pci, "
+                                                 "bind_to_caller, allow_degraded).",
                                                  key);
 #undef EXPECT
                 if (r < 0)
@@ -229,8 +228,9 @@ static int method_allocate(sd_bus_message *message, void *userdata, sd_bus_error
         if (r == -ENOENT)
                 return sd_bus_error_setf(error, SRIOVD_ERROR_NO_SUCH_POOL, "No pool '%.64s'.", pool);
         if (r < 0)
-                return sd_bus_error_setf(error, SRIOVD_ERROR_POOL_EXHAUSTED, "No free, healthy VF in pool '%.64s'%s.",
-                                         pool, h.numa_node >= 0 || h.pf || h.pci ? " matching the hints" : "");
+                return sd_bus_error_setf(error, SRIOVD_ERROR_POOL_EXHAUSTED,
+                                         "No free, healthy VF in pool '%.64s'%s.", pool,
+                                         h.numa_node >= 0 || h.pf || h.pci ? " matching the hints" : "");
 
         l = (Lease){
                 .pf_pci = vf->pf->pci,
@@ -293,10 +293,11 @@ static int method_release(sd_bus_message *message, void *userdata, sd_bus_error 
         if (!vf)
                 return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT, "No VF at %.128s.", path);
         if (!vf->allocated)
-                return sd_bus_error_setf(error, SRIOVD_ERROR_NOT_ALLOCATED, "VF %s is not allocated.", vf->pci);
+                return sd_bus_error_setf(error, SRIOVD_ERROR_NOT_ALLOCATED, "VF %s is not allocated.",
+                                         vf->pci);
         if (!streq_ptr(vf->owner, owner))
-                return sd_bus_error_setf(error, SRIOVD_ERROR_NOT_OWNER, "VF %s is not allocated to '%.64s'.", vf->pci,
-                                         owner);
+                return sd_bus_error_setf(error, SRIOVD_ERROR_NOT_OWNER, "VF %s is not allocated to '%.64s'.",
+                                         vf->pci, owner);
         r = bus_verify_manage(m, message, method_release, error);
         if (r <= 0)
                 return r;
@@ -313,22 +314,21 @@ static unsigned release_matching(Manager *m, const char *owner, const char *call
         unsigned n = 0;
 
         HASHMAP_FOREACH(pf, m->pfs)
-        PF_FOREACH_VF(vf, pf)
-        {
-                const Lease *l;
+                PF_FOREACH_VF(vf, pf) {
+                        const Lease *l;
 
-                if (!vf->allocated)
-                        continue;
-                l = lease_store_find(m->leases, pf->pci, vf->index);
-                if (!l)
-                        continue;
-                if (owner && !streq(l->owner, owner))
-                        continue;
-                if (caller && !(l->bind_to_caller && streq_ptr(l->caller, caller)))
-                        continue;
-                vf_released(m, vf);
-                n++;
-        }
+                        if (!vf->allocated)
+                                continue;
+                        l = lease_store_find(m->leases, pf->pci, vf->index);
+                        if (!l)
+                                continue;
+                        if (owner && !streq(l->owner, owner))
+                                continue;
+                        if (caller && !(l->bind_to_caller && streq_ptr(l->caller, caller)))
+                                continue;
+                        vf_released(m, vf);
+                        n++;
+                }
         return n;
 }
 
@@ -486,20 +486,23 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ConfigFiles", "as", property_get_files, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ConfigErrors", "as", property_get_errors, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_METHOD_WITH_ARGS("ListPhysicalFunctions", SD_BUS_NO_ARGS,
-                                SD_BUS_RESULT("a(osss)", pfs), method_list_pfs, 0),
+        SD_BUS_METHOD_WITH_ARGS("ListPhysicalFunctions", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(osss)", pfs),
+                                method_list_pfs, 0),
         SD_BUS_METHOD_WITH_ARGS("ListVirtualFunctions", SD_BUS_ARGS("s", pool),
                                 SD_BUS_RESULT("a(osoussb)", vfs), method_list_vfs, 0),
         SD_BUS_METHOD_WITH_ARGS("ListPools", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(osuu)", pools),
                                 method_list_pools, 0),
         SD_BUS_METHOD_WITH_ARGS("Allocate", SD_BUS_ARGS("s", pool, "s", owner, "a{sv}", hints),
                                 SD_BUS_RESULT("o", vf), method_allocate, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("o", vf, "s", owner), SD_BUS_NO_RESULT, method_release,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("o", vf, "s", owner), SD_BUS_NO_RESULT,
+                                method_release, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReleaseOwner", SD_BUS_ARGS("s", owner), SD_BUS_RESULT("u", released),
                                 method_release_owner, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", changes), method_plan, 0),
+        /* doctor-bus.c */
+        SD_BUS_METHOD_WITH_ARGS("Diagnose", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssss)", checks),
+                                bus_method_diagnose, 0),
         SD_BUS_VTABLE_END,
 };

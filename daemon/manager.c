@@ -4,9 +4,10 @@
 
 #include "lease.h"
 #include "log.h"
-#include "pool.h"
 #include "manager.h"
 #include "pci.h"
+#include "pool.h"
+#include "rdma.h"
 #include "reconcile.h"
 #include "stable.h"
 #include "sysfs.h"
@@ -46,6 +47,9 @@ int manager_new(const ManagerOptions *o, Manager **ret)
                         return -ENOMEM;
         }
         m->state_dir = strdup(o->state_dir ?: SRIOVD_STATE_DIR);
+        if ((o->sys_root && !(m->sys_root = strdup(o->sys_root))) ||
+            (o->proc_root && !(m->proc_root = strdup(o->proc_root))))
+                return -ENOMEM;
         m->pfs = hashmap_new_string();
         m->vfs = hashmap_new_string();
         m->ifindexes = hashmap_new_uint();
@@ -72,7 +76,8 @@ int manager_new(const ManagerOptions *o, Manager **ret)
         r = machine_key_load(m->root, m->machine_key);
         if (r < 0)
                 /* Stable MACs then depend on the PF only: still stable, just not per machine. */
-                log_warning_errno(r, "Cannot read /etc/machine-id, stable MACs are not machine-specific: %m");
+                log_warning_errno(r,
+                                  "Cannot read /etc/machine-id, stable MACs are not machine-specific: %m");
 
         r = sd_event_add_defer(m->event, &m->reconcile_source, on_reconcile, m);
         if (r < 0)
@@ -102,7 +107,7 @@ Manager *manager_free(Manager *m)
         if (m->hooks && m->hooks->manager_free)
                 m->hooks->manager_free(m);
         HASHMAP_FOREACH(pf, m->pfs)
-        pf_free(pf);
+                pf_free(pf);
         hashmap_free(m->pfs);
         hashmap_free(m->vfs);
         hashmap_free(m->ifindexes);
@@ -129,6 +134,8 @@ Manager *manager_free(Manager *m)
         sd_event_unref(m->event);
         free(m->root);
         free(m->state_dir);
+        free(m->sys_root);
+        free(m->proc_root);
         return mfree(m);
 }
 
@@ -162,6 +169,7 @@ void manager_vf_changed(Manager *m, VirtualFunction *vf)
 
 void manager_vf_added(Manager *m, VirtualFunction *vf)
 {
+        m->rdma_stale = true; /* its RDMA device may already exist */
         if (m->hooks && m->hooks->vf_added)
                 m->hooks->vf_added(m, vf);
 }
@@ -187,8 +195,8 @@ static bool config_file_rejected(const ConfigSet *set, const char *file)
         size_t len = strlen(file);
 
         STRV_FOREACH(e, set->errors)
-        if (strncmp(*e, file, len) == 0 && (*e)[len] == ':')
-                return true;
+                if (strncmp(*e, file, len) == 0 && (*e)[len] == ':')
+                        return true;
         return false;
 }
 
@@ -295,6 +303,13 @@ static void on_udev_event(void *userdata, const char *action, struct udev_device
                 return;
         }
         subsystem = strempty(udev_device_get_subsystem(d));
+        /* RDMA devices come and go (mlx5_ib probe, "rdma link add/del" for rxe, port state
+         * changes arrive as "change"), and a netdev appearing or moving changes which device
+         * sits on it: re-map before the next reconcile. */
+        if (streq(subsystem, "infiniband") || streq(subsystem, "net")) {
+                m->rdma_stale = true;
+                (void) sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_ONESHOT);
+        }
         if (streq(subsystem, "pci")) {
                 const char *pci = udev_device_get_sysname(d);
 
@@ -368,8 +383,8 @@ void manager_resync(Manager *m)
 {
         PhysicalFunction *pf;
 
-        HASHMAP_FOREACH(pf, m->pfs)
-        {
+        m->rdma_stale = true;
+        HASHMAP_FOREACH(pf, m->pfs) {
                 pf->needs_refresh = true;
                 pf->link_stale = true;
                 manager_pf_dirty(m, pf);
@@ -384,8 +399,7 @@ bool manager_is_settled(Manager *m)
 {
         PhysicalFunction *pf;
 
-        HASHMAP_FOREACH(pf, m->pfs)
-        {
+        HASHMAP_FOREACH(pf, m->pfs) {
                 if (pf->dirty || pf->job_running || pf->needs_refresh)
                         return false;
                 if (pf->state == PF_STATE_PENDING || pf->state == PF_STATE_CONFIGURING)
@@ -402,18 +416,18 @@ static void manager_send_status(Manager *m)
 
         if (!m->notify)
                 return;
-        HASHMAP_FOREACH(pf, m->pfs)
-        {
+        HASHMAP_FOREACH(pf, m->pfs) {
                 counts[pf->state]++;
-                PF_FOREACH_VF(vf, pf)
-                {
+                PF_FOREACH_VF(vf, pf) {
                         n_vfs++;
                         n_alloc += vf->allocated;
                 }
         }
-        (void) sd_notifyf(false, "STATUS=%u PFs (%u configured, %u blocked, %u failed, %u unmanaged), %u VFs, %u allocated",
-                          (unsigned) hashmap_size(m->pfs), counts[PF_STATE_CONFIGURED], counts[PF_STATE_BLOCKED],
-                          counts[PF_STATE_FAILED], counts[PF_STATE_UNMANAGED], n_vfs, n_alloc);
+        (void) sd_notifyf(
+                false,
+                "STATUS=%u PFs (%u configured, %u blocked, %u failed, %u unmanaged), %u VFs, %u allocated",
+                (unsigned) hashmap_size(m->pfs), counts[PF_STATE_CONFIGURED], counts[PF_STATE_BLOCKED],
+                counts[PF_STATE_FAILED], counts[PF_STATE_UNMANAGED], n_vfs, n_alloc);
 }
 
 void manager_update_state(Manager *m)
@@ -425,8 +439,8 @@ void manager_update_state(Manager *m)
                 s = MANAGER_STATE_STARTING;
         else
                 HASHMAP_FOREACH(pf, m->pfs)
-                if (pf->state == PF_STATE_FAILED || pf->state == PF_STATE_BLOCKED)
-                        s = MANAGER_STATE_DEGRADED;
+                        if (pf->state == PF_STATE_FAILED || pf->state == PF_STATE_BLOCKED)
+                                s = MANAGER_STATE_DEGRADED;
         if (s != m->state) {
                 m->state = s;
                 if (m->hooks && m->hooks->manager_changed)
@@ -458,8 +472,7 @@ static int on_reconcile(sd_event_source *s, void *userdata)
         Manager *m = userdata;
         PhysicalFunction *pf;
 
-        HASHMAP_FOREACH(pf, m->pfs)
-        {
+        HASHMAP_FOREACH(pf, m->pfs) {
                 if (pf->needs_refresh && !pf->job_running) {
                         pf->needs_refresh = false;
                         if (pf_refresh(pf) < 0) {
@@ -472,6 +485,12 @@ static int on_reconcile(sd_event_source *s, void *userdata)
                         /* The netdev may have been renamed or appeared: re-match. */
                         manager_assign_config(m, pf, false);
                 }
+        }
+        /* After the refreshes (VFs and netdevs are current), before planning (VF health
+         * depends on the RDMA device); marks the PFs whose VFs changed dirty. */
+        if (m->rdma_stale)
+                (void) manager_refresh_rdma(m);
+        HASHMAP_FOREACH(pf, m->pfs) {
                 if (pf->dirty)
                         reconcile_pf(pf);
         }
@@ -487,7 +506,7 @@ static int on_reconcile(sd_event_source *s, void *userdata)
 static void manager_log_config_errors(Manager *m)
 {
         STRV_FOREACH(e, m->config->errors)
-        log_error("%s", *e);
+                log_error("%s", *e);
 }
 
 /* Frees retained sets that no PF uses anymore. */
@@ -501,8 +520,8 @@ static void manager_gc_configs(Manager *m)
                 bool used = false;
 
                 HASHMAP_FOREACH(pf, m->pfs)
-                if (pf->config >= set->pfs && pf->config < set->pfs + set->n_pfs)
-                        used = true;
+                        if (pf->config >= set->pfs && pf->config < set->pfs + set->n_pfs)
+                                used = true;
                 if (used)
                         m->retained[k++] = set;
                 else
@@ -533,8 +552,7 @@ int manager_reload(Manager *m)
         log_info("Loaded %zu configuration file(s), %zu PF declaration(s), %zu rejected.",
                  strv_length(m->config->files), m->config->n_pfs, strv_length(m->config->errors));
 
-        HASHMAP_FOREACH(pf, m->pfs)
-        {
+        HASHMAP_FOREACH(pf, m->pfs) {
                 manager_assign_config(m, pf, true);
                 manager_pf_dirty(m, pf);
         }
@@ -593,12 +611,12 @@ int manager_start(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Cannot open lease store in %s: %m", m->state_dir);
         STRV_FOREACH(e, (char **) lease_store_load_errors(m->leases))
-        log_warning("Skipped lease %s", *e);
+                log_warning("Skipped lease %s", *e);
         /* Leases bound to a bus connection from before a restart: re-watch them, they end
          * when that client is gone (or now, if it already is). */
         LEASE_STORE_FOREACH(l, m->leases)
-        if (l->bind_to_caller && m->bus && !isempty(l->caller))
-                (void) manager_track_caller(m, l->caller);
+                if (l->bind_to_caller && m->bus && !isempty(l->caller))
+                        (void) manager_track_caller(m, l->caller);
 
         r = manager_reload(m);
         if (r < 0)
@@ -617,11 +635,12 @@ int manager_start(Manager *m)
         r = udev_enumerate_pfs(m->udev, add_pf_cb, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot enumerate PCI devices: %m");
+        m->rdma_stale = true;
 
         r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
         if (r >= 0)
-                r = sd_event_add_time(m->event, &m->startup_deadline, CLOCK_MONOTONIC, now + STARTUP_DEADLINE_USEC,
-                                      0, on_startup_deadline, m);
+                r = sd_event_add_time(m->event, &m->startup_deadline, CLOCK_MONOTONIC,
+                                      now + STARTUP_DEADLINE_USEC, 0, on_startup_deadline, m);
         if (r < 0)
                 return r;
         /* Nothing to do at all (no SR-IOV devices): ready right away. */

@@ -41,9 +41,11 @@ typedef struct ManagerOptions {
         const char *state_dir; /* NULL = SRIOVD_STATE_DIR */
         Netlink *netlink;      /* NULL = a real rtnetlink socket; the manager takes ownership */
         bool no_netlink_monitor;
-        bool no_notify; /* don't sd_notify (tests) */
+        bool no_notify;         /* don't sd_notify (tests) */
         bool no_udev_monitor;   /* tests that feed events by hand */
         bool pci_names_no_hwdb; /* deterministic names for tests */
+        const char *sys_root;   /* where Diagnose finds /sys and /proc; NULL = real ones */
+        const char *proc_root;
 } ManagerOptions;
 
 struct Manager {
@@ -82,6 +84,8 @@ struct Manager {
         uint64_t n_reconcile_runs;
 
         bool no_udev_monitor, no_netlink_monitor;
+        bool rdma_stale;            /* re-map RDMA devices before the next reconcile (rdma.c) */
+        char *sys_root, *proc_root; /* for Diagnose (doctor.c); NULL = / */
         const ManagerHooks *hooks;
         void *bus_data;
 };

@@ -3,7 +3,8 @@
 #include "pf.h"
 #include "util.h"
 
-int pf_bus_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found, sd_bus_error *error)
+int pf_bus_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
+                sd_bus_error *error)
 {
         _cleanup_free_ char *pci = NULL;
         PhysicalFunction *pf;
@@ -23,8 +24,7 @@ int pf_bus_enumerate(sd_bus *bus, const char *path, void *userdata, char ***node
         _cleanup_(strv_freep) char **l = NULL;
         PhysicalFunction *pf;
 
-        HASHMAP_FOREACH(pf, m->pfs)
-        {
+        HASHMAP_FOREACH(pf, m->pfs) {
                 if (strv_push(&l, pf_bus_path(pf)) < 0)
                         return -ENOMEM;
         }
@@ -36,6 +36,14 @@ static int property_get_str(sd_bus *bus, const char *path, const char *iface, co
                             sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
         return sd_bus_message_append_basic(reply, 's', strempty(*(char **) userdata));
+}
+
+static int property_get_rdma_devices(sd_bus *bus, const char *path, const char *iface, const char *property,
+                                     sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        PhysicalFunction *pf = userdata;
+
+        return sd_bus_message_append_strv(reply, pf->rdma_devices);
 }
 
 static int property_get_state(sd_bus *bus, const char *path, const char *iface, const char *property,
@@ -63,7 +71,7 @@ static int property_get_speed(sd_bus *bus, const char *path, const char *iface, 
                               sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
         PhysicalFunction *pf = userdata;
-        return sd_bus_message_append(reply, "t", pf->link_speed);
+        return sd_bus_message_append(reply, "u", (uint32_t) MIN(pf->link_speed, (uint64_t) UINT32_MAX));
 }
 
 static int method_list_vfs_of_pf(sd_bus_message *message, void *userdata, sd_bus_error *error)
@@ -79,8 +87,7 @@ static int method_list_vfs_of_pf(sd_bus_message *message, void *userdata, sd_bus
         r = sd_bus_message_open_container(reply, 'a', "o");
         if (r < 0)
                 return r;
-        PF_FOREACH_VF(vf, pf)
-        {
+        PF_FOREACH_VF(vf, pf) {
                 _cleanup_free_ char *p = vf_bus_path(vf);
 
                 if (!p)
@@ -97,21 +104,34 @@ static int method_list_vfs_of_pf(sd_bus_message *message, void *userdata, sd_bus
 
 const sd_bus_vtable pf_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("PCIAddress", "s", property_get_str, offsetof(PhysicalFunction, pci), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Interface", "s", property_get_str, offsetof(PhysicalFunction, ifname), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Driver", "s", property_get_str, offsetof(PhysicalFunction, driver), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("VendorId", "q", NULL, offsetof(PhysicalFunction, vendor_id), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("DeviceId", "q", NULL, offsetof(PhysicalFunction, device_id), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("VendorName", "s", property_get_str, offsetof(PhysicalFunction, vendor_name), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("DeviceName", "s", property_get_str, offsetof(PhysicalFunction, device_name), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("TotalVFs", "u", NULL, offsetof(PhysicalFunction, total_vfs), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("NumVFs", "u", NULL, offsetof(PhysicalFunction, num_vfs), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PCIAddress", "s", property_get_str, offsetof(PhysicalFunction, pci),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Interface", "s", property_get_str, offsetof(PhysicalFunction, ifname),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Driver", "s", property_get_str, offsetof(PhysicalFunction, driver),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VendorId", "q", NULL, offsetof(PhysicalFunction, vendor_id),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("DeviceId", "q", NULL, offsetof(PhysicalFunction, device_id),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("VendorName", "s", property_get_str, offsetof(PhysicalFunction, vendor_name),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("DeviceName", "s", property_get_str, offsetof(PhysicalFunction, device_name),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("TotalVFs", "u", NULL, offsetof(PhysicalFunction, total_vfs),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NumVFs", "u", NULL, offsetof(PhysicalFunction, num_vfs),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("DesiredNumVFs", "u", property_get_desired, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("NUMANode", "i", NULL, offsetof(PhysicalFunction, numa_node), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("LinkSpeed", "t", property_get_speed, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NUMANode", "i", NULL, offsetof(PhysicalFunction, numa_node),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("RDMADevices", "as", property_get_rdma_devices, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LinkSpeed", "u", property_get_speed, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ConfigFile", "s", property_get_config_file, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("LastError", "s", property_get_str, offsetof(PhysicalFunction, last_error), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastError", "s", property_get_str, offsetof(PhysicalFunction, last_error),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("ListVirtualFunctions", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", vfs),
                                 method_list_vfs_of_pf, 0),
         SD_BUS_VTABLE_END,

@@ -46,6 +46,7 @@ PhysicalFunction *pf_free(PhysicalFunction *pf)
         sd_event_source_disable_unref(pf->retry_source);
         sd_event_source_disable_unref(pf->wait_source);
         link_info_free(pf->link);
+        strv_free(pf->rdma_devices);
         free(pf->syspath);
         free(pf->pci);
         free(pf->ifname);
@@ -300,8 +301,7 @@ void pf_set_config(PhysicalFunction *pf, const PfConfig *c)
         VirtualFunction *vf;
 
         pf->config = c;
-        PF_FOREACH_VF(vf, pf)
-        {
+        PF_FOREACH_VF(vf, pf) {
                 vf_set_layout(vf, c ? pf_config_vf_layout(c, vf->index) : NULL);
                 /* A new declaration may be supported where the old one was not: ask again. */
                 vf->unsupported = 0;
@@ -331,9 +331,12 @@ void pf_set_state(PhysicalFunction *pf, PfState state, const char *error_fmt, ..
         if (!changed)
                 return;
         if (pf->state != state)
-                log_pf_full_errno(pf, state == PF_STATE_FAILED ? LOG_ERR : state == PF_STATE_BLOCKED ? LOG_WARNING : LOG_INFO,
-                                  0, "%s -> %s%s%s", pf_state_to_string(pf->state), pf_state_to_string(state),
-                                  err ? ": " : "", strempty(err));
+                log_pf_full_errno(pf,
+                                  state == PF_STATE_FAILED    ? LOG_ERR
+                                  : state == PF_STATE_BLOCKED ? LOG_WARNING
+                                                              : LOG_INFO,
+                                  0, "%s -> %s%s%s", pf_state_to_string(pf->state),
+                                  pf_state_to_string(state), err ? ": " : "", strempty(err));
         pf->state = state;
         manager_pf_changed(pf->manager, pf);
 }

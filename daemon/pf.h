@@ -37,6 +37,7 @@ struct PhysicalFunction {
         int drivers_autoprobe; /* -1: unknown */
         uint64_t link_speed;   /* Mbit/s, 0 = unknown */
         LinkInfo *link;        /* last RTM_GETLINK with VF info; NULL if no netdev */
+        char **rdma_devices;   /* RDMA devices on the PF itself (rdma.c) */
 
         const PfConfig *config; /* owning entry in manager->config; NULL = unmanaged */
 
@@ -55,7 +56,7 @@ struct PhysicalFunction {
         unsigned n_failures; /* consecutive, for backoff */
         sd_event_source *retry_source;
         sd_event_source *wait_source; /* deadline while waiting for VFs to appear */
-        uint64_t changes;               /* count of applied changes, for tests/benches */
+        uint64_t changes;             /* count of applied changes, for tests/benches */
 
         void *bus_data;
 };
@@ -76,13 +77,13 @@ unsigned pf_desired_num_vfs(const PhysicalFunction *pf);
 unsigned pf_count_vfs(const PhysicalFunction *pf);
 const char *pf_name(const PhysicalFunction *pf);
 
-#define PF_FOREACH_VF(vf, pf)                                                                             \
-        for (unsigned _k = 0; _k < (pf)->n_vf_slots; _k++)                                                \
+#define PF_FOREACH_VF(vf, pf)                              \
+        for (unsigned _k = 0; _k < (pf)->n_vf_slots; _k++) \
                 if (((vf) = (pf)->vfs[_k]))
 
-#define log_pf_full_errno(pf, level, error, ...)                                                          \
+#define log_pf_full_errno(pf, level, error, ...) \
         log_object_full_errno(level, error, (pf)->pci, (pf)->ifname, __VA_ARGS__)
-#define log_vf_full_errno(vf, level, error, ...)                                                          \
+#define log_vf_full_errno(vf, level, error, ...) \
         log_object_full_errno(level, error, (vf)->pci, (vf)->ifname, __VA_ARGS__)
 
 DECLARE_STRING_TABLE(pf_state, PfState);

@@ -62,7 +62,8 @@ static int plan_vf(Plan *p, const PfConfig *c, VirtualFunction *vf)
         int r;
 
         if (!streq(vf->pool, l ? l->pool : "")) {
-                r = plan_add(p, vf_bus_path(vf), "set-pool", "pool '%s' -> '%s'", vf->pool, l ? l->pool : "");
+                r = plan_add(p, vf_bus_path(vf), "set-pool", "pool '%s' -> '%s'", vf->pool,
+                             l ? l->pool : "");
                 if (r < 0)
                         return r;
         }
@@ -104,10 +105,12 @@ static int plan_pf(Plan *p, ConfigSet *set, PhysicalFunction *pf)
         c = config_set_match(set, &id, false);
         if (!c && pf->config) {
                 STRV_FOREACH(e, set->errors)
-                if (strncmp(*e, pf->config->file, strlen(pf->config->file)) == 0)
-                        return plan_add(p, pf_bus_path(pf), "keep", "%s is rejected, its current declaration stays",
-                                        pf->config->file);
-                return plan_add(p, pf_bus_path(pf), "unmanage", "no drop-in matches anymore; its VFs stay as they are");
+                        if (strncmp(*e, pf->config->file, strlen(pf->config->file)) == 0)
+                                return plan_add(p, pf_bus_path(pf), "keep",
+                                                "%s is rejected, its current declaration stays",
+                                                pf->config->file);
+                return plan_add(p, pf_bus_path(pf), "unmanage",
+                                "no drop-in matches anymore; its VFs stay as they are");
         }
         if (!c)
                 return 0;
@@ -118,27 +121,25 @@ static int plan_pf(Plan *p, ConfigSet *set, PhysicalFunction *pf)
         }
         desired = pf_config_num_vfs(c, pf->total_vfs);
         if (desired != pf->num_vfs) {
-                r = plan_add(p, pf_bus_path(pf), "set-num-vfs", "sriov_numvfs %u -> %u (all VFs are recreated)",
-                             pf->num_vfs, desired);
+                r = plan_add(p, pf_bus_path(pf), "set-num-vfs",
+                             "sriov_numvfs %u -> %u (all VFs are recreated)", pf->num_vfs, desired);
                 if (r < 0)
                         return r;
-                PF_FOREACH_VF(vf, pf)
-                {
+                PF_FOREACH_VF(vf, pf) {
                         _cleanup_free_ char *why = NULL;
 
                         if (vf_is_in_use(vf, &why))
-                                r = plan_add(p, vf_bus_path(vf), "blocked", "%s: the change waits until it is released",
-                                             why);
+                                r = plan_add(p, vf_bus_path(vf), "blocked",
+                                             "%s: the change waits until it is released", why);
                         else
-                                r = plan_add(p, vf_bus_path(vf), "destroy-vf", "VF %u is destroyed and recreated",
-                                             vf->index);
+                                r = plan_add(p, vf_bus_path(vf), "destroy-vf",
+                                             "VF %u is destroyed and recreated", vf->index);
                         if (r < 0)
                                 return r;
                 }
                 return 0;
         }
-        PF_FOREACH_VF(vf, pf)
-        {
+        PF_FOREACH_VF(vf, pf) {
                 r = plan_vf(p, c, vf);
                 if (r < 0)
                         return r;
@@ -162,14 +163,13 @@ int manager_plan(Manager *m, Plan **ret)
         pfs = calloc(hashmap_size(m->pfs) + 1, sizeof(PhysicalFunction *));
         if (!p || !pfs)
                 return -ENOMEM;
-        STRV_FOREACH(e, set->errors)
-        {
+        STRV_FOREACH(e, set->errors) {
                 r = plan_add(p, strdup(SRIOVD_BUS_PATH), "config-error", "%s", *e);
                 if (r < 0)
                         return r;
         }
         HASHMAP_FOREACH(pf, m->pfs)
-        pfs[n++] = pf;
+                pfs[n++] = pf;
         qsort(pfs, n, sizeof(PhysicalFunction *), cmp_pf);
         for (size_t i = 0; i < n; i++) {
                 r = plan_pf(p, set, pfs[i]);

@@ -3,7 +3,8 @@
 #include "pool.h"
 #include "util.h"
 
-int pool_bus_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found, sd_bus_error *error)
+int pool_bus_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
+                  sd_bus_error *error)
 {
         _cleanup_free_ char *name = NULL;
         Pool *p;
@@ -23,8 +24,7 @@ int pool_bus_enumerate(sd_bus *bus, const char *path, void *userdata, char ***no
         _cleanup_(strv_freep) char **l = NULL;
         Pool *p;
 
-        HASHMAP_FOREACH(p, m->pools)
-        {
+        HASHMAP_FOREACH(p, m->pools) {
                 if (strv_push(&l, pool_bus_path(p->name)) < 0)
                         return -ENOMEM;
         }
@@ -44,19 +44,18 @@ static int property_get_vfs(sd_bus *bus, const char *path, const char *iface, co
         if (r < 0)
                 return r;
         HASHMAP_FOREACH(pf, p->manager->pfs)
-        PF_FOREACH_VF(vf, pf)
-        {
-                _cleanup_free_ char *v = NULL;
+                PF_FOREACH_VF(vf, pf) {
+                        _cleanup_free_ char *v = NULL;
 
-                if (!streq(vf->pool, p->name))
-                        continue;
-                v = vf_bus_path(vf);
-                if (!v)
-                        return -ENOMEM;
-                r = sd_bus_message_append(reply, "o", v);
-                if (r < 0)
-                        return r;
-        }
+                        if (!streq(vf->pool, p->name))
+                                continue;
+                        v = vf_bus_path(vf);
+                        if (!v)
+                                return -ENOMEM;
+                        r = sd_bus_message_append(reply, "o", v);
+                        if (r < 0)
+                                return r;
+                }
         return sd_bus_message_close_container(reply);
 }
 

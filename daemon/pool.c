@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "pool.h"
 #include "bus-util.h"
 #include "log.h"
-#include "pool.h"
 #include "util.h"
 
 static Pool *pool_free(Pool *p)
@@ -17,7 +17,7 @@ void pools_free(Manager *m)
         Pool *p;
 
         HASHMAP_FOREACH(p, m->pools)
-        pool_free(p);
+                pool_free(p);
         m->pools = hashmap_free(m->pools);
 }
 
@@ -74,8 +74,7 @@ void pools_sync(Manager *m)
                 }
         }
         /* Recount from scratch; a pool neither declared nor carried by a VF goes away. */
-        HASHMAP_FOREACH(p, m->pools)
-        {
+        HASHMAP_FOREACH(p, m->pools) {
                 p->seen = false;
                 p->old_total = p->total;
                 p->old_free = p->free;
@@ -89,16 +88,14 @@ void pools_sync(Manager *m)
                                 p->seen = true;
                 }
         HASHMAP_FOREACH(pf, m->pfs)
-        PF_FOREACH_VF(vf, pf)
-        {
-                if (isempty(vf->pool) || pool_touch(m, vf->pool, &p) < 0)
-                        continue;
-                p->seen = true;
-                p->total++;
-                p->free += vf_is_free(vf, false);
-        }
-        HASHMAP_FOREACH(p, m->pools)
-        {
+                PF_FOREACH_VF(vf, pf) {
+                        if (isempty(vf->pool) || pool_touch(m, vf->pool, &p) < 0)
+                                continue;
+                        p->seen = true;
+                        p->total++;
+                        p->free += vf_is_free(vf, false);
+                }
+        HASHMAP_FOREACH(p, m->pools) {
                 _cleanup_free_ char *path = pool_bus_path(p->name);
 
                 if (!p->seen) {
@@ -114,8 +111,8 @@ void pools_sync(Manager *m)
                         p->exported = true;
                         (void) sd_bus_emit_object_added(m->bus, path);
                 } else if (p->total != p->old_total || p->free != p->old_free)
-                        (void) sd_bus_emit_properties_changed(m->bus, path, SRIOVD_POOL_IFACE, "Total", "Free",
-                                                              "VirtualFunctions", NULL);
+                        (void) sd_bus_emit_properties_changed(m->bus, path, SRIOVD_POOL_IFACE, "Total",
+                                                              "Free", "VirtualFunctions", NULL);
         }
 }
 
@@ -127,12 +124,10 @@ int pool_pick_vf(Manager *m, const char *pool, const AllocateHints *h, VirtualFu
 
         if (!pool_get(m, pool))
                 return -ENOENT;
-        HASHMAP_FOREACH(pf, m->pfs)
-        {
+        HASHMAP_FOREACH(pf, m->pfs) {
                 if (h->pf && !streq(h->pf, pf->pci) && !streq_ptr(h->pf, pf->ifname))
                         continue;
-                PF_FOREACH_VF(vf, pf)
-                {
+                PF_FOREACH_VF(vf, pf) {
                         int score;
 
                         if (!streq(vf->pool, pool) || !vf_is_free(vf, h->allow_degraded))

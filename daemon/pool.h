@@ -15,7 +15,7 @@ typedef struct Pool {
 } Pool;
 
 typedef struct AllocateHints {
-        int numa_node; /* -1: any */
+        int numa_node;   /* -1: any */
         const char *pf;  /* PF PCI address or interface, NULL: any */
         const char *pci; /* a specific VF, NULL: any */
         bool allow_degraded;

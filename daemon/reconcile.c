@@ -7,6 +7,7 @@
 #include "job.h"
 #include "log.h"
 #include "manager.h"
+#include "rdma.h"
 #include "reconcile.h"
 #include "sysfs.h"
 #include "util.h"
@@ -49,7 +50,8 @@ uint32_t vf_settings_diff(const VfSettings *want, const VfSettings *have)
                         same = want->link_state == have->link_state;
                         break;
                 case VF_ATTR_RATE:
-                        same = want->min_tx_rate == have->min_tx_rate && want->max_tx_rate == have->max_tx_rate;
+                        same = want->min_tx_rate == have->min_tx_rate &&
+                               want->max_tx_rate == have->max_tx_rate;
                         break;
                 case VF_ATTR_IB_NODE_GUID:
                         same = want->node_guid == have->node_guid;
@@ -101,7 +103,8 @@ static void pf_fail(PhysicalFunction *pf, int error, const char *what)
                      (unsigned long long) (delay / 1000000ULL));
         pf->retry_source = sd_event_source_disable_unref(pf->retry_source);
         if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0 ||
-            sd_event_add_time(m->event, &pf->retry_source, CLOCK_MONOTONIC, now + delay, 0, on_retry, pf) < 0)
+            sd_event_add_time(m->event, &pf->retry_source, CLOCK_MONOTONIC, now + delay, 0, on_retry, pf) <
+                    0)
                 log_pf_full_errno(pf, LOG_ERR, ENOMEM, "Cannot arm retry timer.");
 }
 
@@ -215,8 +218,7 @@ int pf_plan_num_vfs(PhysicalFunction *pf, unsigned *ret_desired, char **ret_bloc
         if (desired == pf->num_vfs)
                 return 0;
         /* Any count change destroys every VF (the kernel goes through 0). */
-        PF_FOREACH_VF(vf, pf)
-        {
+        PF_FOREACH_VF(vf, pf) {
                 if (vf_is_in_use(vf, ret_blocker))
                         return -EBUSY;
         }
@@ -250,6 +252,13 @@ static void bind_job_free(void *p)
         free(j->items);
         free(j->pf_pci);
         free(j);
+}
+
+/* _cleanup_ passes the variable's address: free what it points to (NULL after TAKE_PTR). */
+static void bind_job_freep(BindJob **j)
+{
+        if (*j)
+                bind_job_free(*j);
 }
 
 static int driver_ensure_loaded(const char *driver)
@@ -350,7 +359,7 @@ static bool vf_driver_wrong(const VirtualFunction *vf)
 
 static int pf_start_binds(PhysicalFunction *pf, unsigned desired, bool *ret_started)
 {
-        _cleanup_(bind_job_free) BindJob *j = NULL;
+        _cleanup_(bind_job_freep) BindJob *j = NULL;
         VirtualFunction *vf;
         int r;
 
@@ -362,8 +371,7 @@ static int pf_start_binds(PhysicalFunction *pf, unsigned desired, bool *ret_star
         j->pf_pci = strdup(pf->pci);
         if (!j->pf_pci)
                 return -ENOMEM;
-        PF_FOREACH_VF(vf, pf)
-        {
+        PF_FOREACH_VF(vf, pf) {
                 BindItem *it;
 
                 if (vf->index >= desired || !vf_driver_wrong(vf) || vf->state == VF_STATE_FAILED)
@@ -429,6 +437,36 @@ static bool error_means_unsupported(int r)
         return r == EOPNOTSUPP || r == EINVAL || r == ERANGE || r == EPERM;
 }
 
+/* Drivers that take IB GUIDs but never report them (no ndo_get_vf_guid) would make every pass
+ * resend them: what the kernel does not report, we trust to be what we last applied. */
+static uint32_t vf_guids_unreported_applied(const VirtualFunction *vf, const VfSettings *want,
+                                            const VfSettings *have)
+{
+        uint32_t same = 0, have_mask = have ? have->mask : 0;
+
+        if ((vf->guids_applied & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) &&
+            !(have_mask & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) && vf->applied_node_guid == want->node_guid)
+                same |= VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID);
+        if ((vf->guids_applied & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) &&
+            !(have_mask & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) && vf->applied_port_guid == want->port_guid)
+                same |= VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID);
+        return same;
+}
+
+static void vf_note_applied(VirtualFunction *vf, const VfSettings *sent)
+{
+        if (!vf)
+                return;
+        if (sent->mask & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) {
+                vf->guids_applied |= VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID);
+                vf->applied_node_guid = sent->node_guid;
+        }
+        if (sent->mask & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) {
+                vf->guids_applied |= VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID);
+                vf->applied_port_guid = sent->port_guid;
+        }
+}
+
 /* The batch failed somewhere: the kernel stopped at the first failing VF, earlier ones are
  * applied. Re-read, then finish VF by VF and attribute by attribute, to name what failed. */
 static int pf_apply_vfs_one_by_one(PhysicalFunction *pf, VfSettings *want, size_t n, char **errors_summary)
@@ -452,6 +490,7 @@ static int pf_apply_vfs_one_by_one(PhysicalFunction *pf, VfSettings *want, size_
                         one.mask = VF_ATTR_BIT(a);
                         r = netlink_set_vfs(m->netlink, pf->ifindex, &one, 1);
                         if (r >= 0) {
+                                vf_note_applied(vf, &one);
                                 pf->changes++;
                                 continue;
                         }
@@ -463,17 +502,18 @@ static int pf_apply_vfs_one_by_one(PhysicalFunction *pf, VfSettings *want, size_
                                 vf->error_pass = m->n_reconcile_runs;
                                 vf_set_state(vf, VF_STATE_DEGRADED, "%s: %s (refused by %s)", vf_attr_key(a),
                                              strerror(abs(r)), strna(pf->driver));
-                                log_vf_full_errno(vf, LOG_WARNING, r, "VF %u: %s refused by %s: %m", vf->index,
-                                                  vf_attr_key(a), strna(pf->driver));
+                                log_vf_full_errno(vf, LOG_WARNING, r, "VF %u: %s refused by %s: %m",
+                                                  vf->index, vf_attr_key(a), strna(pf->driver));
                         } else {
                                 vf->error_pass = m->n_reconcile_runs;
-                                vf_set_state(vf, VF_STATE_FAILED, "%s: %s", vf_attr_key(a), strerror(abs(r)));
+                                vf_set_state(vf, VF_STATE_FAILED, "%s: %s", vf_attr_key(a),
+                                             strerror(abs(r)));
                                 if (!first_retriable)
                                         first_retriable = r;
                         }
                         if (errors_summary && !*errors_summary)
-                                (void) asprintf_safe(errors_summary, "VF %u %s: %s", vf->index, vf_attr_key(a),
-                                                     strerror(abs(r)));
+                                (void) asprintf_safe(errors_summary, "VF %u %s: %s", vf->index,
+                                                     vf_attr_key(a), strerror(abs(r)));
                 }
         }
         pf->link_stale = true;
@@ -498,8 +538,7 @@ static int pf_apply_vf_settings(PhysicalFunction *pf, unsigned desired, char **e
         want = calloc(MAX(desired, 1u), sizeof(VfSettings));
         if (!want)
                 return -ENOMEM;
-        PF_FOREACH_VF(vf, pf)
-        {
+        PF_FOREACH_VF(vf, pf) {
                 VfSettings s;
                 uint32_t diff;
 
@@ -507,6 +546,7 @@ static int pf_apply_vf_settings(PhysicalFunction *pf, unsigned desired, char **e
                         continue;
                 vf_desired_settings(vf, &s);
                 diff = vf_settings_diff(&s, link_info_find_vf(pf->link, vf->index));
+                diff &= ~vf_guids_unreported_applied(vf, &s, link_info_find_vf(pf->link, vf->index));
                 if (diff == 0)
                         continue;
                 s.mask = diff; /* minimal diff: only what differs travels */
@@ -516,6 +556,9 @@ static int pf_apply_vf_settings(PhysicalFunction *pf, unsigned desired, char **e
                 return 0;
         r = netlink_set_vfs(m->netlink, pf->ifindex, want, n);
         if (r >= 0) {
+                for (size_t i = 0; i < n; i++)
+                        vf_note_applied(want[i].index < pf->n_vf_slots ? pf->vfs[want[i].index] : NULL,
+                                        &want[i]);
                 pf->changes += n;
                 pf->link_stale = true;
                 return 0;
@@ -529,8 +572,7 @@ static void pf_apply_vf_mtus(PhysicalFunction *pf, unsigned desired)
         VirtualFunction *vf;
         int r;
 
-        PF_FOREACH_VF(vf, pf)
-        {
+        PF_FOREACH_VF(vf, pf) {
                 if (vf->index >= desired || !vf->layout || vf->layout->mtu == 0 || vf->ifindex <= 0 ||
                     vf->mtu == vf->layout->mtu || !pf->manager->netlink)
                         continue;
@@ -552,7 +594,8 @@ static int on_vf_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         PhysicalFunction *pf = userdata;
 
         pf->wait_source = sd_event_source_disable_unref(pf->wait_source);
-        pf_set_state(pf, PF_STATE_FAILED, "only %u of %u VFs appeared", pf_count_vfs(pf), pf_desired_num_vfs(pf));
+        pf_set_state(pf, PF_STATE_FAILED, "only %u of %u VFs appeared", pf_count_vfs(pf),
+                     pf_desired_num_vfs(pf));
         return 0;
 }
 
@@ -576,15 +619,17 @@ static int pf_check_layout(PhysicalFunction *pf, unsigned desired)
         const PfConfig *c = pf->config;
 
         if (c->num_vfs != NUM_VFS_MAX && (unsigned) c->num_vfs > pf->total_vfs) {
-                pf_set_state(pf, PF_STATE_FAILED,
-                             "num_vfs = %d (%s:%u) exceeds sriov_totalvfs = %u: raise the VF limit in firmware",
-                             c->num_vfs, c->file, c->line, pf->total_vfs);
+                pf_set_state(
+                        pf, PF_STATE_FAILED,
+                        "num_vfs = %d (%s:%u) exceeds sriov_totalvfs = %u: raise the VF limit in firmware",
+                        c->num_vfs, c->file, c->line, pf->total_vfs);
                 return -ERANGE;
         }
         for (size_t i = 0; i < c->n_vfs; i++)
                 if (c->vfs[i].last >= desired) {
-                        pf_set_state(pf, PF_STATE_FAILED, "range %u-%u (%s:%u) is beyond the %u VFs of this PF",
-                                     c->vfs[i].first, c->vfs[i].last, c->file, c->vfs[i].line, desired);
+                        pf_set_state(pf, PF_STATE_FAILED,
+                                     "range %u-%u (%s:%u) is beyond the %u VFs of this PF", c->vfs[i].first,
+                                     c->vfs[i].last, c->file, c->vfs[i].line, desired);
                         return -ERANGE;
                 }
         return 0;
@@ -618,24 +663,25 @@ void reconcile_pf(PhysicalFunction *pf)
 
         /* drivers_autoprobe first: it decides whether the VFs about to be created get a driver. */
         if (c->drivers_autoprobe >= 0 && pf->drivers_autoprobe != c->drivers_autoprobe) {
-                r = sysfs_write_attr(pf->syspath, "sriov_drivers_autoprobe", c->drivers_autoprobe ? "1" : "0");
-                if (r < 0)
-                        {
-                                pf_fail(pf, r, "writing sriov_drivers_autoprobe");
-                                return;
-                        }
+                r = sysfs_write_attr(pf->syspath, "sriov_drivers_autoprobe",
+                                     c->drivers_autoprobe ? "1" : "0");
+                if (r < 0) {
+                        pf_fail(pf, r, "writing sriov_drivers_autoprobe");
+                        return;
+                }
                 pf->drivers_autoprobe = c->drivers_autoprobe;
                 pf->changes++;
         }
 
         r = pf_plan_num_vfs(pf, &desired, &blocker);
         if (r == -EBUSY) {
-                pf_set_state(pf, PF_STATE_BLOCKED, "num_vfs %u -> %u would destroy VFs: %s", pf->num_vfs, desired,
-                             blocker);
+                pf_set_state(pf, PF_STATE_BLOCKED, "num_vfs %u -> %u would destroy VFs: %s", pf->num_vfs,
+                             desired, blocker);
                 return;
         }
         if (r > 0) {
-                pf_set_state(pf, PF_STATE_CONFIGURING, "setting sriov_numvfs %u -> %u", pf->num_vfs, desired);
+                pf_set_state(pf, PF_STATE_CONFIGURING, "setting sriov_numvfs %u -> %u", pf->num_vfs,
+                             desired);
                 r = pf_start_num_vfs(pf, desired);
                 if (r < 0)
                         pf_fail(pf, r, "starting sriov_numvfs write");
@@ -644,59 +690,69 @@ void reconcile_pf(PhysicalFunction *pf)
 
         if (c->mtu > 0 && pf->link && pf->link->mtu != c->mtu && pf->manager->netlink) {
                 r = netlink_set_mtu(pf->manager->netlink, pf->ifindex, c->mtu);
-                if (r < 0)
-                        {
-                                pf_fail(pf, r, "setting PF mtu");
-                                return;
-                        }
+                if (r < 0) {
+                        pf_fail(pf, r, "setting PF mtu");
+                        return;
+                }
                 pf->link_stale = true;
                 pf->changes++;
         }
 
         for (unsigned i = 0; i < desired && i < pf->n_vf_slots; i++)
                 present += !!pf->vfs[i];
-        if (present < desired)
-                {
-                        pf_wait_for_vfs(pf, present, desired);
-                        return;
-                }
+        if (present < desired) {
+                pf_wait_for_vfs(pf, present, desired);
+                return;
+        }
         pf->wait_source = sd_event_source_disable_unref(pf->wait_source);
 
         r = pf_start_binds(pf, desired, &started);
-        if (r < 0)
-                {
-                        pf_fail(pf, r, "binding VF drivers");
-                        return;
-                }
+        if (r < 0) {
+                pf_fail(pf, r, "binding VF drivers");
+                return;
+        }
         if (started) {
                 pf_set_state(pf, PF_STATE_CONFIGURING, "binding VF drivers");
                 return;
         }
 
         r = pf_apply_vf_settings(pf, desired, &errors);
-        if (r < 0)
-                {
-                        pf_fail(pf, r, errors ?: "applying VF settings");
-                        return;
-                }
+        if (r < 0) {
+                pf_fail(pf, r, errors ?: "applying VF settings");
+                return;
+        }
         pf_apply_vf_mtus(pf, desired);
 
-        PF_FOREACH_VF(vf, pf)
-        {
+        PF_FOREACH_VF(vf, pf) {
                 if (vf->error_pass == pf->manager->n_reconcile_runs)
                         ; /* failed or refused something in this pass: keep that reason */
                 else if (vf->unsupported)
                         vf_set_state(vf, VF_STATE_DEGRADED, "%s", strempty(vf->last_error));
-                else if (vf->layout && vf->layout->rdma == 1 && !vf->rdma_device)
-                        vf_set_state(vf, VF_STATE_DEGRADED, "no RDMA device on VF %s: is the RDMA driver loaded?",
-                                     vf->pci);
+                else if (vf->layout && vf->layout->rdma == 1 && !vf->rdma_device) {
+                        const char *mod = rdma_driver_hint(vf->driver) ?: rdma_driver_hint(pf->driver);
+
+                        /* Name the link of the chain that is missing. */
+                        if (mod)
+                                vf_set_state(vf, VF_STATE_DEGRADED, "no RDMA device on VF %s: is %s loaded?",
+                                             vf->pci, mod);
+                        else
+                                vf_set_state(vf, VF_STATE_DEGRADED,
+                                             "no RDMA device on VF %s: is the RDMA driver loaded?", vf->pci);
+                } else if (vf->layout && vf->layout->rdma == 1 && vf->rdma_port_state != RDMA_PORT_ACTIVE &&
+                           vf->rdma_port_state != RDMA_PORT_ACTIVE_DEFER)
+                        vf_set_state(vf, VF_STATE_DEGRADED, "RDMA port %u of %s on VF %s is %s",
+                                     vf->rdma_port, vf->rdma_device, vf->pci,
+                                     vf->rdma_port_state == RDMA_PORT_NOP
+                                             ? "in an unknown state"
+                                             : rdma_port_state_to_string(vf->rdma_port_state));
                 else if (vf->state != VF_STATE_FAILED || !vf_driver_wrong(vf))
                         vf_set_state(vf, VF_STATE_READY, NULL);
                 degraded += vf->state != VF_STATE_READY;
         }
         pf->n_failures = 0;
         if (degraded > 0)
-                pf_set_state(pf, PF_STATE_CONFIGURED, "%u VF%s degraded", degraded, degraded == 1 ? "" : "s");
+                pf_set_state(pf, PF_STATE_CONFIGURED, "%u VF%s degraded", degraded,
+                             degraded == 1 ? "" : "s");
         else
                 pf_set_state(pf, PF_STATE_CONFIGURED, NULL);
 }

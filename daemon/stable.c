@@ -15,22 +15,22 @@ static uint64_t load_le64(const uint8_t *p)
         return v;
 }
 
-#define SIPROUND                                                                                          \
-        do {                                                                                              \
-                v0 += v1;                                                                                 \
-                v1 = ROTL(v1, 13);                                                                        \
-                v1 ^= v0;                                                                                 \
-                v0 = ROTL(v0, 32);                                                                        \
-                v2 += v3;                                                                                 \
-                v3 = ROTL(v3, 16);                                                                        \
-                v3 ^= v2;                                                                                 \
-                v0 += v3;                                                                                 \
-                v3 = ROTL(v3, 21);                                                                        \
-                v3 ^= v0;                                                                                 \
-                v2 += v1;                                                                                 \
-                v1 = ROTL(v1, 17);                                                                        \
-                v1 ^= v2;                                                                                 \
-                v2 = ROTL(v2, 32);                                                                        \
+#define SIPROUND                   \
+        do {                       \
+                v0 += v1;          \
+                v1 = ROTL(v1, 13); \
+                v1 ^= v0;          \
+                v0 = ROTL(v0, 32); \
+                v2 += v3;          \
+                v3 = ROTL(v3, 16); \
+                v3 ^= v2;          \
+                v0 += v3;          \
+                v3 = ROTL(v3, 21); \
+                v3 ^= v0;          \
+                v2 += v1;          \
+                v1 = ROTL(v1, 17); \
+                v1 ^= v2;          \
+                v2 = ROTL(v2, 32); \
         } while (0)
 
 uint64_t siphash24(const void *data, size_t len, const uint8_t key[static 16])
@@ -86,7 +86,8 @@ int machine_key_load(const char *root, uint8_t ret[static 16])
         return 0;
 }
 
-static uint64_t stable_hash(const uint8_t key[static 16], const char *what, const char *pf_id, unsigned vf_index)
+static uint64_t stable_hash(const uint8_t key[static 16], const char *what, const char *pf_id,
+                            unsigned vf_index)
 {
         char buf[256];
         int n;
@@ -96,7 +97,8 @@ static uint64_t stable_hash(const uint8_t key[static 16], const char *what, cons
         return siphash24(buf, (size_t) MIN(n, (int) sizeof(buf) - 1), key);
 }
 
-void stable_vf_mac(const uint8_t key[static 16], const char *pf_id, unsigned vf_index, struct ether_addr *ret)
+void stable_vf_mac(const uint8_t key[static 16], const char *pf_id, unsigned vf_index,
+                   struct ether_addr *ret)
 {
         uint64_t h = stable_hash(key, "mac", pf_id, vf_index);
 

@@ -17,6 +17,7 @@ int machine_key_load(const char *root, uint8_t ret[static 16]);
 
 /* pf_id is the PF's permanent MAC as text, or its PCI address when it has none. The result is
  * unicast and locally administered. */
-void stable_vf_mac(const uint8_t key[static 16], const char *pf_id, unsigned vf_index, struct ether_addr *ret);
+void stable_vf_mac(const uint8_t key[static 16], const char *pf_id, unsigned vf_index,
+                   struct ether_addr *ret);
 /* For InfiniBand VFs: node and port GUIDs. */
 uint64_t stable_vf_guid(const uint8_t key[static 16], const char *pf_id, unsigned vf_index, bool port);

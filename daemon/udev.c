@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <poll.h>
+
 #include "log.h"
 #include "udev.h"
 #include "util.h"
@@ -66,6 +68,16 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
         }
 }
 
+bool udev_watch_has_pending(UdevWatch *w)
+{
+        struct pollfd p;
+
+        if (!w || !w->monitor)
+                return false;
+        p = (struct pollfd){.fd = udev_monitor_get_fd(w->monitor), .events = POLLIN};
+        return poll(&p, 1, 0) > 0;
+}
+
 int udev_watch_start_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t handler, void *userdata)
 {
         int r;
@@ -121,8 +133,7 @@ int udev_enumerate_pfs(UdevWatch *w, int (*cb)(void *userdata, const char *syspa
         return 0;
 }
 
-static int find_child(UdevWatch *w, const char *pci_syspath, const char *subsystem,
-                      struct udev_device **ret)
+static int find_child(UdevWatch *w, const char *pci_syspath, const char *subsystem, struct udev_device **ret)
 {
         _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
         _cleanup_(udev_device_unrefp) struct udev_device *parent = NULL;

@@ -21,6 +21,8 @@ UdevWatch *udev_watch_free(UdevWatch *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(UdevWatch *, udev_watch_free);
 int udev_watch_start_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t handler, void *userdata);
 struct udev *udev_watch_get_udev(UdevWatch *w);
+/* Whether uevents wait unread in the monitor socket (tests: "is everything consumed?"). */
+bool udev_watch_has_pending(UdevWatch *w);
 
 /* Calls cb for each PCI device with an SR-IOV capability (sriov_totalvfs attribute). */
 int udev_enumerate_pfs(UdevWatch *w, int (*cb)(void *userdata, const char *syspath), void *userdata);

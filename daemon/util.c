@@ -10,7 +10,7 @@
 char **strv_free(char **l)
 {
         STRV_FOREACH(s, l)
-        free(*s);
+                free(*s);
         free(l);
         return NULL;
 }
@@ -19,7 +19,7 @@ size_t strv_length(char *const *l)
 {
         size_t n = 0;
         STRV_FOREACH(s, l)
-        n++;
+                n++;
         return n;
 }
 
@@ -67,8 +67,8 @@ int strv_extendf(char ***l, const char *fmt, ...)
 bool strv_contains(char *const *l, const char *s)
 {
         STRV_FOREACH(i, l)
-        if (streq(*i, s))
-                return true;
+                if (streq(*i, s))
+                        return true;
         return false;
 }
 
@@ -270,7 +270,8 @@ char *ether_addr_to_string(const struct ether_addr *a, char buf[static ETHER_ADD
 {
         const uint8_t *o = a->ether_addr_octet;
 
-        snprintf(buf, ETHER_ADDR_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", o[0], o[1], o[2], o[3], o[4], o[5]);
+        snprintf(buf, ETHER_ADDR_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", o[0], o[1], o[2], o[3], o[4],
+                 o[5]);
         return buf;
 }
 

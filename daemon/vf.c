@@ -89,8 +89,7 @@ static int first_child(const char *syspath, const char *class, char **ret)
 
 int vf_refresh(VirtualFunction *vf)
 {
-        _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *ifname = NULL, *rdma = NULL,
-                            *vfio = NULL;
+        _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *ifname = NULL, *vfio = NULL;
         int group_nr = -1, ifindex = 0, numa = -1;
         uint32_t mtu = 0;
         bool changed = false;
@@ -110,14 +109,12 @@ int vf_refresh(VirtualFunction *vf)
                         (void) sysfs_read_attr_u32(ndev, "mtu", &mtu);
                 }
         }
-        (void) first_child(vf->syspath, "infiniband", &rdma);
         if (driver && streq(driver, "vfio-pci") && group_nr >= 0)
                 (void) asprintf_safe(&vfio, "/dev/vfio/%d", group_nr);
 
         changed |= free_and_strdup(&vf->driver, driver) > 0;
         changed |= free_and_strdup(&vf->driver_override, override) > 0;
         changed |= free_and_strdup(&vf->ifname, ifname) > 0;
-        changed |= free_and_strdup(&vf->rdma_device, rdma) > 0;
         changed |= free_and_strdup(&vf->vfio_device, vfio) > 0;
         changed |= vf->iommu_group != group_nr || vf->ifindex != ifindex || vf->numa_node != numa ||
                    vf->mtu != mtu;
@@ -217,8 +214,8 @@ bool vf_is_in_use(const VirtualFunction *vf, char **ret_reason)
 {
         if (vf->allocated) {
                 if (ret_reason)
-                        (void) asprintf_safe(ret_reason, "VF %u (%s) is allocated to '%s'", vf->index, vf->pci,
-                                             strempty(vf->owner));
+                        (void) asprintf_safe(ret_reason, "VF %u (%s) is allocated to '%s'", vf->index,
+                                             vf->pci, strempty(vf->owner));
                 return true;
         }
         if (vf->vfio_device) {
@@ -228,7 +225,8 @@ bool vf_is_in_use(const VirtualFunction *vf, char **ret_reason)
                 fd = open(vf->vfio_device, O_RDWR | O_CLOEXEC | O_NONBLOCK);
                 if (fd < 0 && errno == EBUSY) {
                         if (ret_reason)
-                                (void) asprintf_safe(ret_reason, "VF %u (%s) is bound to vfio-pci and %s is open",
+                                (void) asprintf_safe(ret_reason,
+                                                     "VF %u (%s) is bound to vfio-pci and %s is open",
                                                      vf->index, vf->pci, vf->vfio_device);
                         return true;
                 }

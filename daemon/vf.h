@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "netlink.h"
+#include "rdma.h"
 
 typedef struct PhysicalFunction PhysicalFunction;
 typedef struct Lease Lease;
@@ -31,7 +32,12 @@ typedef struct VirtualFunction {
         char *driver_override;
         int iommu_group; /* -1: none */
         char *vfio_device;
+        /* RDMA, from rdma.c's mapping: the first device (by name) on the VF and its port. */
         char *rdma_device;
+        uint32_t rdma_port; /* 0: none */
+        RdmaPortState rdma_port_state;
+        RdmaLinkLayer rdma_link_layer;
+        uint64_t rdma_node_guid, rdma_port_guid;
         int numa_node;
         uint32_t mtu;
 
@@ -41,6 +47,10 @@ typedef struct VirtualFunction {
 
         /* Settings the driver refused (EOPNOTSUPP/EINVAL): not retried until the PF resets. */
         uint32_t unsupported;
+        /* IB GUIDs sent since the VF was created: some drivers never report them back, and
+         * without this the diff would resend them on every pass. */
+        uint32_t guids_applied; /* VF_ATTR_BIT(VF_ATTR_IB_*_GUID) */
+        uint64_t applied_node_guid, applied_port_guid;
         /* Consumer: while allocated, MAC and VLAN belong to it. */
         char *owner;
         bool allocated;
@@ -48,7 +58,7 @@ typedef struct VirtualFunction {
         VfState state;
         char *last_error;
         uint64_t error_pass; /* reconcile pass that set last_error */
-        void *bus_data; /* for the D-Bus layer: emitted-state cache */
+        void *bus_data;      /* for the D-Bus layer: emitted-state cache */
 } VirtualFunction;
 
 int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret);

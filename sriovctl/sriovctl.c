@@ -10,6 +10,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "doctor.h"
 #include "lease.h"
 #include "log.h"
 #include "util.h"
@@ -26,7 +27,7 @@
 
 #define EXIT_USAGE    2
 
-static bool arg_json = false;
+bool arg_json = false; /* also read by doctor.c */
 static bool arg_system = false;
 static bool arg_ask_password = true;
 static bool arg_all = false;
@@ -556,7 +557,7 @@ static void json_prop_value(const Prop *p)
                 break;
         case VALUE_STRV:
                 putchar('[');
-                STRV_FOREACH (s, p->strv) {
+                STRV_FOREACH(s, p->strv) {
                         if (s != p->strv)
                                 putchar(',');
                         json_string(*s);
@@ -1033,7 +1034,7 @@ static void print_field_strv(const char *name, char **l)
                 print_field(name, "none");
                 return;
         }
-        STRV_FOREACH (s, l) {
+        STRV_FOREACH(s, l) {
                 if (s == l)
                         print_field(name, *s);
                 else
@@ -1345,7 +1346,7 @@ static void print_value_human(const Prop *p)
                 fputs(p->b ? "yes" : "no", stdout);
                 break;
         case VALUE_STRV:
-                STRV_FOREACH (s, p->strv)
+                STRV_FOREACH(s, p->strv)
                         printf("%s%s", s == p->strv ? "" : ",", *s);
                 break;
         default:
@@ -1400,7 +1401,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                                 json_prop_value(&tmp.props[i]);
                         }
                         fputs("},\"Invalidated\":[", stdout);
-                        STRV_FOREACH (s, invalidated) {
+                        STRV_FOREACH(s, invalidated) {
                                 printf("%s", s == invalidated ? "" : ",");
                                 json_string(*s);
                         }
@@ -1411,7 +1412,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                                 printf(" %s=", tmp.props[i].name);
                                 print_value_human(&tmp.props[i]);
                         }
-                        STRV_FOREACH (s, invalidated)
+                        STRV_FOREACH(s, invalidated)
                                 printf(" %s=?", *s);
                         putchar('\n');
                 }
@@ -1512,7 +1513,7 @@ static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error
                 log_debug_errno(r, "Ignoring malformed InterfacesRemoved: %m");
                 return 0;
         }
-        STRV_FOREACH (i, ifaces) {
+        STRV_FOREACH(i, ifaces) {
                 if (!iface_is_ours(*i))
                         continue;
                 if (w->monitor) {
@@ -1773,6 +1774,7 @@ static void help(void)
                "Query and control sriovd, the SR-IOV Virtual Function manager.\n\n"
                "Commands:\n"
                "  list                      List physical functions\n"
+               "  doctor                    Check the SR-IOV/RDMA chain (IOMMU ... MTU)\n"
                "  status [PF]               Show daemon status, or one PF and its VFs\n"
                "  vfs [--pool=POOL]         List virtual functions\n"
                "  pools                     List pools\n"
@@ -1913,6 +1915,7 @@ static const Verb verbs[] = {
         {"plan", 0, 0, verb_plan},
         {"wait-online", 0, 0, verb_wait_online},
         {"monitor", 0, 0, verb_monitor},
+        {"doctor", 0, 0, verb_doctor}, /* doctor.c */
 };
 
 int main(int argc, char *argv[])

@@ -511,7 +511,7 @@ static void *sender_thread(void *userdata)
                         fk->uevents_tail = NULL;
                 pthread_mutex_unlock(&fk->lock);
 
-                STRV_FOREACH (l, u->listeners)
+                STRV_FOREACH(l, u->listeners)
                         send_one(fk, *l, u);
                 strv_free(u->listeners);
                 free(u);
@@ -1630,7 +1630,7 @@ int fake_kernel_new(FakeKernel **ret)
         fk->quit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (fk->idle_fd < 0 || fk->quit_fd < 0)
                 return -errno;
-        fk->next_ifindex = 100;
+        fk->next_ifindex = 1000; /* above the ifindexes tests give PFs */
         fk->next_iommu_group = 1;
         fk->next_pf_ordinal = 1;
         r = -pthread_create(&fk->thread, NULL, kernel_thread, fk);
@@ -1984,7 +1984,7 @@ unsigned fake_kernel_count_writes(FakeKernel *fk, const char *attr_suffix)
         unsigned n = 0;
 
         pthread_mutex_lock(&fk->lock);
-        STRV_FOREACH (w, fk->writes)
+        STRV_FOREACH(w, fk->writes)
                 if (!attr_suffix || endswith(*w, attr_suffix))
                         n++;
         pthread_mutex_unlock(&fk->lock);

@@ -128,7 +128,7 @@ static uint32_t link_report_mask(const FakeLink *l)
 {
         uint32_t m = VF_ATTR_ALL;
 
-        if (!(l->quirks & FAKE_QUIRK_IB))
+        if (!(l->quirks & FAKE_QUIRK_IB) || (l->quirks & FAKE_QUIRK_IB_NO_REPORT))
                 m &= ~(VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID) | VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID));
         return m;
 }

@@ -30,7 +30,7 @@ static ConfigSet *parse_ok(const char *text)
         ConfigSet *set = parse(text);
 
         if (set->errors) {
-                STRV_FOREACH (e, set->errors)
+                STRV_FOREACH(e, set->errors)
                         fprintf(stderr, "unexpected error: %s\n", *e);
                 abort();
         }
@@ -501,8 +501,7 @@ TEST(range_overlap)
                       "    { range = \"7\"; }\n"
                       "  );\n"
                       "} );\n",
-                      F ":5: range 6-9 overlaps range 4-7 (line 4)",
-                      F ":6: range 7 overlaps range 4-7 (line 4)");
+                      F ":5: range 6-9 overlaps range 4-7", F ":6: range 7 overlaps range 4-7");
 }
 
 TEST(range_beyond_num_vfs)
@@ -691,8 +690,7 @@ TEST(driver)
         vf = vf_ok(&s, VF_WITH("driver = \"mlx5_core\";"));
         ASSERT_STREQ(vf->driver, "mlx5_core");
         config_set_free(s);
-        EXPECT_ERRORS(VF_WITH("driver = \"vfoi-pci\";"),
-                      F ":4: unknown driver 'vfoi-pci' (see sriov.d(5) for the known VF drivers)");
+        EXPECT_ERRORS(VF_WITH("driver = \"vfoi-pci\";"), F ":4: unknown driver 'vfoi-pci'");
 }
 
 TEST(pool_names)
@@ -723,8 +721,7 @@ TEST(all_errors_reported_in_order)
                       "          { range = \"1\"; driver = \"foo\"; } );\n"
                       "} );\n",
                       F ":4: mtu must be between 68 and 65535, got 10",
-                      F ":5: vlan must be between 0 and 4095, got 5000",
-                      F ":6: unknown driver 'foo' (see sriov.d(5) for the known VF drivers)");
+                      F ":5: vlan must be between 0 and 4095, got 5000", F ":6: unknown driver 'foo'");
 }
 
 TEST(too_many_errors)

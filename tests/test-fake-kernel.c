@@ -138,7 +138,7 @@ static int strv_index(char **l, const char *s)
                 if (streq(l[i], s))
                         return i;
         fprintf(stderr, "event \"%s\" not seen; got:\n", s);
-        STRV_FOREACH (e, l)
+        STRV_FOREACH(e, l)
                 fprintf(stderr, "  %s\n", *e);
         return -1;
 }

@@ -20,14 +20,13 @@ TEST(string_keys)
         ASSERT_EQ(PTR_TO_UINT(hashmap_get(h, "0000:12:1f.7")), 0x12 * 256 + 0x1f * 8 + 7 + 1);
         ASSERT_TRUE(hashmap_get(h, "0000:ff:00.0") == NULL);
         /* Remove every other entry while iterating: the rest stays reachable. */
-        HASHMAP_FOREACH(v, h)
-        {
+        HASHMAP_FOREACH(v, h) {
                 if (PTR_TO_UINT(v) % 2 == 0)
                         ASSERT_TRUE(hashmap_remove(h, keys[PTR_TO_UINT(v) - 1]) == v);
         }
         ASSERT_EQ(hashmap_size(h), 2500);
         HASHMAP_FOREACH(v, h)
-        n++;
+                n++;
         ASSERT_EQ(n, 2500);
         for (int i = 0; i < 5000; i++)
                 ASSERT_EQ(PTR_TO_UINT(hashmap_get(h, keys[i])), (i + 1) % 2 ? (unsigned) i + 1 : 0);

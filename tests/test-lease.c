@@ -204,7 +204,7 @@ TEST(crash_consistency)
         ASSERT_TRUE(lease_store_find(s, "0000:81:00.0", 7));
         errs = lease_store_load_errors(s);
         ASSERT_EQ(strv_length(errs), 5);
-        STRV_FOREACH (e, errs)
+        STRV_FOREACH(e, errs)
                 fprintf(stderr, "reported: %s\n", *e);
         ASSERT_TRUE(!file_exists(dir, ".#0000:81:00.0-1.AbC123")); /* cleaned up */
         ASSERT_TRUE(file_exists(dir, "0000:81:00.0-2"));           /* kept for inspection */

@@ -53,7 +53,8 @@ TEST(stable_mac)
 
 TEST(stable_guid)
 {
-        uint64_t n = stable_vf_guid(key_a, "0000:81:00.0", 3, false), p = stable_vf_guid(key_a, "0000:81:00.0", 3, true);
+        uint64_t n = stable_vf_guid(key_a, "0000:81:00.0", 3, false),
+                 p = stable_vf_guid(key_a, "0000:81:00.0", 3, true);
 
         ASSERT_TRUE(n != 0 && p != 0 && n != p);
         ASSERT_EQ(n, stable_vf_guid(key_a, "0000:81:00.0", 3, false));

@@ -9,32 +9,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT_TRUE(expr)                                                                                 \
-        do {                                                                                              \
-                if (!(expr)) {                                                                            \
-                        fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #expr);     \
-                        abort();                                                                          \
-                }                                                                                         \
+#define ASSERT_TRUE(expr)                                                                            \
+        do {                                                                                         \
+                if (!(expr)) {                                                                       \
+                        fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #expr); \
+                        abort();                                                                     \
+                }                                                                                    \
         } while (0)
 
-#define ASSERT_OK(expr)                                                                                   \
-        do {                                                                                              \
-                long _r = (long) (expr);                                                                  \
-                if (_r < 0) {                                                                             \
-                        fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,              \
-                                strerror((int) -_r));                                                     \
-                        abort();                                                                          \
-                }                                                                                         \
+#define ASSERT_OK(expr)                                                                      \
+        do {                                                                                 \
+                long _r = (long) (expr);                                                     \
+                if (_r < 0) {                                                                \
+                        fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr, \
+                                strerror((int) -_r));                                        \
+                        abort();                                                             \
+                }                                                                            \
         } while (0)
 
-#define ASSERT_ERROR(expr, err)                                                                           \
-        do {                                                                                              \
-                long _r = (long) (expr);                                                                  \
-                if (_r != -(long) (err)) {                                                                \
-                        fprintf(stderr, "%s:%d: %s returned %ld, expected -%s\n", __FILE__, __LINE__,     \
-                                #expr, _r, #err);                                                         \
-                        abort();                                                                          \
-                }                                                                                         \
+#define ASSERT_ERROR(expr, err)                                                                       \
+        do {                                                                                          \
+                long _r = (long) (expr);                                                              \
+                if (_r != -(long) (err)) {                                                            \
+                        fprintf(stderr, "%s:%d: %s returned %ld, expected -%s\n", __FILE__, __LINE__, \
+                                #expr, _r, #err);                                                     \
+                        abort();                                                                      \
+                }                                                                                     \
         } while (0)
 
 #define ASSERT_EQ(a, b)                                                                                   \
@@ -57,12 +57,12 @@
                 }                                                                                         \
         } while (0)
 
-#define TEST(name)                                                                                        \
-        static void test_##name(void);                                                                    \
+#define TEST(name)                     \
+        static void test_##name(void); \
         static void test_##name(void)
 
-#define RUN(name)                                                                                         \
-        do {                                                                                              \
-                fprintf(stderr, "== %s\n", #name);                                                        \
-                test_##name();                                                                            \
+#define RUN(name)                                  \
+        do {                                       \
+                fprintf(stderr, "== %s\n", #name); \
+                test_##name();                     \
         } while (0)

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The whole fake kernel a Manager runs on in tests and benches: the umockdev sysfs player
+ * (fake-kernel.c) and the rtnetlink peer (fake-netlink.c), wired together so that a
+ * sriov_numvfs write creates VF PCI devices, their netdevs and the PF's VF table at once,
+ * as the kernel does. Runs under libumockdev-preload (tests/meson.build umockdev_tests). */
+
+#include "fake-kernel.h"
+#include "fake-netlink.h"
+#include "manager.h"
+
+typedef struct FakeSubstrate {
+        FakeKernel *kernel;
+        FakeNetlink *netlink;
+        char *root;      /* config root (etc/sriov.d, etc/machine-id) */
+        char *state_dir; /* leases */
+        Manager *manager;
+} FakeSubstrate;
+
+int fake_substrate_new(FakeSubstrate **ret);
+FakeSubstrate *fake_substrate_free(FakeSubstrate *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(FakeSubstrate *, fake_substrate_free);
+
+/* An igb-like PF (8086:10c9, igbvf VFs) at 0000:<bus>:00.0 named enp<bus>s0 with ifindex
+ * 100 + bus; spec fields left 0 take these defaults. */
+int fake_substrate_add_igb(FakeSubstrate *s, unsigned bus, unsigned total_vfs, char **ret_pci);
+int fake_substrate_add_pf(FakeSubstrate *s, const FakePfSpec *spec);
+int fake_substrate_write_config(FakeSubstrate *s, const char *name, const char *text);
+int fake_substrate_remove_config(FakeSubstrate *s, const char *name);
+
+/* Creates the Manager on the fakes (not started). */
+int fake_substrate_manager(FakeSubstrate *s, Manager **ret);
+/* Runs the loop until every uevent is consumed and every PF settled, or the deadline. */
+int fake_substrate_settle(FakeSubstrate *s, uint64_t usec);
+
+/* Counters of what the daemon wrote. */
+unsigned fake_substrate_numvfs_writes(FakeSubstrate *s);
+uint64_t fake_substrate_setlinks(FakeSubstrate *s);
+void fake_substrate_reset_counts(FakeSubstrate *s);

@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The daemon's core on the fake kernel (umockdev sysfs + rtnetlink peer): discovery,
+ * reconcile, batching, idempotence, safety, hotplug, reload, bad kernel replies. */
+#include <linux/if_link.h>
+
+#include "fake-substrate.h"
+#include "macro.h"
+#include "tests.h"
+
+#include "lease.h"
+#include "log.h"
+#include "pf.h"
+#include "pool.h"
+#include "reconcile.h"
+#include "stable.h"
+#include "util.h"
+
+#define SEC 1000000ULL
+
+static const char *two_igb_conf =
+        "physical_functions = (\n"
+        "  { match = { interface = \"enp1s0\"; };\n"
+        "    num_vfs = 4;\n"
+        "    vfs = (\n"
+        "      { range = \"0\"; pool = \"a\"; mac = \"02:00:00:00:00:10\"; vlan = 100; qos = 2; },\n"
+        "      { range = \"1-2\"; pool = \"a\"; mac = \"stable\"; trust = true; spoofchk = false; "
+        "max_tx_rate = 1000; },\n"
+        "      { range = \"3\"; pool = \"b\"; link_state = \"disable\"; }\n"
+        "    );\n"
+        "  },\n"
+        "  { match = { pci = \"0000:02:00.*\"; };\n"
+        "    num_vfs = 2;\n"
+        "    vfs = ( { range = \"0-1\"; pool = \"b\"; vlan = 7; } );\n"
+        "  }\n"
+        ");\n";
+
+static FakeSubstrate *setup_two_igb(const char *conf)
+{
+        FakeSubstrate *s = NULL;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_igb(s, 1, 7, NULL));
+        ASSERT_OK(fake_substrate_add_igb(s, 2, 7, NULL));
+        ASSERT_OK(fake_substrate_write_config(s, "50-test.conf", conf));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
+        return s;
+}
+
+static VfSettings kernel_vf(FakeSubstrate *s, int ifindex, unsigned vf)
+{
+        VfSettings v = {};
+
+        ASSERT_OK(fake_netlink_get_vf(s->netlink, ifindex, vf, &v));
+        return v;
+}
+
+TEST(configure_two_pfs)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
+        Manager *m = s->manager;
+        PhysicalFunction *pf1 = manager_get_pf(m, "0000:01:00.0"), *pf2 = manager_get_pf(m, "0000:02:00.0");
+        struct ether_addr fixed, stable;
+        VfSettings v;
+        uint8_t key[16];
+
+        ASSERT_TRUE(pf1 && pf2);
+        ASSERT_EQ(pf1->state, PF_STATE_CONFIGURED);
+        ASSERT_EQ(pf2->state, PF_STATE_CONFIGURED);
+        ASSERT_EQ(pf1->num_vfs, 4);
+        ASSERT_EQ(pf2->num_vfs, 2);
+        ASSERT_EQ(pf_count_vfs(pf1), 4);
+        ASSERT_STREQ(pf1->vfs[0]->pool, "a");
+        ASSERT_STREQ(pf1->vfs[3]->pool, "b");
+        ASSERT_STREQ(pf1->vfs[1]->driver, "igbvf");
+        ASSERT_TRUE(pf1->vfs[1]->ifname != NULL);
+
+        /* What the kernel holds now. */
+        ASSERT_OK(parse_ether_addr("02:00:00:00:00:10", &fixed));
+        v = kernel_vf(s, 101, 0);
+        ASSERT_TRUE(ether_addr_equal(&v.mac, &fixed));
+        ASSERT_EQ(v.vlan, 100);
+        ASSERT_EQ(v.qos, 2);
+        v = kernel_vf(s, 101, 1);
+        ASSERT_TRUE(v.trust);
+        ASSERT_TRUE(!v.spoofchk);
+        ASSERT_EQ(v.max_tx_rate, 1000);
+        /* mac = "stable": derived from machine-id, PF permanent MAC and index. */
+        ASSERT_OK(machine_key_load(s->root, key));
+        {
+                char id[ETHER_ADDR_STRLEN];
+
+                ASSERT_TRUE(pf1->link && pf1->link->has_perm_addr);
+                stable_vf_mac(key, ether_addr_to_string(&pf1->link->perm_addr, id), 1, &stable);
+        }
+        ASSERT_TRUE(ether_addr_equal(&v.mac, &stable));
+        v = kernel_vf(s, 101, 3);
+        ASSERT_EQ(v.link_state, IFLA_VF_LINK_STATE_DISABLE);
+        v = kernel_vf(s, 102, 1);
+        ASSERT_EQ(v.vlan, 7);
+
+        /* Batching: one RTM_SETLINK per PF carried all VFs. */
+        ASSERT_EQ(fake_substrate_setlinks(s), 2);
+        ASSERT_EQ(fake_substrate_numvfs_writes(s), 2);
+}
+
+TEST(idempotent)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
+        uint64_t writes;
+
+        /* A full resync of a converged host writes nothing: no sysfs, no RTM_SETLINK. */
+        fake_substrate_reset_counts(s);
+        writes = sysfs_get_write_count();
+        manager_resync(s->manager);
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_OK(manager_reload(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(sysfs_get_write_count(), writes);
+        ASSERT_EQ(fake_substrate_numvfs_writes(s), 0);
+        ASSERT_EQ(fake_substrate_setlinks(s), 0);
+}
+
+TEST(minimal_diff_on_reload)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
+        const char *changed =
+                "physical_functions = (\n"
+                "  { match = { interface = \"enp1s0\"; };\n"
+                "    num_vfs = 4;\n"
+                "    vfs = (\n"
+                "      { range = \"0\"; pool = \"a\"; mac = \"02:00:00:00:00:10\"; vlan = 100; qos = 2; },\n"
+                "      { range = \"1-2\"; pool = \"a\"; mac = \"stable\"; trust = true; spoofchk = false; "
+                "max_tx_rate = 1000; },\n"
+                "      { range = \"3\"; pool = \"b\"; link_state = \"enable\"; }\n"
+                "    );\n"
+                "  },\n"
+                "  { match = { pci = \"0000:02:00.*\"; };\n"
+                "    num_vfs = 2;\n"
+                "    vfs = ( { range = \"0-1\"; pool = \"b\"; vlan = 7; } );\n"
+                "  }\n"
+                ");\n";
+
+        fake_substrate_reset_counts(s);
+        ASSERT_OK(fake_substrate_write_config(s, "50-test.conf", changed));
+        ASSERT_OK(manager_reload(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        /* Only VF 3 of the first PF saw a write. */
+        ASSERT_EQ(fake_netlink_get_vf_writes(s->netlink, 101, 3), 1);
+        for (unsigned i = 0; i < 3; i++)
+                ASSERT_EQ(fake_netlink_get_vf_writes(s->netlink, 101, i), 0);
+        ASSERT_EQ(fake_netlink_get_vf_writes(s->netlink, 102, 0), 0);
+        ASSERT_EQ(fake_substrate_numvfs_writes(s), 0);
+        ASSERT_EQ(kernel_vf(s, 101, 3).link_state, IFLA_VF_LINK_STATE_ENABLE);
+}
+
+TEST(count_change_recreates)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
+        PhysicalFunction *pf2;
+
+        fake_substrate_reset_counts(s);
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = ( { match = { pci = \"0000:02:00.*\"; };\n"
+                "  num_vfs = 5; vfs = ( { range = \"0-4\"; pool = \"b\"; vlan = 9; } ); } );\n"));
+        ASSERT_OK(manager_reload(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        pf2 = manager_get_pf(s->manager, "0000:02:00.0");
+        ASSERT_EQ(pf2->state, PF_STATE_CONFIGURED);
+        ASSERT_EQ(pf2->num_vfs, 5);
+        ASSERT_EQ(pf_count_vfs(pf2), 5);
+        /* 2 -> 5 goes through 0. */
+        ASSERT_EQ(fake_kernel_count_writes(s->kernel, "0000:02:00.0/sriov_numvfs"), 2);
+        ASSERT_EQ(kernel_vf(s, 102, 4).vlan, 9);
+        /* The first PF is now unmanaged: untouched, its VFs stay. */
+        ASSERT_EQ(manager_get_pf(s->manager, "0000:01:00.0")->state, PF_STATE_UNMANAGED);
+        ASSERT_EQ(manager_get_pf(s->manager, "0000:01:00.0")->num_vfs, 4);
+        ASSERT_EQ(fake_kernel_count_writes(s->kernel, "0000:01:00.0/sriov_numvfs"), 0);
+}
+
+TEST(refused_attribute_degrades_one_vf)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        PhysicalFunction *pf;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_igb(s, 1, 7, NULL));
+        ASSERT_OK(fake_netlink_set_quirks(s->netlink, 101, FAKE_QUIRK_NO_MIN_RATE));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 3;\n"
+                "  vfs = ( { range = \"0-1\"; vlan = 5; },\n"
+                "          { range = \"2\"; vlan = 6; min_tx_rate = 100; max_tx_rate = 500; } ); } );\n"));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
+        pf = manager_get_pf(s->manager, "0000:01:00.0");
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        ASSERT_EQ(pf->vfs[0]->state, VF_STATE_READY);
+        ASSERT_EQ(pf->vfs[1]->state, VF_STATE_READY);
+        ASSERT_EQ(pf->vfs[2]->state, VF_STATE_DEGRADED);
+        fprintf(stderr, "VF 2: %s\n", pf->vfs[2]->last_error);
+        ASSERT_TRUE(strstr(pf->vfs[2]->last_error, "tx_rate") != NULL);
+        /* The rest of VF 2's settings landed; the others were not held up. */
+        ASSERT_EQ(kernel_vf(s, 101, 2).vlan, 6);
+        ASSERT_EQ(kernel_vf(s, 101, 1).vlan, 5);
+
+        /* Not retried in a loop: a resync sends nothing. */
+        fake_substrate_reset_counts(s);
+        manager_resync(s->manager);
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(fake_substrate_setlinks(s), 0);
+        ASSERT_EQ(pf->vfs[2]->state, VF_STATE_DEGRADED);
+}
+
+TEST(allocated_vf_blocks_destruction)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
+        PhysicalFunction *pf = manager_get_pf(s->manager, "0000:02:00.0");
+        VirtualFunction *vf = pf->vfs[1];
+        Lease l = {.pf_pci = pf->pci,
+                   .vf_index = 1,
+                   .vf_pci = vf->pci,
+                   .pool = (char *) "b",
+                   .owner = (char *) "job-42",
+                   .caller = (char *) ""};
+
+        ASSERT_OK(lease_store_add(s->manager->leases, &l, NULL));
+        vf->allocated = true;
+        vf->owner = strdup("job-42");
+        fake_substrate_reset_counts(s);
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = ( { match = { pci = \"0000:02:00.*\"; };\n"
+                "  num_vfs = 3; vfs = ( { range = \"0-2\"; pool = \"b\"; } ); } );\n"));
+        ASSERT_OK(manager_reload(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(pf->state, PF_STATE_BLOCKED);
+        fprintf(stderr, "blocked: %s\n", pf->last_error);
+        ASSERT_TRUE(strstr(pf->last_error, "job-42") != NULL);
+        ASSERT_EQ(fake_substrate_numvfs_writes(s), 0);
+        ASSERT_EQ(pf->num_vfs, 2);
+        ASSERT_EQ(s->manager->state, MANAGER_STATE_DEGRADED);
+
+        /* Released: the change goes ahead. */
+        ASSERT_OK(lease_store_remove(s->manager->leases, pf->pci, 1));
+        vf->allocated = false;
+        manager_pf_dirty(s->manager, pf);
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        ASSERT_EQ(pf->num_vfs, 3);
+}
+
+TEST(hotplug)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
+        Manager *m = s->manager;
+        PhysicalFunction *pf;
+
+        ASSERT_OK(fake_kernel_remove_pf(s->kernel, "0000:02:00.0"));
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_TRUE(manager_get_pf(m, "0000:02:00.0") == NULL);
+        ASSERT_EQ(hashmap_size(m->vfs), 4);
+
+        /* Back: configured again with no admin action. */
+        ASSERT_OK(fake_substrate_add_igb(s, 2, 7, NULL));
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        pf = manager_get_pf(m, "0000:02:00.0");
+        ASSERT_TRUE(pf != NULL);
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        ASSERT_EQ(pf->num_vfs, 2);
+        ASSERT_EQ(kernel_vf(s, 102, 0).vlan, 7);
+        ASSERT_EQ(hashmap_size(m->vfs), 6);
+}
+
+TEST(kernel_errors_retry)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        PhysicalFunction *pf;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_igb(s, 1, 7, NULL));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 2;\n"
+                "  vfs = ( { range = \"0-1\"; vlan = 5; } ); } );\n"));
+        /* ENOMEM once on numvfs, EBUSY once on VF 1's VLAN: both cured by waiting. */
+        fake_kernel_fail_next_write(s->kernel, "sriov_numvfs", -ENOMEM, 1);
+        ASSERT_OK(fake_netlink_inject_error(s->netlink, 101, VF_ATTR_VLAN, 1, -EBUSY, 1));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        pf = NULL;
+        ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
+        pf = manager_get_pf(s->manager, "0000:01:00.0");
+        /* Settled in failed (backing off) or already recovered; wait for the recovery. */
+        for (int i = 0; i < 4 && pf->state != PF_STATE_CONFIGURED; i++) {
+                ASSERT_EQ(pf->state, PF_STATE_FAILED);
+                fprintf(stderr, "failed, as expected: %s\n", pf->last_error);
+                ASSERT_TRUE(pf->retry_source != NULL);
+                /* The backoff timer fires, the PF is retried. */
+                ASSERT_OK(sd_event_run(s->manager->event, 5 * SEC));
+                ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        }
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        ASSERT_EQ(kernel_vf(s, 101, 1).vlan, 5);
+        ASSERT_EQ(kernel_vf(s, 101, 0).vlan, 5);
+}
+
+TEST(drift_corrected)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
+        VfSettings v = kernel_vf(s, 102, 0);
+
+        /* Someone runs "ip link set enp2s0 vf 0 vlan 99". */
+        v.vlan = 99;
+        v.mask = VF_ATTR_BIT(VF_ATTR_VLAN);
+        ASSERT_OK(fake_netlink_set_vf(s->netlink, 102, &v));
+        ASSERT_OK(fake_netlink_emit_link_event(s->netlink, 102, false));
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(kernel_vf(s, 102, 0).vlan, 7);
+
+        /* Events lost (ENOBUFS): a resync finds the drift too. */
+        v.vlan = 98;
+        ASSERT_OK(fake_netlink_set_vf(s->netlink, 102, &v));
+        fake_netlink_overflow_events(s->netlink);
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(kernel_vf(s, 102, 0).vlan, 7);
+}
+
+TEST(vfio_binding)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        PhysicalFunction *pf;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_igb(s, 1, 7, NULL));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "60-vm.conf",
+                "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 3;\n"
+                "  vfs = ( { range = \"0\"; pool = \"host\"; },\n"
+                "          { range = \"1-2\"; pool = \"vm\"; driver = \"vfio-pci\"; } ); } );\n"));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
+        pf = manager_get_pf(s->manager, "0000:01:00.0");
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        ASSERT_STREQ(pf->vfs[0]->driver, "igbvf");
+        ASSERT_STREQ(pf->vfs[1]->driver, "vfio-pci");
+        ASSERT_STREQ(pf->vfs[2]->driver, "vfio-pci");
+        ASSERT_TRUE(pf->vfs[1]->vfio_device && strncmp(pf->vfs[1]->vfio_device, "/dev/vfio/", 10) == 0);
+        ASSERT_TRUE(pf->vfs[0]->vfio_device == NULL);
+
+        /* Idempotent: no rebinds on a second pass. */
+        fake_substrate_reset_counts(s);
+        manager_resync(s->manager);
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(fake_kernel_count_writes(s->kernel, "drivers_probe"), 0);
+        ASSERT_EQ(fake_kernel_count_writes(s->kernel, "driver_override"), 0);
+}
+
+TEST(slow_nic_waits_for_events)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        FakePfSpec spec = {
+                .pci = "0000:03:00.0",
+                .vendor = 0x15b3,
+                .device = 0x101b,
+                .total_vfs = 8,
+                .numa_node = 0,
+                .driver = "mlx5_core",
+                .ifname = "ens3f0",
+                .ifindex = 300,
+                .vf_driver = "mlx5_core",
+                .vf_creation = FAKE_VF_CREATE_DEFER_ALL,
+        };
+        PhysicalFunction *pf;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_pf(s, &spec));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-mlx.conf",
+                "physical_functions = ( { match = { vendor = \"15b3\"; }; num_vfs = 8;\n"
+                "  vfs = ( { range = \"0-7\"; pool = \"rdma\"; vlan = 3; } ); } );\n"));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        /* The write returned, the VFs are not there yet: configuring, waiting on uevents. */
+        ASSERT_EQ(fake_substrate_settle(s, SEC), 0);
+        pf = manager_get_pf(s->manager, "0000:03:00.0");
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURING);
+        ASSERT_TRUE(!s->manager->initial_done);
+        ASSERT_EQ(fake_kernel_complete_pending(s->kernel), 8);
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        ASSERT_EQ(kernel_vf(s, 300, 7).vlan, 3);
+}
+
+static bool pf_job_running(Manager *m, void *userdata)
+{
+        return ((PhysicalFunction *) userdata)->job_running;
+}
+
+TEST(blocking_write_keeps_loop_serving)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        PhysicalFunction *pf1, *pf2;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_igb(s, 1, 7, NULL));
+        ASSERT_OK(fake_substrate_add_igb(s, 2, 7, NULL));
+        ASSERT_OK(fake_substrate_write_config(s, "50-test.conf", two_igb_conf));
+        /* PF 1's numvfs write hangs like a NIC that takes its time. */
+        fake_kernel_block_writes(s->kernel, "0000:01:00.0/sriov_numvfs");
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        pf1 = manager_get_pf(s->manager, "0000:01:00.0");
+        pf2 = manager_get_pf(s->manager, "0000:02:00.0");
+        ASSERT_EQ(manager_run_until(s->manager, pf_job_running, pf1, 10 * SEC), 1);
+        fake_kernel_wait_blocked(s->kernel, 1);
+        /* Meanwhile the loop runs: PF 2 is configured, and a reload is served. */
+        for (int i = 0; i < 200 && pf2->state != PF_STATE_CONFIGURED; i++)
+                ASSERT_OK(sd_event_run(s->manager->event, SEC / 10));
+        ASSERT_EQ(pf2->state, PF_STATE_CONFIGURED);
+        ASSERT_EQ(pf1->state, PF_STATE_CONFIGURING);
+        ASSERT_OK(manager_reload(s->manager));
+        ASSERT_OK(sd_event_run(s->manager->event, 0));
+        fake_kernel_unblock_writes(s->kernel);
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(pf1->state, PF_STATE_CONFIGURED);
+}
+
+TEST(allocation_prefers_numa_and_health)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
+        Manager *m = s->manager;
+        AllocateHints h = {.numa_node = -1};
+        VirtualFunction *vf;
+
+        pools_sync(m);
+        /* Pool b: VF 3 of PF 1 (NUMA 1) and VFs 0-1 of PF 2 (NUMA 0). */
+        h.numa_node = 0;
+        ASSERT_OK(pool_pick_vf(m, "b", &h, &vf));
+        ASSERT_STREQ(vf->pf->pci, "0000:02:00.0");
+        h.numa_node = 1;
+        ASSERT_OK(pool_pick_vf(m, "b", &h, &vf));
+        ASSERT_STREQ(vf->pf->pci, "0000:01:00.0");
+        ASSERT_EQ(vf->index, 3);
+        vf->allocated = true;
+        ASSERT_OK(pool_pick_vf(m, "b", &h, &vf));
+        ASSERT_STREQ(vf->pf->pci, "0000:02:00.0"); /* remote is better than nothing */
+        ASSERT_ERROR(pool_pick_vf(m, "nope", &h, &vf), ENOENT);
+        h = (AllocateHints){.numa_node = -1, .pf = "enp2s0"};
+        ASSERT_OK(pool_pick_vf(m, "b", &h, &vf));
+        ASSERT_STREQ(vf->pf->pci, "0000:02:00.0");
+        h.pf = "enp9s0";
+        ASSERT_ERROR(pool_pick_vf(m, "b", &h, &vf), EBUSY);
+}
+
+int main(void)
+{
+        log_set_max_level(LOG_DEBUG);
+        RUN(configure_two_pfs);
+        RUN(idempotent);
+        RUN(minimal_diff_on_reload);
+        RUN(count_change_recreates);
+        RUN(refused_attribute_degrades_one_vf);
+        RUN(allocated_vf_blocks_destruction);
+        RUN(hotplug);
+        RUN(kernel_errors_retry);
+        RUN(drift_corrected);
+        RUN(vfio_binding);
+        RUN(slow_nic_waits_for_events);
+        RUN(blocking_write_keeps_loop_serving);
+        RUN(allocation_prefers_numa_and_health);
+        return 0;
+}

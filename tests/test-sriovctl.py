@@ -1,0 +1,437 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""sriovctl against a service on a private bus.
+
+Usage: test-sriovctl.py SRIOVCTL [BUSCTL]
+The service defaults to tests/fake-sriovd-bus.py. To run the same tests against something
+else (the real daemon on a fake substrate), set SRIOVD_TEST_SERVICE to a shell command; it
+gets SRIOVD_BUS_ADDRESS and DBUS_SYSTEM_BUS_ADDRESS in its environment and must own
+org.sriovd1 on that bus. Tests that steer the service through the double's
+org.sriovd1.Test1 control object are skipped when it is absent.
+Every test gets its own dbus-daemon, started with --nofork and reaped here.
+"""
+import json
+import os
+import select
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+SRCDIR = os.path.dirname(os.path.abspath(__file__))
+SRIOVCTL = sys.argv[1]
+BUSCTL = sys.argv[2] if len(sys.argv) > 2 else 'busctl'
+SERVICE = os.environ.get('SRIOVD_TEST_SERVICE',
+                         '/usr/bin/python3 ' + shlex.quote(os.path.join(SRCDIR, 'fake-sriovd-bus.py')))
+ROOT = '/org/sriovd1'
+PF81 = '0000:81:00.0'
+PF81_PATH = '/org/sriovd1/pf/_30000_3a81_3a00_2e0'
+
+
+class Skip(Exception):
+    pass
+
+
+class Bus:
+    def __init__(self, with_service=True):
+        r, w = os.pipe()
+        self.daemon = subprocess.Popen(['dbus-daemon', '--session', '--nofork', '--nopidfile',
+                                        '--print-address=%d' % w], pass_fds=[w],
+                                       stderr=subprocess.DEVNULL)
+        os.close(w)
+        with os.fdopen(r) as f:
+            self.address = f.readline().strip()
+        self.env = dict(os.environ, SRIOVD_BUS_ADDRESS=self.address, DBUS_SYSTEM_BUS_ADDRESS=self.address,
+                        SRIOVD_LOG_LEVEL='info')
+        self.env.pop('NOTIFY_SOCKET', None)
+        self.service = None
+        if with_service:
+            # exec: the pid we reap is the service, not a shell around it
+            self.service = subprocess.Popen('exec ' + SERVICE, shell=True, env=self.env, stdout=subprocess.DEVNULL)
+            deadline = time.monotonic() + 10
+            while self.busctl('status', 'org.sriovd1', check=False).returncode != 0:
+                if time.monotonic() > deadline or self.service.poll() is not None:
+                    raise RuntimeError('service did not appear on the bus')
+                time.sleep(0.05)
+
+    def close(self):
+        for p in (self.service, self.daemon):
+            if p and p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+    def busctl(self, *args, check=True):
+        p = subprocess.run([BUSCTL, '--address=' + self.address] + list(args), env=self.env,
+                           capture_output=True, text=True)
+        if check and p.returncode != 0:
+            raise AssertionError('busctl %s failed: %s' % (args, p.stderr))
+        return p
+
+    def busctl_json(self, *args):
+        return json.loads(self.busctl('--json=short', *args).stdout)
+
+    def ctl(self, *args, rc=0):
+        p = subprocess.run([SRIOVCTL] + list(args), env=self.env, capture_output=True, text=True, timeout=30)
+        if rc is not None and p.returncode != rc:
+            raise AssertionError('sriovctl %s: rc %d (want %d)\nstdout: %s\nstderr: %s' %
+                                 (' '.join(args), p.returncode, rc, p.stdout, p.stderr))
+        return p
+
+    def ctl_json(self, *args):
+        return json.loads(self.ctl('--json', *args).stdout)
+
+    def managed(self):
+        data = self.busctl_json('call', 'org.sriovd1', ROOT, 'org.freedesktop.DBus.ObjectManager',
+                                'GetManagedObjects')['data'][0]
+        out = {}
+        for path, ifaces in data.items():
+            for iface, props in ifaces.items():
+                if iface.startswith('org.sriovd1.'):
+                    out.setdefault(iface, {})[path] = {k: v['data'] for k, v in props.items()}
+        return out
+
+    def manager_props(self):
+        d = self.busctl_json('call', 'org.sriovd1', ROOT, 'org.freedesktop.DBus.Properties', 'GetAll', 's',
+                             'org.sriovd1.Manager')['data'][0]
+        return {k: v['data'] for k, v in d.items()}
+
+    def prop(self, path, iface, name):
+        return self.busctl_json('get-property', 'org.sriovd1', path, iface, name)['data']
+
+    def control(self, method, sig, *args):
+        if self.busctl('introspect', 'org.sriovd1', '/test', check=False).returncode != 0:
+            raise Skip('service has no org.sriovd1.Test1 control object')
+        return self.busctl('call', 'org.sriovd1', '/test', 'org.sriovd1.Test1', method, sig, *args)
+
+
+def one_line_error(p, *needles):
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, 'want exactly one line on stderr, got %r' % p.stderr
+    for n in needles:
+        assert n.lower() in lines[0].lower(), '%r not in %r' % (n, lines[0])
+
+
+def assert_same_objects(mine, theirs, what):
+    """sriovctl --json objects == busctl's view of the same objects, property by property."""
+    mine_by_path = {o['ObjectPath']: o for o in mine}
+    assert set(mine_by_path) == set(theirs), '%s: paths differ: %s vs %s' % (what, sorted(mine_by_path),
+                                                                              sorted(theirs))
+    for path, props in theirs.items():
+        o = dict(mine_by_path[path])
+        del o['ObjectPath']
+        assert o == props, '%s %s differs:\n sriovctl %s\n busctl   %s' % (what, path, o, props)
+
+
+# ------------------------------------------------------------------------------------------
+
+def test_json_matches_busctl(bus):
+    m = bus.managed()
+    assert_same_objects(bus.ctl_json('list'), m['org.sriovd1.PhysicalFunction'], 'list')
+    assert_same_objects(bus.ctl_json('vfs'), m['org.sriovd1.VirtualFunction'], 'vfs')
+    assert_same_objects(bus.ctl_json('pools'), m['org.sriovd1.Pool'], 'pools')
+    st = bus.ctl_json('status')
+    mgr = dict(st['Manager'])
+    assert mgr.pop('ObjectPath') == ROOT
+    assert mgr == bus.manager_props(), (mgr, bus.manager_props())
+    assert_same_objects(st['PhysicalFunctions'], m['org.sriovd1.PhysicalFunction'], 'status')
+    # --pool filters; the filter agrees with the Pool objects' VirtualFunctions
+    for pool_path, pool in m['org.sriovd1.Pool'].items():
+        vfs = bus.ctl_json('vfs', '--pool', pool['Name'])
+        assert sorted(v['ObjectPath'] for v in vfs) == sorted(pool['VirtualFunctions']), pool['Name']
+        assert all(v['Pool'] == pool['Name'] for v in vfs)
+
+
+def test_status_pf(bus):
+    m = bus.managed()
+    for path, pf in m['org.sriovd1.PhysicalFunction'].items():
+        for arg in filter(None, (path, pf['PCIAddress'], pf['Interface'])):
+            st = bus.ctl_json('status', arg)
+            assert st['ObjectPath'] == path
+            assert st['PCIAddress'] == pf['PCIAddress']
+            want = sorted(p for p, v in m['org.sriovd1.VirtualFunction'].items() if v['PhysicalFunction'] == path)
+            assert sorted(v['ObjectPath'] for v in st['VirtualFunctions']) == want
+        out = bus.ctl('status', pf['PCIAddress']).stdout
+        assert out.startswith('● ' + pf['PCIAddress']), out
+        assert 'State: ' + pf['State'] in out
+    one_line_error(bus.ctl('status', 'nonexistent0', rc=1), 'no such physical function')
+
+
+def test_tables(bus):
+    m = bus.managed()
+    out = bus.ctl('list').stdout.splitlines()
+    assert out[0].split() == ['PCI', 'INTERFACE', 'DRIVER', 'VFS', 'NUMA', 'STATE', 'CONFIG'], out[0]
+    n = len(m['org.sriovd1.PhysicalFunction'])
+    assert out[-1] == '%d physical functions listed.' % n, out[-1]
+    # aligned: every row starts its 2nd column where the header does
+    col = out[0].index('INTERFACE')
+    for row in out[1:1 + n]:
+        assert row[col - 1] == ' ' and row[col] != ' ', row
+    # default verb is list
+    assert bus.ctl().stdout == bus.ctl('list').stdout
+    out = bus.ctl('vfs').stdout.splitlines()
+    assert out[0].split()[:3] == ['PCI', 'PF', 'IDX']
+    assert out[-1].startswith('%d virtual functions listed' % len(m['org.sriovd1.VirtualFunction']))
+    out = bus.ctl('pools').stdout.splitlines()
+    assert out[0].split() == ['POOL', 'TOTAL', 'FREE', 'ALLOCATED']
+    assert out[-1] == '%d pools listed.' % len(m['org.sriovd1.Pool'])
+
+
+def pick_pool(bus):
+    pools = bus.ctl_json('pools')
+    pools = [p for p in pools if p['Free'] > 0]
+    if not pools:
+        raise Skip('no pool with a free VF')
+    return pools[0]
+
+
+def test_allocate_release(bus):
+    pool = pick_pool(bus)
+    vf = bus.ctl_json('allocate', pool['Name'], '--owner', 'job 7 ✓')
+    assert vf['Allocated'] is True and vf['Owner'] == 'job 7 ✓' and vf['Pool'] == pool['Name'], vf
+    path = vf['ObjectPath']
+    assert bus.prop(path, 'org.sriovd1.VirtualFunction', 'Allocated') is True
+    assert bus.prop(pool['ObjectPath'], 'org.sriovd1.Pool', 'Free') == pool['Free'] - 1
+    # wrong owner, then right owner by each accepted VF spelling
+    one_line_error(bus.ctl('release', path, '--owner', 'someone else', rc=1), 'different owner')
+    bus.ctl('release', vf['PCIAddress'], '--owner', 'job 7 ✓')
+    assert bus.prop(path, 'org.sriovd1.VirtualFunction', 'Allocated') is False
+    one_line_error(bus.ctl('release', path, '--owner', 'job 7 ✓', rc=1), 'not allocated')
+    vf = bus.ctl_json('allocate', pool['Name'], '--owner', 'o', '--pci', vf['PCIAddress'])
+    assert vf['ObjectPath'] == path
+    bus.ctl('release', path, '--owner', 'o')
+    if vf['Interface']:
+        bus.ctl_json('allocate', pool['Name'], '--owner', 'o', '--pci', vf['PCIAddress'])
+        bus.ctl('release', vf['Interface'], '--owner', 'o')
+    assert bus.prop(pool['ObjectPath'], 'org.sriovd1.Pool', 'Free') == pool['Free']
+    # human output names the VF
+    out = bus.ctl('allocate', pool['Name'], '--owner', 'h').stdout
+    assert out.startswith('Allocated ') and '/org/sriovd1/vf/' in out, out
+    assert bus.ctl_json('release', '--all', '--owner', 'h') == {'Released': 1}
+    assert bus.ctl_json('release', '--all', '--owner', 'h') == {'Released': 0}
+
+
+def test_exhaust(bus):
+    pool = pick_pool(bus)
+    for i in range(pool['Free']):
+        bus.ctl_json('allocate', pool['Name'], '--owner', 'bulk')
+    p = bus.ctl('allocate', pool['Name'], '--owner', 'bulk', rc=1)
+    one_line_error(p, 'no free', pool['Name'])
+    assert bus.ctl('release', '--all', '--owner', 'bulk').stdout.startswith('Released %d VF' % pool['Free'])
+
+
+def test_allocate_hints(bus):
+    m = bus.managed()
+    vfs = m['org.sriovd1.VirtualFunction']
+    by_pool = {}
+    for p, v in vfs.items():
+        by_pool.setdefault(v['Pool'], []).append(v)
+    for name, members in by_pool.items():
+        numas = {v['NUMANode'] for v in members}
+        pfs = {v['PhysicalFunction'] for v in members}
+        if len(numas) > 1 and name:
+            for numa in numas:
+                vf = bus.ctl_json('allocate', name, '--owner', 'n', '--numa', str(numa))
+                assert vf['NUMANode'] == numa, (numa, vf)
+                bus.ctl('release', '--all', '--owner', 'n')
+        if len(pfs) > 1 and name:
+            for pf in pfs:
+                pf_iface = m['org.sriovd1.PhysicalFunction'][pf]['Interface']
+                vf = bus.ctl_json('allocate', name, '--owner', 'n', '--pf', pf_iface)
+                assert vf['PhysicalFunction'] == pf
+                bus.ctl('release', '--all', '--owner', 'n')
+
+
+def test_errors(bus):
+    one_line_error(bus.ctl('allocate', 'no-such-pool', '--owner', 'x', rc=1), 'no such pool')
+    one_line_error(bus.ctl('allocate', 'vm', rc=1), '--owner')
+    one_line_error(bus.ctl('allocate', 'vm', '--owner', 'a\tb', rc=1), 'invalid owner')
+    one_line_error(bus.ctl('allocate', 'vm', '--owner', 'x' * 256, rc=1), 'invalid owner')
+    one_line_error(bus.ctl('release', 'nosuchnetdev', '--owner', 'x', rc=1), 'no such virtual function')
+    one_line_error(bus.ctl('frobnicate', rc=2), 'unknown command')
+    one_line_error(bus.ctl('list', 'extra', rc=2), 'argument')
+    one_line_error(bus.ctl('--pci', 'garbage', 'allocate', 'vm', '--owner', 'x', rc=2), 'pci address')
+    one_line_error(bus.ctl('vfs', '--pool', 'no-such-pool', rc=1), 'no such pool')
+
+
+def test_plan_reload(bus):
+    bus.ctl('reload')
+    plan = bus.ctl_json('plan')
+    want = bus.busctl_json('call', 'org.sriovd1', ROOT, 'org.sriovd1.Manager', 'Plan')['data'][0]
+    assert [[p['Object'], p['Action'], p['Reason']] for p in plan] == want
+    out = bus.ctl('plan').stdout
+    assert out.startswith('OBJECT') or out.startswith('No changes'), out
+
+
+def test_not_running():
+    bus = Bus(with_service=False)
+    try:
+        one_line_error(bus.ctl('list', rc=1), 'not running')
+        one_line_error(bus.ctl('wait-online', '--timeout=1', rc=1), 'timed out', 'not running')
+    finally:
+        bus.close()
+
+
+def test_wait_online(bus):
+    bus.control('SetProperty', 'ossv', ROOT, 'org.sriovd1.Manager', 'State', 's', 'starting')
+    bus.control('SetProperty', 'ossv', PF81_PATH, 'org.sriovd1.PhysicalFunction', 'State', 's', 'configuring')
+    p = subprocess.Popen([SRIOVCTL, 'wait-online', '--timeout=20'], env=bus.env, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(0.5)
+    assert p.poll() is None, 'wait-online returned while starting'
+    bus.control('SetProperty', 'ossv', PF81_PATH, 'org.sriovd1.PhysicalFunction', 'State', 's', 'configured')
+    time.sleep(0.3)
+    assert p.poll() is None, 'wait-online returned while the manager is starting'
+    t = time.monotonic()
+    bus.control('SetProperty', 'ossv', ROOT, 'org.sriovd1.Manager', 'State', 's', 'running')
+    assert p.wait(5) == 0, p.stderr.read()
+    assert time.monotonic() - t < 2, 'wait-online is slow to notice: polling?'
+
+    # blocked does not count as online; the reason names the PF and its state
+    bus.control('SetProperty', 'ossv', PF81_PATH, 'org.sriovd1.PhysicalFunction', 'State', 's', 'blocked')
+    p = bus.ctl('wait-online', '--timeout=1', rc=1)
+    one_line_error(p, 'timed out', PF81, 'blocked')
+    # already online: immediate
+    bus.control('SetProperty', 'ossv', PF81_PATH, 'org.sriovd1.PhysicalFunction', 'State', 's', 'configured')
+    t = time.monotonic()
+    bus.ctl('wait-online', '--timeout=5')
+    assert time.monotonic() - t < 2
+
+
+class Monitor:
+    def __init__(self, bus, *args):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.dir = tempfile.mkdtemp()
+        path = os.path.join(self.dir, 'notify')
+        self.sock.bind(path)
+        self.p = subprocess.Popen([SRIOVCTL, 'monitor'] + list(args), env=dict(bus.env, NOTIFY_SOCKET=path),
+                                  stdout=subprocess.PIPE)
+        self.buf = b''
+        r, _, _ = select.select([self.sock], [], [], 10)
+        assert r and b'READY=1' in self.sock.recv(4096), 'monitor did not get ready'
+
+    def line(self):
+        # raw reads: a buffered readline() could swallow the next line where select() can't see it
+        while b'\n' not in self.buf:
+            r, _, _ = select.select([self.p.stdout], [], [], 5)
+            assert r, 'no monitor output'
+            chunk = os.read(self.p.stdout.fileno(), 4096)
+            assert chunk, 'monitor exited'
+            self.buf += chunk
+        line, self.buf = self.buf.split(b'\n', 1)
+        return line.decode()
+
+    def close(self):
+        self.p.send_signal(signal.SIGTERM)
+        assert self.p.wait(5) == 0
+        self.sock.close()
+        os.unlink(os.path.join(self.dir, 'notify'))
+        os.rmdir(self.dir)
+
+
+def test_monitor(bus):
+    mon = Monitor(bus)
+    try:
+        bus.control('SetProperty', 'ossv', PF81_PATH, 'org.sriovd1.PhysicalFunction', 'State', 's', 'configuring')
+        assert mon.line() == 'pf %s: State=configuring' % PF81
+        bus.control('SetProperty', 'ossv', ROOT, 'org.sriovd1.Manager', 'State', 's', 'degraded')
+        assert mon.line() == 'manager: State=degraded'
+        path = bus.control('AddVF', 'sus', PF81, '4', 'vm').stdout.split()[1].strip('"')
+        assert mon.line() == 'vf 0000:81:10.4: added Pool=vm Interface=test4'
+        bus.control('RemoveObject', 'o', path)
+        seen = [mon.line() for _ in range(3)]  # the pool's Total, Free, VirtualFunctions follow
+        assert seen[:2] == ['pool vm: Total=4', 'pool vm: Free=4'], seen
+        assert seen[2].startswith('pool vm: VirtualFunctions=/org/sriovd1/vf/'), seen
+        assert mon.line() == 'vf 0000:81:10.4: removed'
+        assert mon.line() == 'pool vm: Total=3'
+    finally:
+        mon.close()
+    mon = Monitor(bus, '--json')
+    try:
+        vf = bus.ctl_json('allocate', 'rdma-train', '--owner', 'mon')
+        ev = json.loads(mon.line())
+        assert ev == {'Event': 'PropertiesChanged', 'ObjectPath': vf['ObjectPath'],
+                      'Interface': 'org.sriovd1.VirtualFunction', 'Changed': {'Allocated': True},
+                      'Invalidated': []}, ev
+    finally:
+        mon.close()
+
+
+def test_introspection_matches_xml(bus):
+    """What the service exports == dbus/org.sriovd1.xml (methods, signatures, properties)."""
+    import xml.etree.ElementTree as ET
+    spec = {}
+    for i in ET.parse(os.path.join(SRCDIR, '..', 'dbus', 'org.sriovd1.xml')).getroot():
+        spec[i.get('name')] = {
+            ('method', m.get('name'), ''.join(a.get('type') for a in m if a.tag == 'arg' and a.get('direction') == 'in'),
+             ''.join(a.get('type') for a in m if a.tag == 'arg' and a.get('direction') == 'out'))
+            for m in i if m.tag == 'method'} | {('property', p.get('name'), p.get('type'), '') for p in i
+                                                 if p.tag == 'property'}
+    m = bus.managed()
+    samples = {'org.sriovd1.Manager': ROOT}
+    for iface, objs in m.items():
+        samples[iface] = sorted(objs)[0]
+    assert set(samples) == set(spec), (set(samples), set(spec))
+    for iface, path in samples.items():
+        out = bus.busctl('introspect', '--xml-interface', 'org.sriovd1', path).stdout
+        got = None
+        for i in ET.fromstring(out):
+            if i.tag == 'interface' and i.get('name') == iface:
+                got = {('method', x.get('name'),
+                        ''.join(a.get('type') for a in x if a.tag == 'arg' and a.get('direction', 'in') == 'in'),
+                        ''.join(a.get('type') for a in x if a.tag == 'arg' and a.get('direction') == 'out'))
+                       for x in i if x.tag == 'method'} | {('property', x.get('name'), x.get('type'), '')
+                                                           for x in i if x.tag == 'property'}
+        assert got == spec[iface], '%s at %s differs from the XML:\n extra %s\n missing %s' % (
+            iface, path, got - spec[iface], spec[iface] - got)
+
+
+def main():
+    if 'SRIOVD_TEST_SERVICE' not in os.environ:
+        try:
+            import gi  # noqa: F401  (the double needs it)
+        except ImportError:
+            print('skip: python3-gi missing')
+            return 77
+    if subprocess.run(['sh', '-c', 'command -v dbus-daemon'], capture_output=True).returncode != 0:
+        print('skip: dbus-daemon missing')
+        return 77
+    tests = [(k, v) for k, v in globals().items() if k.startswith('test_')]
+    only = os.environ.get('TEST_ONLY')
+    failed = skipped = 0
+    for name, fn in tests:
+        if only and only not in name:
+            continue
+        bus = None
+        try:
+            if fn.__code__.co_argcount:
+                bus = Bus()
+                fn(bus)
+            else:
+                fn()
+            print('ok   %s' % name, flush=True)
+        except Skip as e:
+            skipped += 1
+            print('skip %s: %s' % (name, e))
+        except Exception:
+            failed += 1
+            print('FAIL %s' % name, flush=True)
+            traceback.print_exc()
+        finally:
+            if bus:
+                bus.close()
+    print('%d failed, %d skipped, %d total' % (failed, skipped, len(tests)))
+    if failed:
+        return 1
+    return 77 if skipped == len(tests) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
