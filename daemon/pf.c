@@ -325,6 +325,7 @@ void pf_set_config(PhysicalFunction *pf, const PfConfig *c)
                 vf->unsupported = 0;
         }
         pf->n_failures = 0;
+        pf->retry_failed = true;
 }
 
 unsigned pf_desired_num_vfs(const PhysicalFunction *pf)

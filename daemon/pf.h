@@ -56,6 +56,7 @@ struct PhysicalFunction {
         bool needs_refresh;  /* re-read the device model (uevent seen) */
         bool job_running;    /* a blocking write runs in a worker */
         unsigned n_failures; /* consecutive, for backoff */
+        bool retry_failed;   /* this pass may retry what failed (backoff expired, config changed) */
         sd_event_source *retry_source;
         sd_event_source *wait_source; /* deadline while waiting for VFs to appear */
         uint64_t changes;             /* count of applied changes, for tests/benches */

@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <linux/if_ether.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "job.h"
 #include "log.h"
@@ -11,8 +9,6 @@
 #include "reconcile.h"
 #include "sysfs.h"
 #include "util.h"
-
-extern char **environ;
 
 /* ---- settings diff ---------------------------------------------------------------------- */
 
@@ -76,6 +72,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 
         pf->retry_source = sd_event_source_disable_unref(pf->retry_source);
         pf->needs_refresh = true;
+        pf->retry_failed = true;
         manager_pf_dirty(pf->manager, pf);
         return 0;
 }
@@ -88,24 +85,33 @@ static bool error_is_retriable(int r)
 
 /* A failure that waiting may cure: retry after 1, 2, 4 … 300 s. Otherwise it stays failed
  * until the config or the device changes (both re-queue the PF). */
-static void pf_fail(PhysicalFunction *pf, int error, const char *what)
+static void pf_fail_message(PhysicalFunction *pf, bool retriable, const char *message)
 {
         Manager *m = pf->manager;
         uint64_t delay, now;
 
-        if (!error_is_retriable(error) || !m->event) {
-                pf_set_state(pf, PF_STATE_FAILED, "%s: %s", what, strerror(abs(error)));
+        if (!retriable || !m->event) {
+                pf_set_state(pf, PF_STATE_FAILED, "%s", message);
                 return;
         }
         delay = u64_min(1000000ULL << MIN(pf->n_failures, 20u), RECONCILE_BACKOFF_MAX_USEC);
         pf->n_failures++;
-        pf_set_state(pf, PF_STATE_FAILED, "%s: %s (retrying in %llus)", what, strerror(abs(error)),
+        pf_set_state(pf, PF_STATE_FAILED, "%s (retrying in %llus)", message,
                      (unsigned long long) (delay / 1000000ULL));
         pf->retry_source = sd_event_source_disable_unref(pf->retry_source);
         if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0 ||
             sd_event_add_time(m->event, &pf->retry_source, CLOCK_MONOTONIC, now + delay, 0, on_retry, pf) <
                     0)
                 log_pf_full_errno(pf, LOG_ERR, ENOMEM, "Cannot arm retry timer.");
+}
+
+static void pf_fail(PhysicalFunction *pf, int error, const char *what)
+{
+        _cleanup_free_ char *msg = NULL;
+
+        if (asprintf_safe(&msg, "%s: %s", what, strerror(abs(error))) < 0)
+                return (void) log_oom();
+        pf_fail_message(pf, error_is_retriable(error), msg);
 }
 
 /* ---- sriov_numvfs, off the event loop --------------------------------------------------- */
@@ -228,7 +234,7 @@ int pf_plan_num_vfs(PhysicalFunction *pf, unsigned *ret_desired, char **ret_bloc
 /* ---- VF driver binding, off the event loop ---------------------------------------------- */
 
 typedef struct BindItem {
-        char *pci, *syspath, *current, *want; /* want NULL: back to the kernel's default */
+        char *pci, *syspath, *want; /* want NULL: back to the kernel's default */
         int result;
 } BindItem;
 
@@ -246,7 +252,6 @@ static void bind_job_free(void *p)
         for (size_t i = 0; i < j->n_items; i++) {
                 free(j->items[i].pci);
                 free(j->items[i].syspath);
-                free(j->items[i].current);
                 free(j->items[i].want);
         }
         free(j->items);
@@ -265,9 +270,7 @@ static int driver_ensure_loaded(const char *driver)
 {
         _cleanup_free_ char *p = NULL;
         struct stat st;
-        char *argv[] = {(char *) "modprobe", (char *) "-q", (char *) "--", (char *) driver, NULL};
-        pid_t pid;
-        int status, r;
+        int r;
 
         if (asprintf_safe(&p, "/sys/bus/pci/drivers/%s", driver) < 0)
                 return -ENOMEM;
@@ -275,14 +278,9 @@ static int driver_ensure_loaded(const char *driver)
                 return 0;
         /* drivers_probe does not load modules (vfio-pci is the usual victim): do it for the
          * admin, as udev would for a device's own driver. */
-        r = posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ);
-        if (r != 0)
-                return -r;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return negative_errno();
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return -ENOENT;
+        r = sysfs_load_module(driver);
+        if (r < 0)
+                return r;
         return stat(p, &st) >= 0 ? 0 : -ENOENT;
 }
 
@@ -293,6 +291,7 @@ static int bind_job_work(void *p)
 
         for (size_t i = 0; i < j->n_items; i++) {
                 BindItem *it = &j->items[i];
+                _cleanup_free_ char *current = NULL;
 
                 if (it->want) {
                         r = driver_ensure_loaded(it->want);
@@ -301,12 +300,20 @@ static int bind_job_work(void *p)
                                 continue;
                         }
                 }
+                /* Override first: from then on no other driver can take the VF, so what is bound
+                 * now (read now, not when the job was planned: a default driver may have probed
+                 * meanwhile) is all there is to unbind. */
                 r = sysfs_write_attr(it->syspath, "driver_override", it->want ?: "\n");
                 if (r < 0) {
                         it->result = r;
                         continue;
                 }
-                if (it->current) {
+                (void) sysfs_read_link_attr(it->syspath, "driver", &current);
+                if (current && it->want && streq(current, it->want)) {
+                        it->result = 0;
+                        continue;
+                }
+                if (current) {
                         r = sysfs_write_attr(it->syspath, "driver/unbind", it->pci);
                         if (r < 0 && r != -ENOENT && r != -ENODEV) {
                                 it->result = r;
@@ -334,7 +341,10 @@ static void bind_job_done(void *p, int result)
                 if (!vf)
                         continue;
                 (void) vf_refresh(vf);
-                if (it->result < 0)
+                if (it->result == -ENOENT && it->want)
+                        vf_set_state(vf, VF_STATE_FAILED, "driver %s is not available (modprobe %s failed)",
+                                     it->want, it->want);
+                else if (it->result < 0)
                         vf_set_state(vf, VF_STATE_FAILED, "binding to %s: %s", it->want ?: "default driver",
                                      strerror(abs(it->result)));
                 else if (it->want && !streq_ptr(vf->driver, it->want))
@@ -374,7 +384,10 @@ static int pf_start_binds(PhysicalFunction *pf, unsigned desired, bool *ret_star
         PF_FOREACH_VF(vf, pf) {
                 BindItem *it;
 
-                if (vf->index >= desired || !vf_driver_wrong(vf) || vf->state == VF_STATE_FAILED)
+                if (vf->index >= desired || !vf_driver_wrong(vf))
+                        continue;
+                /* A bind that failed is retried with the PF's backoff, not on every pass. */
+                if (vf->state == VF_STATE_FAILED && !pf->retry_failed)
                         continue;
                 /* A consumer's VF is not moved between drivers under it. */
                 if (vf_is_in_use(vf, NULL))
@@ -387,7 +400,6 @@ static int pf_start_binds(PhysicalFunction *pf, unsigned desired, bool *ret_star
                 *it = (BindItem){
                         .pci = strdup(vf->pci),
                         .syspath = strdup(vf->syspath),
-                        .current = vf->driver ? strdup(vf->driver) : NULL,
                         .want = vf->layout && vf->layout->driver ? strdup(vf->layout->driver) : NULL,
                 };
                 if (!it->pci || !it->syspath)
@@ -768,6 +780,7 @@ void reconcile_pf(PhysicalFunction *pf)
         pf->wait_source = sd_event_source_disable_unref(pf->wait_source);
 
         r = pf_start_binds(pf, desired, &started);
+        pf->retry_failed = false;
         if (r < 0) {
                 pf_fail(pf, r, "binding VF drivers");
                 return;
@@ -809,6 +822,20 @@ void reconcile_pf(PhysicalFunction *pf)
                 else if (vf->state != VF_STATE_FAILED || !vf_driver_wrong(vf))
                         vf_set_state(vf, VF_STATE_READY, NULL);
                 degraded += vf->state != VF_STATE_READY;
+        }
+        /* A VF that failed (a driver that did not bind, a setting the kernel refused for now)
+         * keeps the PF from "configured": wait-online must not report it ready. Retried with
+         * backoff, since module loads and busy devices do clear up. */
+        PF_FOREACH_VF(vf, pf) {
+                if (vf->state == VF_STATE_FAILED) {
+                        _cleanup_free_ char *msg = NULL;
+
+                        if (asprintf_safe(&msg, "VF %u (%s): %s", vf->index, vf->pci,
+                                          strna(vf->last_error)) < 0)
+                                return (void) log_oom();
+                        pf_fail_message(pf, true, msg);
+                        return;
+                }
         }
         pf->n_failures = 0;
         if (degraded > 0)

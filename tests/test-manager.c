@@ -429,6 +429,39 @@ TEST(vfio_binding)
         ASSERT_EQ(fake_kernel_count_writes(s->kernel, "driver_override"), 0);
 }
 
+TEST(vfio_module_loaded_on_demand_or_failed)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        PhysicalFunction *pf;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_igb(s, 1, 7, NULL));
+        ASSERT_OK(fake_substrate_add_igb(s, 2, 7, NULL));
+        /* vfio-pci is not loaded: the daemon loads it (probe alone would leave VFs unbound). */
+        ASSERT_OK(fake_kernel_unload_driver(s->kernel, "vfio-pci"));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "60-vm.conf",
+                "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 2;\n"
+                "  vfs = ( { range = \"0-1\"; driver = \"vfio-pci\"; } ); },\n"
+                "  { match = { interface = \"enp2s0\"; }; num_vfs = 2;\n"
+                "  vfs = ( { range = \"0-1\"; driver = \"ixgbevf\"; } ); } );\n"));
+        /* ... and a driver that does not exist at all fails that PF, with the reason, and only it. */
+        ASSERT_OK(fake_kernel_unload_driver(s->kernel, "ixgbevf"));
+        ASSERT_OK(fake_kernel_set_module_missing(s->kernel, "ixgbevf"));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
+        pf = manager_get_pf(s->manager, "0000:01:00.0");
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        ASSERT_STREQ(pf->vfs[1]->driver, "vfio-pci");
+        pf = manager_get_pf(s->manager, "0000:02:00.0");
+        ASSERT_EQ(pf->state, PF_STATE_FAILED);
+        fprintf(stderr, "failed: %s\n", pf->last_error);
+        ASSERT_TRUE(strstr(pf->last_error, "ixgbevf") != NULL);
+        ASSERT_TRUE(strstr(pf->last_error, "retrying") != NULL);
+        ASSERT_EQ(pf->vfs[0]->state, VF_STATE_FAILED);
+}
+
 TEST(slow_nic_waits_for_events)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
@@ -541,6 +574,7 @@ int main(void)
         RUN(drift_corrected);
         RUN(truncated_vf_list);
         RUN(vfio_binding);
+        RUN(vfio_module_loaded_on_demand_or_failed);
         RUN(slow_nic_waits_for_events);
         RUN(blocking_write_keeps_loop_serving);
         RUN(allocation_prefers_numa_and_health);
