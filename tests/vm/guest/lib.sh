@@ -98,3 +98,47 @@ is_local_unicast() {
         local b=$((16#${1%%:*}))
         [ $((b & 2)) -eq 2 ] && [ $((b & 1)) -eq 0 ] && [ "$1" != 00:00:00:00:00:00 ]
 }
+
+# --- per-VF write detector ---------------------------------------------------------------
+# An rtnetlink link notification names the PF, not the VF, so "VF 3 saw no write" needs a
+# finer detector: kprobes on igb's ndo_set_vf_* handlers, which rtnetlink's do_setvfinfo()
+# calls once per attribute present in an IFLA_VF_INFO, even when the value is unchanged.
+# Each hit is logged as "<net_device pointer> <vf> <attr>"; vfw_learn maps a PF netdev to
+# its pointer by a no-op write (which also proves the detector fires).
+VFW_T=/sys/kernel/tracing VFW_LOG=/run/vfw.trace VFW_PID=
+vfw_start() {
+        local a n=0
+        mountpoint -q $VFW_T || mount -t tracefs nodev $VFW_T || return 1
+        for a in mac vlan bw spoofchk trust link_state; do
+                grep -qE "[[:space:]]igb_ndo_set_vf_$a([[:space:]]|$)" /proc/kallsyms || continue
+                echo "p:vfw/$a igb_ndo_set_vf_$a dev=%di:x64 vf=%si:s32" >>$VFW_T/kprobe_events || return 1
+                n=$((n + 1))
+        done
+        [ $n -ge 3 ] || { say "vfw: only $n igb_ndo_set_vf_* probes"; return 1; }
+        mkdir -p $VFW_T/instances/vfw
+        echo 1 >$VFW_T/instances/vfw/events/vfw/enable || return 1
+        : >$VFW_LOG
+        cat $VFW_T/instances/vfw/trace_pipe >>$VFW_LOG &
+        VFW_PID=$!
+}
+vfw_stop() { [ -n "$VFW_PID" ] && kill "$VFW_PID" 2>/dev/null; wait "$VFW_PID" 2>/dev/null; VFW_PID=; }
+# vfw_hits [FROM_LINE]: the hits logged from line FROM_LINE on, as "DEV VF ATTR"
+vfw_hits() {
+        tail -n +"${1:-1}" $VFW_LOG | sed -n 's/.* \([a-z_]*\): (igb_ndo_set_vf_[a-z_]*+.*) dev=\(0x[0-9a-f]*\) vf=\(-\?[0-9]*\).*/\2 \3 \1/p'
+}
+vfw_mark() { echo $(( $(wc -l <$VFW_LOG) + 1 )); }
+# vfw_learn IFNAME VF IP-LINK-VF-ARGS...: do a (no-op) write of VF on IFNAME and print the
+# device pointer the probe saw; fails if the probe does not fire within 10 s.
+vfw_learn() {
+        local ifn=$1 vf=$2 m d; shift 2
+        m=$(vfw_mark)
+        ip link set dev "$ifn" vf "$vf" "$@" || return 1
+        local end=$(( $(date +%s%N) + 10000000000 ))
+        until d=$(vfw_hits "$m" | awk -v vf="$vf" '$2 == vf { print $1; exit }') && [ -n "$d" ]; do
+                [ "$(date +%s%N)" -ge "$end" ] && return 1
+                sleep 0.1
+        done
+        echo "$d"
+}
+# jqe FILTER [ARGS...] <<<JSON: jq -e without printing the result (for check)
+jqe() { jq -e "$@" >/dev/null; }
