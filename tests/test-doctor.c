@@ -118,7 +118,12 @@ TEST(acs)
         Env e;
 
         env_setup(&e);
-        ASSERT_EQ(run(&e, "acs", "", NULL), DOCTOR_OK);
+        ASSERT_EQ(run(&e, "acs", "", "alone"), DOCTOR_OK);
+        /* no IOMMU: no groups, nothing to assess (not "every VF is alone") */
+        e.vf0->iommu_group = e.vf1->iommu_group = -1;
+        ASSERT_EQ(run(&e, "acs", "", "not assessed"), DOCTOR_OK);
+        e.vf0->iommu_group = 30;
+        e.vf1->iommu_group = 31;
         /* VF0 (kernel driver) shares its group: warning */
         fake_model_symlink(e.fm, "sys/kernel/iommu_groups/30/devices/0000:80:01.0", "/nonexistent");
         ASSERT_EQ(run(&e, "acs", "0000:81:00.2", "0000:80:01.0"), DOCTOR_WARN);
