@@ -221,8 +221,10 @@ static int method_allocate(sd_bus_message *message, void *userdata, sd_bus_error
                 return sd_bus_error_setf(error, SRIOVD_ERROR_NO_SUCH_POOL, "No pool '%.64s'.", pool);
 
         r = bus_verify_manage(m, message, method_allocate, error);
-        if (r <= 0)
+        if (r < 0)
                 return r;
+        if (r == 0)
+                return 1; /* polkit asked: handled, the reply comes when it answers */
 
         r = pool_pick_vf(m, pool, &h, &vf);
         if (r == -ENOENT)
@@ -299,8 +301,10 @@ static int method_release(sd_bus_message *message, void *userdata, sd_bus_error 
                 return sd_bus_error_setf(error, SRIOVD_ERROR_NOT_OWNER, "VF %s is not allocated to '%.64s'.",
                                          vf->pci, owner);
         r = bus_verify_manage(m, message, method_release, error);
-        if (r <= 0)
+        if (r < 0)
                 return r;
+        if (r == 0)
+                return 1; /* polkit asked: handled, the reply comes when it answers */
         r = release_one(m, vf, error);
         if (r < 0)
                 return r;
@@ -346,8 +350,10 @@ static int method_release_owner(sd_bus_message *message, void *userdata, sd_bus_
                 return sd_bus_error_set(error, SRIOVD_ERROR_INVALID_ARGUMENT,
                                         "Owner must be 1-255 bytes of printable UTF-8.");
         r = bus_verify_manage(m, message, method_release_owner, error);
-        if (r <= 0)
+        if (r < 0)
                 return r;
+        if (r == 0)
+                return 1; /* polkit asked: handled, the reply comes when it answers */
         /* Model first (it needs the leases to match), then the store. */
         (void) release_matching(m, owner, NULL);
         r = lease_store_remove_owner(m->leases, owner, &n);
@@ -417,8 +423,10 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         int r;
 
         r = bus_verify_manage(m, message, method_reload, error);
-        if (r <= 0)
+        if (r < 0)
                 return r;
+        if (r == 0)
+                return 1; /* polkit asked: handled, the reply comes when it answers */
         r = manager_reload(m);
         if (r < 0)
                 return reply_error_errno(error, r, "Reload failed");
