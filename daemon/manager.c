@@ -472,6 +472,7 @@ static int on_reconcile(sd_event_source *s, void *userdata)
         Manager *m = userdata;
         PhysicalFunction *pf;
 
+        m->n_reconcile_passes++;
         HASHMAP_FOREACH(pf, m->pfs) {
                 if (pf->needs_refresh && !pf->job_running) {
                         pf->needs_refresh = false;
