@@ -526,7 +526,7 @@ int main(int argc, char *argv[])
                 print_stat("wall time, start -> settled (ms)", STAT(v, n, wall_ms));
                 print_stat("daemon CPU (ms)", STAT(v, n, cpu_ms));
                 print_stat("fake rtnetlink peer CPU (ms, excluded above)", STAT(v, n, peer_ms));
-                print_stat("second pass: wall time, resync -> settled (ms)", STAT(v, n, wall2_ms));
+                print_stat("second pass: wall, resync -> settled (ms)", STAT(v, n, wall2_ms));
                 print_stat("second pass: daemon CPU (ms)", STAT(v, n, cpu2_ms));
                 print_stat("planning only, all VFs diffed (ms CPU)", STAT(v, n, plan_ms));
                 printf("\n");
