@@ -240,6 +240,24 @@ int pf_refresh(PhysicalFunction *pf)
                 free(pf->device_name);
                 pf->vendor_name = m->pci_names ? pci_names_vendor(m->pci_names, v) : NULL;
                 pf->device_name = m->pci_names ? pci_names_device(m->pci_names, v, d) : NULL;
+                if (m->pci_names) {
+                        PciSriovCap cap;
+
+                        r = pci_read_sriov_cap(m->pci_names, pf->pci, &cap);
+                        if (r >= 0) {
+                                pf->has_sriov_cap = true;
+                                pf->vf_device_id = cap.vf_device;
+                                pf->vf_offset = cap.vf_offset;
+                                pf->vf_stride = cap.vf_stride;
+                                if (cap.total_vfs != total)
+                                        /* The driver may cap it below the hardware's (firmware limits). */
+                                        log_pf_full_errno(
+                                                pf, LOG_DEBUG, 0,
+                                                "SR-IOV capability: TotalVFs %u, sriov_totalvfs %u",
+                                                cap.total_vfs, total);
+                        } else
+                                log_pf_full_errno(pf, LOG_DEBUG, r, "No SR-IOV capability readable: %m");
+                }
         }
         pf->total_vfs = total;
         pf->num_vfs = num;
@@ -349,18 +367,12 @@ unsigned pf_desired_num_vfs(const PhysicalFunction *pf)
 
 void pf_set_state(PhysicalFunction *pf, PfState state, const char *error_fmt, ...)
 {
-        _cleanup_free_ char *err = NULL;
         bool changed = pf->state != state;
+        va_list ap;
 
-        if (error_fmt) {
-                va_list ap;
-
-                va_start(ap, error_fmt);
-                if (vasprintf(&err, error_fmt, ap) < 0)
-                        err = NULL;
-                va_end(ap);
-        }
-        changed |= free_and_strdup(&pf->last_error, err) > 0;
+        va_start(ap, error_fmt);
+        changed |= free_and_vasprintf(&pf->last_error, error_fmt, ap) > 0;
+        va_end(ap);
         if (!changed)
                 return;
         if (pf->state != state)
@@ -369,7 +381,8 @@ void pf_set_state(PhysicalFunction *pf, PfState state, const char *error_fmt, ..
                                   : state == PF_STATE_BLOCKED ? LOG_WARNING
                                                               : LOG_INFO,
                                   0, "%s -> %s%s%s", pf_state_to_string(pf->state),
-                                  pf_state_to_string(state), err ? ": " : "", strempty(err));
+                                  pf_state_to_string(state), pf->last_error ? ": " : "",
+                                  strempty(pf->last_error));
         pf->state = state;
         manager_pf_changed(pf->manager, pf);
 }

@@ -36,8 +36,10 @@ struct PhysicalFunction {
         int numa_node;
         int drivers_autoprobe; /* -1: unknown */
         uint64_t link_speed;   /* Mbit/s, 0 = unknown */
-        LinkInfo *link;        /* last RTM_GETLINK with VF info; NULL if no netdev */
-        char **rdma_devices;   /* RDMA devices on the PF itself (rdma.c) */
+        bool has_sriov_cap;    /* read from config space through libpci */
+        uint16_t vf_device_id, vf_offset, vf_stride;
+        LinkInfo *link;      /* last RTM_GETLINK with VF info; NULL if no netdev */
+        char **rdma_devices; /* RDMA devices on the PF itself (rdma.c) */
 
         const PfConfig *config; /* owning entry in manager->config; NULL = unmanaged */
 

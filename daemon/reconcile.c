@@ -439,32 +439,93 @@ static bool error_means_unsupported(int r)
 
 /* Drivers that take IB GUIDs but never report them (no ndo_get_vf_guid) would make every pass
  * resend them: what the kernel does not report, we trust to be what we last applied. */
-static uint32_t vf_guids_unreported_applied(const VirtualFunction *vf, const VfSettings *want,
-                                            const VfSettings *have)
+static bool vf_attr_equal(const VfSettings *a, const VfSettings *b, VfAttr attr)
 {
-        uint32_t same = 0, have_mask = have ? have->mask : 0;
+        VfSettings x = *a, y = *b;
 
-        if ((vf->guids_applied & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) &&
-            !(have_mask & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) && vf->applied_node_guid == want->node_guid)
-                same |= VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID);
-        if ((vf->guids_applied & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) &&
-            !(have_mask & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) && vf->applied_port_guid == want->port_guid)
-                same |= VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID);
-        return same;
+        x.mask = y.mask = VF_ATTR_BIT(attr);
+        return vf_settings_diff(&x, &y) == 0;
+}
+
+/* What we last wrote stands in for what the kernel does not report (IB GUIDs on some
+ * drivers, VFs beyond a truncated list): such an attribute is not rewritten every pass. And a
+ * value that reads back different right after we wrote it is one the driver silently does not
+ * keep: writing it again would loop (write, link event, re-read, write...), so the VF is
+ * degraded with the reason instead. Drift made later by someone else is still corrected: by
+ * then the write was verified. */
+static uint32_t vf_filter_diff(VirtualFunction *vf, const VfSettings *want, const VfSettings *have,
+                               uint32_t diff)
+{
+        uint32_t have_mask = have ? have->mask : 0, verified = vf->verify_mask & ~diff;
+
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
+                uint32_t bit = VF_ATTR_BIT(a);
+
+                if (!(diff & bit) || !(vf->applied_mask & bit) || !vf_attr_equal(want, &vf->applied, a))
+                        continue;
+                if (!(have_mask & bit)) {
+                        diff &= ~bit;
+                        continue;
+                }
+                if (vf->verify_mask & bit) {
+                        vf->unsupported |= bit;
+                        vf->error_pass = vf->pf->manager->n_reconcile_runs;
+                        vf_set_state(vf, VF_STATE_DEGRADED,
+                                     "%s: %s does not keep the value (reads back different)",
+                                     vf_attr_to_string(a), strna(vf->pf->driver));
+                        log_vf_full_errno(vf, LOG_WARNING, 0, "VF %u: %s not kept by %s, giving up on it.",
+                                          vf->index, vf_attr_to_string(a), strna(vf->pf->driver));
+                        diff &= ~bit;
+                }
+        }
+        vf->verify_mask &= ~verified;
+        return diff;
 }
 
 static void vf_note_applied(VirtualFunction *vf, const VfSettings *sent)
 {
         if (!vf)
                 return;
-        if (sent->mask & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) {
-                vf->guids_applied |= VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID);
-                vf->applied_node_guid = sent->node_guid;
-        }
-        if (sent->mask & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) {
-                vf->guids_applied |= VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID);
-                vf->applied_port_guid = sent->port_guid;
-        }
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
+                if (sent->mask & VF_ATTR_BIT(a)) {
+                        VfSettings tmp = vf->applied;
+
+                        /* Copy this attribute's fields only. */
+                        switch (a) {
+                        case VF_ATTR_MAC:
+                                tmp.mac = sent->mac;
+                                break;
+                        case VF_ATTR_VLAN:
+                                tmp.vlan = sent->vlan;
+                                tmp.qos = sent->qos;
+                                tmp.vlan_proto = sent->vlan_proto;
+                                break;
+                        case VF_ATTR_SPOOFCHK:
+                                tmp.spoofchk = sent->spoofchk;
+                                break;
+                        case VF_ATTR_TRUST:
+                                tmp.trust = sent->trust;
+                                break;
+                        case VF_ATTR_LINK_STATE:
+                                tmp.link_state = sent->link_state;
+                                break;
+                        case VF_ATTR_RATE:
+                                tmp.min_tx_rate = sent->min_tx_rate;
+                                tmp.max_tx_rate = sent->max_tx_rate;
+                                break;
+                        case VF_ATTR_IB_NODE_GUID:
+                                tmp.node_guid = sent->node_guid;
+                                break;
+                        case VF_ATTR_IB_PORT_GUID:
+                                tmp.port_guid = sent->port_guid;
+                                break;
+                        default:
+                                break;
+                        }
+                        vf->applied = tmp;
+                }
+        vf->applied_mask |= sent->mask;
+        vf->verify_mask |= sent->mask;
 }
 
 /* The batch failed somewhere: the kernel stopped at the first failing VF, earlier ones are
@@ -546,7 +607,7 @@ static int pf_apply_vf_settings(PhysicalFunction *pf, unsigned desired, char **e
                         continue;
                 vf_desired_settings(vf, &s);
                 diff = vf_settings_diff(&s, link_info_find_vf(pf->link, vf->index));
-                diff &= ~vf_guids_unreported_applied(vf, &s, link_info_find_vf(pf->link, vf->index));
+                diff = vf_filter_diff(vf, &s, link_info_find_vf(pf->link, vf->index), diff);
                 if (diff == 0)
                         continue;
                 s.mask = diff; /* minimal diff: only what differs travels */
