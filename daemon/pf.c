@@ -172,6 +172,32 @@ static int first_netdev(const char *syspath, char **ret_ifname, int *ret_ifindex
         return 0;
 }
 
+/* VF slot i < sriov_numvfs: virtfnI names the VF's PCI address. */
+static int pf_refresh_slot(PhysicalFunction *pf, unsigned i)
+{
+        _cleanup_free_ char *name = NULL, *syspath = NULL;
+        VirtualFunction *vf = pf->vfs[i];
+        char attr[32];
+
+        snprintf(attr, sizeof(attr), "virtfn%u", i);
+        if (sysfs_read_link_attr(pf->syspath, attr, &name) < 0) {
+                /* Not there yet: the kernel is still creating it; its uevent will come. */
+                pf_remove_vf(pf, i);
+                return 0;
+        }
+        /* The same function as before: no need to ask udev for its syspath again. */
+        if (vf && streq(vf->pci, name)) {
+                if (vf_refresh(vf) > 0)
+                        manager_vf_changed(pf->manager, vf);
+                return 0;
+        }
+        if (udev_pci_syspath(pf->manager->udev, name, &syspath) < 0) {
+                pf_remove_vf(pf, i);
+                return 0;
+        }
+        return pf_add_vf(pf, i, syspath, NULL);
+}
+
 static void pf_set_ifindex(PhysicalFunction *pf, int ifindex)
 {
         Manager *m = pf->manager;
@@ -253,27 +279,34 @@ int pf_refresh(PhysicalFunction *pf)
         r = pf_grow_slots(pf, total);
         if (r < 0)
                 return r;
+        pf->vfs_stale = false;
         for (unsigned i = 0; i < pf->n_vf_slots; i++) {
-                _cleanup_free_ char *name = NULL, *syspath = NULL, *attr = NULL;
-
                 if (i >= num) {
                         pf_remove_vf(pf, i);
                         continue;
                 }
-                if (asprintf_safe(&attr, "virtfn%u", i) < 0)
-                        return -ENOMEM;
-                if (sysfs_read_link_attr(pf->syspath, attr, &name) < 0 ||
-                    udev_pci_syspath(m->udev, name, &syspath) < 0) {
-                        /* Not there yet: the kernel is still creating it; its uevent will come. */
-                        pf_remove_vf(pf, i);
+                r = pf_refresh_slot(pf, i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int pf_refresh_vfs(PhysicalFunction *pf)
+{
+        uint32_t num;
+        int r;
+
+        r = sysfs_read_attr_u32(pf->syspath, "sriov_numvfs", &num);
+        if (r < 0)
+                return r;
+        if (num != pf->num_vfs || num > pf->n_vf_slots)
+                return pf_refresh(pf);
+        pf->vfs_stale = false;
+        for (unsigned i = 0; i < num; i++) {
+                if (pf->vfs[i] && !pf->vfs[i]->stale)
                         continue;
-                }
-                if (pf->vfs[i] && streq(pf->vfs[i]->syspath, syspath)) {
-                        if (vf_refresh(pf->vfs[i]) > 0)
-                                manager_vf_changed(m, pf->vfs[i]);
-                        continue;
-                }
-                r = pf_add_vf(pf, i, syspath, NULL);
+                r = pf_refresh_slot(pf, i);
                 if (r < 0)
                         return r;
         }

@@ -94,6 +94,7 @@ int vf_refresh(VirtualFunction *vf)
         uint32_t mtu = 0;
         bool changed = false;
 
+        vf->stale = false;
         (void) sysfs_read_link_attr(vf->syspath, "driver", &driver);
         if (sysfs_read_attr(vf->syspath, "driver_override", &override) >= 0 && streq(override, "(null)"))
                 override = mfree(override);
