@@ -498,10 +498,16 @@ static int on_reconcile(sd_event_source *s, void *userdata)
         m->n_reconcile_passes++;
         HASHMAP_FOREACH(pf, m->pfs) {
                 if (pf->needs_refresh && !pf->job_running) {
+                        int r;
+
                         pf->needs_refresh = false;
-                        if (pf_refresh(pf) < 0) {
-                                /* Its remove uevent is on the way; until then, leave it alone. */
+                        r = pf_refresh(pf);
+                        if (r < 0) {
                                 pf->dirty = false;
+                                /* Gone: its remove uevent is on the way; until then, leave it
+                                 * alone. Anything else is reported, and retried if that may help. */
+                                if (r != -ENOENT && r != -ENODEV)
+                                        reconcile_pf_fail(pf, r, "reading the device state");
                                 continue;
                         }
                         if (pf->link_stale)
