@@ -318,7 +318,7 @@ static void on_udev_event(void *userdata, const char *action, struct udev_device
                 m->rdma_stale = true;
                 (void) sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_ONESHOT);
         }
-        if (streq(subsystem, "pci")) {
+        if (streq(subsystem, "pci") || streq(subsystem, "netdevsim")) {
                 const char *pci = udev_device_get_sysname(d);
 
                 pf = manager_get_pf(m, pci);
@@ -326,7 +326,9 @@ static void on_udev_event(void *userdata, const char *action, struct udev_device
                         manager_remove_pf(m, pf);
                         return;
                 }
-                if (!pf && !streq(action, "remove") && udev_device_get_sysattr_value(d, "sriov_totalvfs") &&
+                if (!pf && !streq(action, "remove") &&
+                    (udev_device_get_sysattr_value(d, "sriov_totalvfs") ||
+                     (streq(subsystem, "netdevsim") && udev_device_get_sysattr_value(d, "sriov_numvfs"))) &&
                     !manager_get_vf(m, pci)) {
                         (void) manager_add_pf(m, udev_device_get_syspath(d), NULL);
                         return;
@@ -347,7 +349,7 @@ static void on_udev_event(void *userdata, const char *action, struct udev_device
                         return;
                 }
         } else {
-                struct udev_device *parent = udev_device_pci_parent(d);
+                struct udev_device *parent = udev_device_sriov_parent(d);
                 VirtualFunction *vf;
 
                 if (!parent)

@@ -32,6 +32,13 @@ int pf_new(Manager *m, const char *syspath, PhysicalFunction **ret)
         pf->pci = strdup(path_basename(syspath));
         if (!pf->syspath || !pf->pci)
                 return -ENOMEM;
+        {
+                _cleanup_free_ char *subsystem = NULL;
+
+                /* Only PCI PFs create VF devices (virtfnN); others keep VFs in their VF table. */
+                if (sysfs_read_link_attr(syspath, "subsystem", &subsystem) >= 0 && !streq(subsystem, "pci"))
+                        pf->vfs_without_devices = true;
+        }
         *ret = TAKE_PTR(pf);
         return 0;
 }
@@ -84,7 +91,7 @@ int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, Virtual
         int r;
 
         if (index < pf->n_vf_slots && pf->vfs[index]) {
-                if (streq(pf->vfs[index]->syspath, syspath)) {
+                if (streq_ptr(pf->vfs[index]->syspath, syspath)) {
                         if (ret)
                                 *ret = pf->vfs[index];
                         return 0;
@@ -179,6 +186,9 @@ static int pf_refresh_slot(PhysicalFunction *pf, unsigned i)
         VirtualFunction *vf = pf->vfs[i];
         char attr[32];
 
+        if (pf->vfs_without_devices)
+                return vf ? 0 : pf_add_vf(pf, i, NULL, NULL);
+
         snprintf(attr, sizeof(attr), "virtfn%u", i);
         if (sysfs_read_link_attr(pf->syspath, attr, &name) < 0) {
                 /* Not there yet: the kernel is still creating it; its uevent will come. */
@@ -220,9 +230,12 @@ int pf_refresh(PhysicalFunction *pf)
         uint16_t v = 0, d = 0;
 
         r = sysfs_read_attr_u32(pf->syspath, "sriov_totalvfs", &total);
-        if (r < 0)
+        if (r < 0 && !pf->vfs_without_devices)
                 return r; /* gone, or not SR-IOV capable anymore */
-        (void) sysfs_read_attr_u32(pf->syspath, "sriov_numvfs", &num);
+        /* netdevsim has no sriov_totalvfs: total 0 means "not reported". */
+        r = sysfs_read_attr_u32(pf->syspath, "sriov_numvfs", &num);
+        if (r < 0 && pf->vfs_without_devices)
+                return r;
         if (sysfs_read_attr(pf->syspath, "vendor", &vendor) >= 0)
                 (void) safe_atou16_hex(vendor, &v);
         if (sysfs_read_attr(pf->syspath, "device", &device) >= 0)
@@ -240,7 +253,7 @@ int pf_refresh(PhysicalFunction *pf)
                 free(pf->device_name);
                 pf->vendor_name = m->pci_names ? pci_names_vendor(m->pci_names, v) : NULL;
                 pf->device_name = m->pci_names ? pci_names_device(m->pci_names, v, d) : NULL;
-                if (m->pci_names) {
+                if (m->pci_names && !pf->vfs_without_devices) {
                         PciSriovCap cap;
 
                         r = pci_read_sriov_cap(m->pci_names, pf->pci, &cap);
@@ -276,7 +289,7 @@ int pf_refresh(PhysicalFunction *pf)
         pf_set_ifindex(pf, ifindex);
 
         /* VFs: virtfnN links for N < sriov_numvfs; anything above is gone. */
-        r = pf_grow_slots(pf, total);
+        r = pf_grow_slots(pf, MAX(total, num));
         if (r < 0)
                 return r;
         pf->vfs_stale = false;

@@ -25,7 +25,10 @@ struct PhysicalFunction {
         Manager *manager;
 
         char *syspath;
-        char *pci;
+        char *pci; /* PCI address; for a non-PCI PF (netdevsim) its device name */
+        /* VFs with no device of their own (netdevsim, software SR-IOV): they exist only in
+         * the PF's VF table and are configured through it; no driver, no IOMMU group. */
+        bool vfs_without_devices;
         char *ifname;
         int ifindex;
         char *driver;

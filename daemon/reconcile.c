@@ -361,6 +361,8 @@ static bool vf_driver_wrong(const VirtualFunction *vf)
 {
         const char *want = vf->layout ? vf->layout->driver : NULL;
 
+        if (!vf->syspath)
+                return false; /* no device, no driver */
         if (want)
                 return !streq_ptr(vf->driver, want);
         /* Declared driver removed from the config: hand the VF back to the kernel's choice. */
@@ -691,7 +693,14 @@ static int pf_check_layout(PhysicalFunction *pf, unsigned desired)
 {
         const PfConfig *c = pf->config;
 
-        if (c->num_vfs != NUM_VFS_MAX && (unsigned) c->num_vfs > pf->total_vfs) {
+        if (c->num_vfs == NUM_VFS_MAX && pf->total_vfs == 0) {
+                pf_set_state(pf, PF_STATE_FAILED,
+                             "num_vfs = \"max\" (%s:%u), but this device does not report sriov_totalvfs",
+                             c->file, c->line);
+                return -ERANGE;
+        }
+        /* total_vfs 0: not reported (netdevsim); the kernel's answer to the write decides. */
+        if (c->num_vfs != NUM_VFS_MAX && pf->total_vfs > 0 && (unsigned) c->num_vfs > pf->total_vfs) {
                 pf_set_state(
                         pf, PF_STATE_FAILED,
                         "num_vfs = %d (%s:%u) exceeds sriov_totalvfs = %u: raise the VF limit in firmware",
