@@ -32,6 +32,13 @@ int pf_new(Manager *m, const char *syspath, PhysicalFunction **ret)
         pf->pci = strdup(path_basename(syspath));
         if (!pf->syspath || !pf->pci)
                 return -ENOMEM;
+        {
+                _cleanup_free_ char *subsystem = NULL;
+
+                /* Only PCI PFs create VF devices (virtfnN); others keep VFs in their VF table. */
+                if (sysfs_read_link_attr(syspath, "subsystem", &subsystem) >= 0 && !streq(subsystem, "pci"))
+                        pf->vfs_without_devices = true;
+        }
         *ret = TAKE_PTR(pf);
         return 0;
 }
@@ -84,7 +91,7 @@ int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, Virtual
         int r;
 
         if (index < pf->n_vf_slots && pf->vfs[index]) {
-                if (streq(pf->vfs[index]->syspath, syspath)) {
+                if (streq_ptr(pf->vfs[index]->syspath, syspath)) {
                         if (ret)
                                 *ret = pf->vfs[index];
                         return 0;
@@ -172,6 +179,35 @@ static int first_netdev(const char *syspath, char **ret_ifname, int *ret_ifindex
         return 0;
 }
 
+/* VF slot i < sriov_numvfs: virtfnI names the VF's PCI address. */
+static int pf_refresh_slot(PhysicalFunction *pf, unsigned i)
+{
+        _cleanup_free_ char *name = NULL, *syspath = NULL;
+        VirtualFunction *vf = pf->vfs[i];
+        char attr[32];
+
+        if (pf->vfs_without_devices)
+                return vf ? 0 : pf_add_vf(pf, i, NULL, NULL);
+
+        snprintf(attr, sizeof(attr), "virtfn%u", i);
+        if (sysfs_read_link_attr(pf->syspath, attr, &name) < 0) {
+                /* Not there yet: the kernel is still creating it; its uevent will come. */
+                pf_remove_vf(pf, i);
+                return 0;
+        }
+        /* The same function as before: no need to ask udev for its syspath again. */
+        if (vf && streq(vf->pci, name)) {
+                if (vf_refresh(vf) > 0)
+                        manager_vf_changed(pf->manager, vf);
+                return 0;
+        }
+        if (udev_pci_syspath(pf->manager->udev, name, &syspath) < 0) {
+                pf_remove_vf(pf, i);
+                return 0;
+        }
+        return pf_add_vf(pf, i, syspath, NULL);
+}
+
 static void pf_set_ifindex(PhysicalFunction *pf, int ifindex)
 {
         Manager *m = pf->manager;
@@ -194,9 +230,12 @@ int pf_refresh(PhysicalFunction *pf)
         uint16_t v = 0, d = 0;
 
         r = sysfs_read_attr_u32(pf->syspath, "sriov_totalvfs", &total);
-        if (r < 0)
+        if (r < 0 && !pf->vfs_without_devices)
                 return r; /* gone, or not SR-IOV capable anymore */
-        (void) sysfs_read_attr_u32(pf->syspath, "sriov_numvfs", &num);
+        /* netdevsim has no sriov_totalvfs: total 0 means "not reported". */
+        r = sysfs_read_attr_u32(pf->syspath, "sriov_numvfs", &num);
+        if (r < 0 && pf->vfs_without_devices)
+                return r;
         if (sysfs_read_attr(pf->syspath, "vendor", &vendor) >= 0)
                 (void) safe_atou16_hex(vendor, &v);
         if (sysfs_read_attr(pf->syspath, "device", &device) >= 0)
@@ -214,7 +253,7 @@ int pf_refresh(PhysicalFunction *pf)
                 free(pf->device_name);
                 pf->vendor_name = m->pci_names ? pci_names_vendor(m->pci_names, v) : NULL;
                 pf->device_name = m->pci_names ? pci_names_device(m->pci_names, v, d) : NULL;
-                if (m->pci_names) {
+                if (m->pci_names && !pf->vfs_without_devices) {
                         PciSriovCap cap;
 
                         r = pci_read_sriov_cap(m->pci_names, pf->pci, &cap);
@@ -250,30 +289,37 @@ int pf_refresh(PhysicalFunction *pf)
         pf_set_ifindex(pf, ifindex);
 
         /* VFs: virtfnN links for N < sriov_numvfs; anything above is gone. */
-        r = pf_grow_slots(pf, total);
+        r = pf_grow_slots(pf, MAX(total, num));
         if (r < 0)
                 return r;
+        pf->vfs_stale = false;
         for (unsigned i = 0; i < pf->n_vf_slots; i++) {
-                _cleanup_free_ char *name = NULL, *syspath = NULL, *attr = NULL;
-
                 if (i >= num) {
                         pf_remove_vf(pf, i);
                         continue;
                 }
-                if (asprintf_safe(&attr, "virtfn%u", i) < 0)
-                        return -ENOMEM;
-                if (sysfs_read_link_attr(pf->syspath, attr, &name) < 0 ||
-                    udev_pci_syspath(m->udev, name, &syspath) < 0) {
-                        /* Not there yet: the kernel is still creating it; its uevent will come. */
-                        pf_remove_vf(pf, i);
+                r = pf_refresh_slot(pf, i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int pf_refresh_vfs(PhysicalFunction *pf)
+{
+        uint32_t num;
+        int r;
+
+        r = sysfs_read_attr_u32(pf->syspath, "sriov_numvfs", &num);
+        if (r < 0)
+                return r;
+        if (num != pf->num_vfs || num > pf->n_vf_slots)
+                return pf_refresh(pf);
+        pf->vfs_stale = false;
+        for (unsigned i = 0; i < num; i++) {
+                if (pf->vfs[i] && !pf->vfs[i]->stale)
                         continue;
-                }
-                if (pf->vfs[i] && streq(pf->vfs[i]->syspath, syspath)) {
-                        if (vf_refresh(pf->vfs[i]) > 0)
-                                manager_vf_changed(m, pf->vfs[i]);
-                        continue;
-                }
-                r = pf_add_vf(pf, i, syspath, NULL);
+                r = pf_refresh_slot(pf, i);
                 if (r < 0)
                         return r;
         }

@@ -25,7 +25,10 @@ struct PhysicalFunction {
         Manager *manager;
 
         char *syspath;
-        char *pci;
+        char *pci; /* PCI address; for a non-PCI PF (netdevsim) its device name */
+        /* VFs with no device of their own (netdevsim, software SR-IOV): they exist only in
+         * the PF's VF table and are configured through it; no driver, no IOMMU group. */
+        bool vfs_without_devices;
         char *ifname;
         int ifindex;
         char *driver;
@@ -54,6 +57,7 @@ struct PhysicalFunction {
         bool dirty;          /* something changed: run the reconciler */
         bool link_stale;     /* re-read the VF settings before planning */
         bool needs_refresh;  /* re-read the device model (uevent seen) */
+        bool vfs_stale;      /* uevents of some VFs: re-read those and the empty slots only */
         bool job_running;    /* a blocking write runs in a worker */
         unsigned n_failures; /* consecutive, for backoff */
         bool retry_failed;   /* this pass may retry what failed (backoff expired, config changed) */
@@ -70,6 +74,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(PhysicalFunction *, pf_free);
 
 /* Re-reads attributes, netdev, and the set of VFs from sysfs/udev. */
 int pf_refresh(PhysicalFunction *pf);
+/* Cheaper: re-reads only VFs marked stale and slots still empty (falls back to pf_refresh()
+ * if sriov_numvfs changed). VF creation sends several uevents per VF; this keeps each
+ * reconcile pass proportional to what changed, not to the PF's size. */
+int pf_refresh_vfs(PhysicalFunction *pf);
 int pf_refresh_link(PhysicalFunction *pf);
 int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret);
 void pf_remove_vf(PhysicalFunction *pf, unsigned index);

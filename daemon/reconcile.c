@@ -105,7 +105,7 @@ static void pf_fail_message(PhysicalFunction *pf, bool retriable, const char *me
                 log_pf_full_errno(pf, LOG_ERR, ENOMEM, "Cannot arm retry timer.");
 }
 
-static void pf_fail(PhysicalFunction *pf, int error, const char *what)
+void reconcile_pf_fail(PhysicalFunction *pf, int error, const char *what)
 {
         _cleanup_free_ char *msg = NULL;
 
@@ -177,7 +177,7 @@ static void num_vfs_job_done(void *p, int result)
                 char what[64];
 
                 snprintf(what, sizeof(what), "writing sriov_numvfs = %u", j->step_failed ? j->to : 0);
-                pf_fail(pf, result, what);
+                reconcile_pf_fail(pf, result, what);
                 return;
         }
         log_pf_full_errno(pf, LOG_INFO, 0, "sriov_numvfs %u -> %u", j->from, j->to);
@@ -361,6 +361,8 @@ static bool vf_driver_wrong(const VirtualFunction *vf)
 {
         const char *want = vf->layout ? vf->layout->driver : NULL;
 
+        if (!vf->syspath)
+                return false; /* no device, no driver */
         if (want)
                 return !streq_ptr(vf->driver, want);
         /* Declared driver removed from the config: hand the VF back to the kernel's choice. */
@@ -691,7 +693,14 @@ static int pf_check_layout(PhysicalFunction *pf, unsigned desired)
 {
         const PfConfig *c = pf->config;
 
-        if (c->num_vfs != NUM_VFS_MAX && (unsigned) c->num_vfs > pf->total_vfs) {
+        if (c->num_vfs == NUM_VFS_MAX && pf->total_vfs == 0) {
+                pf_set_state(pf, PF_STATE_FAILED,
+                             "num_vfs = \"max\" (%s:%u), but this device does not report sriov_totalvfs",
+                             c->file, c->line);
+                return -ERANGE;
+        }
+        /* total_vfs 0: not reported (netdevsim); the kernel's answer to the write decides. */
+        if (c->num_vfs != NUM_VFS_MAX && pf->total_vfs > 0 && (unsigned) c->num_vfs > pf->total_vfs) {
                 pf_set_state(
                         pf, PF_STATE_FAILED,
                         "num_vfs = %d (%s:%u) exceeds sriov_totalvfs = %u: raise the VF limit in firmware",
@@ -739,7 +748,7 @@ void reconcile_pf(PhysicalFunction *pf)
                 r = sysfs_write_attr(pf->syspath, "sriov_drivers_autoprobe",
                                      c->drivers_autoprobe ? "1" : "0");
                 if (r < 0) {
-                        pf_fail(pf, r, "writing sriov_drivers_autoprobe");
+                        reconcile_pf_fail(pf, r, "writing sriov_drivers_autoprobe");
                         return;
                 }
                 pf->drivers_autoprobe = c->drivers_autoprobe;
@@ -757,14 +766,14 @@ void reconcile_pf(PhysicalFunction *pf)
                              desired);
                 r = pf_start_num_vfs(pf, desired);
                 if (r < 0)
-                        pf_fail(pf, r, "starting sriov_numvfs write");
+                        reconcile_pf_fail(pf, r, "starting sriov_numvfs write");
                 return;
         }
 
         if (c->mtu > 0 && pf->link && pf->link->mtu != c->mtu && pf->manager->netlink) {
                 r = netlink_set_mtu(pf->manager->netlink, pf->ifindex, c->mtu);
                 if (r < 0) {
-                        pf_fail(pf, r, "setting PF mtu");
+                        reconcile_pf_fail(pf, r, "setting PF mtu");
                         return;
                 }
                 pf->link_stale = true;
@@ -782,7 +791,7 @@ void reconcile_pf(PhysicalFunction *pf)
         r = pf_start_binds(pf, desired, &started);
         pf->retry_failed = false;
         if (r < 0) {
-                pf_fail(pf, r, "binding VF drivers");
+                reconcile_pf_fail(pf, r, "binding VF drivers");
                 return;
         }
         if (started) {
@@ -792,7 +801,7 @@ void reconcile_pf(PhysicalFunction *pf)
 
         r = pf_apply_vf_settings(pf, desired, &errors);
         if (r < 0) {
-                pf_fail(pf, r, errors ?: "applying VF settings");
+                reconcile_pf_fail(pf, r, errors ?: "applying VF settings");
                 return;
         }
         pf_apply_vf_mtus(pf, desired);

@@ -86,7 +86,7 @@ int udev_watch_start_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t han
         if (!w->monitor)
                 return negative_errno();
         /* Filter on subsystems only: synthetic test uevents carry no tag bloom. */
-        static const char *const subsystems[] = {"pci", "net", "infiniband"};
+        static const char *const subsystems[] = {"pci", "net", "infiniband", "netdevsim"};
         for (size_t i = 0; i < ELEMENTSOF(subsystems); i++) {
                 r = udev_monitor_filter_add_match_subsystem_devtype(w->monitor, subsystems[i], NULL);
                 if (r < 0)
@@ -106,7 +106,8 @@ int udev_watch_start_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t han
         return 0;
 }
 
-int udev_enumerate_pfs(UdevWatch *w, int (*cb)(void *userdata, const char *syspath), void *userdata)
+static int enumerate_with_attr(UdevWatch *w, const char *subsystem, const char *attr,
+                               int (*cb)(void *userdata, const char *syspath), void *userdata)
 {
         _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
         struct udev_list_entry *i;
@@ -115,10 +116,10 @@ int udev_enumerate_pfs(UdevWatch *w, int (*cb)(void *userdata, const char *syspa
         e = udev_enumerate_new(w->udev);
         if (!e)
                 return -ENOMEM;
-        r = udev_enumerate_add_match_subsystem(e, "pci");
+        r = udev_enumerate_add_match_subsystem(e, subsystem);
         if (r < 0)
                 return r;
-        r = udev_enumerate_add_match_sysattr(e, "sriov_totalvfs", NULL);
+        r = udev_enumerate_add_match_sysattr(e, attr, NULL);
         if (r < 0)
                 return r;
         r = udev_enumerate_scan_devices(e);
@@ -131,6 +132,17 @@ int udev_enumerate_pfs(UdevWatch *w, int (*cb)(void *userdata, const char *syspa
                         return r;
         }
         return 0;
+}
+
+int udev_enumerate_pfs(UdevWatch *w, int (*cb)(void *userdata, const char *syspath), void *userdata)
+{
+        int r;
+
+        r = enumerate_with_attr(w, "pci", "sriov_totalvfs", cb, userdata);
+        if (r < 0)
+                return r;
+        /* netdevsim (software SR-IOV, used for scale tests): VFs live in its VF table only. */
+        return enumerate_with_attr(w, "netdevsim", "sriov_numvfs", cb, userdata);
 }
 
 static int find_child(UdevWatch *w, const char *pci_syspath, const char *subsystem, struct udev_device **ret)
@@ -231,4 +243,10 @@ struct udev_device *udev_device_pci_parent(struct udev_device *d)
 {
         /* Borrowed reference, owned by d. */
         return udev_device_get_parent_with_subsystem_devtype(d, "pci", NULL);
+}
+
+struct udev_device *udev_device_sriov_parent(struct udev_device *d)
+{
+        return udev_device_pci_parent(d)
+                       ?: udev_device_get_parent_with_subsystem_devtype(d, "netdevsim", NULL);
 }

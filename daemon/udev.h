@@ -34,3 +34,5 @@ int udev_find_rdma(UdevWatch *w, const char *pci_syspath, char **ret_name);
 int udev_pci_syspath(UdevWatch *w, const char *pci, char **ret_syspath);
 /* The PCI device a net/infiniband device sits on (nearest pci parent), or NULL. */
 struct udev_device *udev_device_pci_parent(struct udev_device *d);
+/* The PCI function, or else the netdevsim device, a net/infiniband device sits on. */
+struct udev_device *udev_device_sriov_parent(struct udev_device *d);

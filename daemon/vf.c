@@ -32,10 +32,14 @@ int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFun
         vf->index = index;
         vf->iommu_group = -1;
         vf->numa_node = -1;
-        vf->syspath = strdup(syspath);
-        vf->pci = strdup(path_basename(syspath));
+        if (syspath) {
+                vf->syspath = strdup(syspath);
+                vf->pci = strdup(path_basename(syspath));
+        } else
+                /* A VF with no device (netdevsim): named after its PF and index. */
+                (void) asprintf_safe(&vf->pci, "%s-vf%u", pf->pci, index);
         vf->pool = strdup("");
-        if (!vf->syspath || !vf->pci || !vf->pool)
+        if ((syspath && !vf->syspath) || !vf->pci || !vf->pool)
                 return -ENOMEM;
         *ret = TAKE_PTR(vf);
         return 0;
@@ -94,6 +98,9 @@ int vf_refresh(VirtualFunction *vf)
         uint32_t mtu = 0;
         bool changed = false;
 
+        vf->stale = false;
+        if (!vf->syspath)
+                return 0; /* nothing to read: it lives in the PF's VF table only */
         (void) sysfs_read_link_attr(vf->syspath, "driver", &driver);
         if (sysfs_read_attr(vf->syspath, "driver_override", &override) >= 0 && streq(override, "(null)"))
                 override = mfree(override);

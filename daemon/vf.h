@@ -56,6 +56,7 @@ typedef struct VirtualFunction {
         /* Consumer: while allocated, MAC and VLAN belong to it. */
         char *owner;
         bool allocated;
+        bool stale; /* a uevent concerned it: re-read at the next pass (pf_refresh_vfs) */
 
         VfState state;
         char *last_error;

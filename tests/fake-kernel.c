@@ -1198,8 +1198,13 @@ static int pf_create_vfs(FakeKernel *fk, FakePf *pf)
                 return -ENOMEM;
         for (unsigned i = 0; i < pf->num_vfs && r >= 0; i++)
                 r = pf_add_vf(fk, pf, i);
-        if (r < 0)
+        if (r < 0) {
+                /* sriov_enable() unwinds: the VFs made so far go, sriov_numvfs stays 0 (a VF
+                 * routing ID taken by another function is such a failure). */
                 log_error_errno(r, "fake-kernel: creating VFs of %s failed: %m", pf->fn.pci);
+                pf_destroy_vfs(fk, pf);
+                return r;
+        }
         pf_numvfs_changed(fk, pf);
         return r;
 }
