@@ -68,7 +68,7 @@ wait_for 10 "inotify sees a (no-op) sriov_numvfs write" grep -q . $w/numvfs.log
 : >$w/numvfs.log
 # ... and a VF attribute write that changes nothing still notifies on rtnetlink.
 ip link set dev "$PF1" vf 0 spoofchk off
-wait_for 10 "ip monitor sees a (no-op) VF attribute write" grep -qE "^[0-9]+: $PF1" $w/netlink.log
+wait_for 10 "ip monitor sees a (no-op) VF attribute write" grep -qE "^[0-9]+: $PF1[:@]" $w/netlink.log
 : >$w/netlink.log
 
 # 1. systemctl restart (returns after READY=1, i.e. after the initial reconcile)
@@ -95,7 +95,7 @@ check "no sriov_numvfs write during restart and kill -9" bash -c "! grep -q . $w
 say "PCI uevents seen:"; grep -E '^KERNEL' $w/uevents.log || true
 check "no PCI add/remove uevents (no VF churn)" bash -c "! grep -qE '^KERNEL.*(add|remove) ' $w/uevents.log"
 check "no driver bind/unbind uevents" bash -c "! grep -qE '^KERNEL.*(bind|unbind) ' $w/uevents.log"
-n=$(grep -cE "^[0-9]+: ($PF0|$PF1)" $w/netlink.log || true)
+n=$(grep -cE "^[0-9]+: ($PF0|$PF1)[:@]" $w/netlink.log || true)
 say "rtnetlink link notifications for the PFs during restarts: $n (a VF attribute write notifies)"
 check "no rtnetlink writes to the PFs (idempotent re-apply)" [ "$n" -eq 0 ]
 if [ "$before" == "$after" ]; then say "ok   state identical"
