@@ -113,6 +113,7 @@ Manager *manager_free(Manager *m)
         hashmap_free(m->ifindexes);
         sd_event_source_disable_unref(m->reconcile_source);
         sd_event_source_disable_unref(m->startup_deadline);
+        sd_event_source_disable_unref(m->rdma_retry_source);
         sd_event_source_disable_unref(m->sigterm_source);
         sd_event_source_disable_unref(m->sigint_source);
         sd_event_source_disable_unref(m->sighup_source);
@@ -316,6 +317,7 @@ static void on_udev_event(void *userdata, const char *action, struct udev_device
          * sits on it: re-map before the next reconcile. */
         if (streq(subsystem, "infiniband") || streq(subsystem, "net")) {
                 m->rdma_stale = true;
+                m->rdma_retries = 0; /* a new event earns a new round of looks (rdma.c) */
                 (void) sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_ONESHOT);
         }
         if (streq(subsystem, "pci") || streq(subsystem, "netdevsim")) {

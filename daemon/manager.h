@@ -80,6 +80,8 @@ struct Manager {
         bool notify;
         bool initial_done; /* READY=1 sent */
         sd_event_source *startup_deadline;
+        sd_event_source *rdma_retry_source; /* rdma.c: soft RDMA devices not mapped yet */
+        unsigned rdma_retries;
         ManagerState state;
         uint64_t n_reconcile_runs;   /* reconcile_pf() calls */
         uint64_t n_reconcile_passes; /* reconcile loop iterations (benches) */

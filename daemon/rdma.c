@@ -546,6 +546,46 @@ void rdma_assign(Manager *m, RdmaDevice *const *devs, size_t n)
         }
 }
 
+static int on_rdma_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Manager *m = userdata;
+
+        m->rdma_retry_source = sd_event_source_disable_unref(m->rdma_retry_source);
+        m->rdma_stale = true;
+        (void) sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* A soft device (rxe) with no PCI parent maps through its GID table's netdev, which the
+ * kernel fills from a workqueue after the device's "add" uevent, and no event announces it.
+ * So when such a device has no netdev yet, look again a few times (0.25 s, 0.5 s ... 4 s,
+ * then wait for the next event): a timer only while something is actually pending. */
+static void rdma_schedule_retry(Manager *m, RdmaDevice *const *devs, size_t n)
+{
+        bool unresolved = false;
+        uint64_t now;
+
+        for (size_t i = 0; i < n && !unresolved; i++) {
+                if (devs[i]->pci)
+                        continue;
+                unresolved = true;
+                for (size_t p = 0; p < devs[i]->n_ports; p++)
+                        if (devs[i]->ports[p].n_ndevs > 0 || devs[i]->ports[p].ndev_names)
+                                unresolved = false;
+        }
+        if (!unresolved) {
+                m->rdma_retries = 0;
+                return;
+        }
+        if (m->rdma_retry_source || m->rdma_retries >= 5 || !m->event)
+                return;
+        if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        (void) sd_event_add_time(m->event, &m->rdma_retry_source, CLOCK_MONOTONIC,
+                                 now + (250000ULL << m->rdma_retries), 0, on_rdma_retry, m);
+        m->rdma_retries++;
+}
+
 int manager_refresh_rdma(Manager *m)
 {
         RdmaDevice **devs = NULL;
@@ -557,6 +597,7 @@ int manager_refresh_rdma(Manager *m)
         if (r < 0)
                 return log_debug_errno(r, "Cannot enumerate RDMA devices: %m");
         rdma_assign(m, devs, n);
+        rdma_schedule_retry(m, devs, n);
         rdma_device_list_free(devs, n);
         return 0;
 }
