@@ -53,7 +53,8 @@ int manager_new(const ManagerOptions *o, Manager **ret)
         m->pfs = hashmap_new_string();
         m->vfs = hashmap_new_string();
         m->ifindexes = hashmap_new_uint();
-        if (!m->state_dir || !m->pfs || !m->vfs || !m->ifindexes)
+        m->vf_ifindexes = hashmap_new_uint();
+        if (!m->state_dir || !m->pfs || !m->vfs || !m->ifindexes || !m->vf_ifindexes)
                 return -ENOMEM;
 
         r = sd_event_default(&m->event);
@@ -111,6 +112,7 @@ Manager *manager_free(Manager *m)
         hashmap_free(m->pfs);
         hashmap_free(m->vfs);
         hashmap_free(m->ifindexes);
+        hashmap_free(m->vf_ifindexes);
         sd_event_source_disable_unref(m->reconcile_source);
         sd_event_source_disable_unref(m->startup_deadline);
         sd_event_source_disable_unref(m->rdma_retry_source);
@@ -385,8 +387,17 @@ static void on_link_event(Netlink *nl, const LinkInfo *link, bool removed, void 
                 return;
         }
         pf = hashmap_get(m->ifindexes, UINT_TO_PTR(link->ifindex));
-        if (!pf)
-                return;
+        if (!pf) {
+                VirtualFunction *vf = hashmap_get(m->vf_ifindexes, UINT_TO_PTR(link->ifindex));
+
+                /* A VF driver can change its MAC or MTU through the PF's mailbox, which
+                 * notifies only the VF's netdev: re-read the VF (its MTU) and the PF's table. */
+                if (!vf)
+                        return;
+                vf->stale = true;
+                pf = vf->pf;
+                pf->vfs_stale = true;
+        }
         /* VF settings are not in the notification: re-read them before planning (this is
          * how drift made with "ip link set ... vf" is noticed and corrected). */
         pf->link_stale = true;

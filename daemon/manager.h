@@ -68,10 +68,11 @@ struct Manager {
         char **track_names;
         size_t n_tracks;
 
-        Hashmap *pfs;       /* PCI address -> PhysicalFunction */
-        Hashmap *vfs;       /* PCI address -> VirtualFunction */
-        Hashmap *ifindexes; /* PF ifindex -> PhysicalFunction */
-        Hashmap *pools;     /* name -> Pool (pool.c) */
+        Hashmap *pfs;          /* PCI address -> PhysicalFunction */
+        Hashmap *vfs;          /* PCI address -> VirtualFunction */
+        Hashmap *ifindexes;    /* PF ifindex -> PhysicalFunction */
+        Hashmap *vf_ifindexes; /* VF netdev ifindex -> VirtualFunction */
+        Hashmap *pools;        /* name -> Pool (pool.c) */
 
         sd_event_source *reconcile_source; /* defer: drains dirty PFs, coalescing bursts */
         sd_event_source *sigterm_source, *sigint_source, *sighup_source;

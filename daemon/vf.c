@@ -21,6 +21,8 @@ static const char *const vf_state_table[_VF_STATE_MAX] = {
 };
 DEFINE_STRING_TABLE(vf_state, VfState, _VF_STATE_MAX);
 
+static void vf_set_ifindex(VirtualFunction *vf, int ifindex);
+
 int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret)
 {
         _cleanup_(vf_freep) VirtualFunction *vf = NULL;
@@ -49,6 +51,7 @@ VirtualFunction *vf_free(VirtualFunction *vf)
 {
         if (!vf)
                 return NULL;
+        vf_set_ifindex(vf, 0);
         free(vf->syspath);
         free(vf->pci);
         free(vf->ifname);
@@ -91,6 +94,19 @@ static int first_child(const char *syspath, const char *class, char **ret)
         return r;
 }
 
+static void vf_set_ifindex(VirtualFunction *vf, int ifindex)
+{
+        Hashmap *h = vf->pf && vf->pf->manager ? vf->pf->manager->vf_ifindexes : NULL;
+
+        if (vf->ifindex == ifindex)
+                return;
+        if (h && vf->ifindex > 0 && hashmap_get(h, UINT_TO_PTR(vf->ifindex)) == vf)
+                hashmap_remove(h, UINT_TO_PTR(vf->ifindex));
+        vf->ifindex = ifindex;
+        if (h && ifindex > 0)
+                (void) hashmap_put(h, UINT_TO_PTR(ifindex), vf);
+}
+
 int vf_refresh(VirtualFunction *vf)
 {
         _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *ifname = NULL, *vfio = NULL;
@@ -126,7 +142,7 @@ int vf_refresh(VirtualFunction *vf)
         changed |= vf->iommu_group != group_nr || vf->ifindex != ifindex || vf->numa_node != numa ||
                    vf->mtu != mtu;
         vf->iommu_group = group_nr;
-        vf->ifindex = ifindex;
+        vf_set_ifindex(vf, ifindex);
         vf->numa_node = numa;
         vf->mtu = mtu;
         return changed;

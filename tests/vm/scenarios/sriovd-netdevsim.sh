@@ -10,7 +10,10 @@ modprobe netdevsim || die "modprobe netdevsim"
 nd=/sys/bus/netdevsim/devices/netdevsim1
 echo "1 1" >/sys/bus/netdevsim/new_device
 wait_for 10 "netdevsim1 netdev appears" bash -c "ls $nd/net/* >/dev/null 2>&1"
+# udev renames it (eth0 -> eni1np1): take the name once udev is done.
+udevadm settle --timeout=30
 NS=$(basename "$(ls -d $nd/net/* | head -n1)")
+say "netdevsim PF netdev: $NS"
 ip link set dev "$NS" up
 # netdevsim allows 4 VFs until raised, and only while it has none.
 echo 256 >/sys/kernel/debug/netdevsim/netdevsim1/max_vfs
