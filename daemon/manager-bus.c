@@ -221,8 +221,10 @@ static int method_allocate(sd_bus_message *message, void *userdata, sd_bus_error
                 return sd_bus_error_setf(error, SRIOVD_ERROR_NO_SUCH_POOL, "No pool '%.64s'.", pool);
 
         r = bus_verify_manage(m, message, method_allocate, error);
-        if (r <= 0)
+        if (r < 0)
                 return r;
+        if (r == 0)
+                return 1; /* polkit asked; we are called again with its answer. 0 = "not handled" */
 
         r = pool_pick_vf(m, pool, &h, &vf);
         if (r == -ENOENT)
@@ -299,8 +301,10 @@ static int method_release(sd_bus_message *message, void *userdata, sd_bus_error 
                 return sd_bus_error_setf(error, SRIOVD_ERROR_NOT_OWNER, "VF %s is not allocated to '%.64s'.",
                                          vf->pci, owner);
         r = bus_verify_manage(m, message, method_release, error);
-        if (r <= 0)
+        if (r < 0)
                 return r;
+        if (r == 0)
+                return 1; /* polkit asked; we are called again with its answer. 0 = "not handled" */
         r = release_one(m, vf, error);
         if (r < 0)
                 return r;
@@ -346,8 +350,10 @@ static int method_release_owner(sd_bus_message *message, void *userdata, sd_bus_
                 return sd_bus_error_set(error, SRIOVD_ERROR_INVALID_ARGUMENT,
                                         "Owner must be 1-255 bytes of printable UTF-8.");
         r = bus_verify_manage(m, message, method_release_owner, error);
-        if (r <= 0)
+        if (r < 0)
                 return r;
+        if (r == 0)
+                return 1; /* polkit asked; we are called again with its answer. 0 = "not handled" */
         /* Model first (it needs the leases to match), then the store. */
         (void) release_matching(m, owner, NULL);
         r = lease_store_remove_owner(m->leases, owner, &n);
@@ -417,8 +423,10 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         int r;
 
         r = bus_verify_manage(m, message, method_reload, error);
-        if (r <= 0)
+        if (r < 0)
                 return r;
+        if (r == 0)
+                return 1; /* polkit asked; we are called again with its answer. 0 = "not handled" */
         r = manager_reload(m);
         if (r < 0)
                 return reply_error_errno(error, r, "Reload failed");
@@ -480,6 +488,9 @@ static int property_get_errors(sd_bus *bus, const char *path, const char *iface,
         return sd_bus_message_append_strv(reply, m->config ? m->config->errors : NULL);
 }
 
+/* Reading is open to every local user (SPEC §4): without SD_BUS_VTABLE_UNPRIVILEGED sd-bus
+ * itself refuses a method to callers lacking CAP_SYS_ADMIN. The mutating methods are marked
+ * too and authorize in the method (root or polkit), never by capability. */
 const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -487,11 +498,12 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("ConfigFiles", "as", property_get_files, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ConfigErrors", "as", property_get_errors, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("ListPhysicalFunctions", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(osss)", pfs),
-                                method_list_pfs, 0),
+                                method_list_pfs, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListVirtualFunctions", SD_BUS_ARGS("s", pool),
-                                SD_BUS_RESULT("a(osoussb)", vfs), method_list_vfs, 0),
+                                SD_BUS_RESULT("a(osoussb)", vfs), method_list_vfs,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListPools", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(osuu)", pools),
-                                method_list_pools, 0),
+                                method_list_pools, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Allocate", SD_BUS_ARGS("s", pool, "s", owner, "a{sv}", hints),
                                 SD_BUS_RESULT("o", vf), method_allocate, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("o", vf, "s", owner), SD_BUS_NO_RESULT,
@@ -500,9 +512,10 @@ const sd_bus_vtable manager_vtable[] = {
                                 method_release_owner, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", changes), method_plan, 0),
+        SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", changes), method_plan,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         /* doctor-bus.c */
         SD_BUS_METHOD_WITH_ARGS("Diagnose", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssss)", checks),
-                                bus_method_diagnose, 0),
+                                bus_method_diagnose, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
