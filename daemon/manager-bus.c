@@ -30,7 +30,7 @@ static int method_list_pfs(sd_bus_message *message, void *userdata, sd_bus_error
         if (r < 0)
                 return r;
         HASHMAP_FOREACH(pf, m->pfs) {
-                _cleanup_free_ char *p = pf_bus_path(pf);
+                const char *p = pf_object_path(pf);
 
                 if (!p)
                         return -ENOMEM;
@@ -66,21 +66,25 @@ static int method_list_vfs(sd_bus_message *message, void *userdata, sd_bus_error
         r = sd_bus_message_open_container(reply, 'a', "(osoussb)");
         if (r < 0)
                 return r;
-        HASHMAP_FOREACH(pf, m->pfs)
+        HASHMAP_FOREACH(pf, m->pfs) {
+                const char *pp = pf_object_path(pf);
+
+                if (!pp)
+                        return -ENOMEM;
                 PF_FOREACH_VF(vf, pf) {
-                        _cleanup_free_ char *p = NULL, *pp = NULL;
+                        const char *p;
 
                         if (!isempty(pool) && !streq(vf->pool, pool))
                                 continue;
-                        p = vf_bus_path(vf);
-                        pp = pf_bus_path(pf);
-                        if (!p || !pp)
+                        p = vf_object_path(vf);
+                        if (!p)
                                 return -ENOMEM;
                         r = sd_bus_message_append(reply, "(osoussb)", p, vf->pci, pp, vf->index,
                                                   strempty(vf->ifname), vf->pool, vf->allocated);
                         if (r < 0)
                                 return r;
                 }
+        }
         r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;

@@ -88,7 +88,7 @@ static int method_list_vfs_of_pf(sd_bus_message *message, void *userdata, sd_bus
         if (r < 0)
                 return r;
         PF_FOREACH_VF(vf, pf) {
-                _cleanup_free_ char *p = vf_bus_path(vf);
+                const char *p = vf_object_path(vf);
 
                 if (!p)
                         return -ENOMEM;

@@ -54,6 +54,7 @@ PhysicalFunction *pf_free(PhysicalFunction *pf)
         free(pf->vendor_name);
         free(pf->device_name);
         free(pf->last_error);
+        free(pf->bus_path);
         return mfree(pf);
 }
 
