@@ -17,4 +17,5 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(PciNames *, pci_names_free);
 
 /* Returns malloc()ed names, or NULL when unknown. */
 char *pci_names_vendor(PciNames *p, uint16_t vendor);
+/* Frees libpci's copy of pci.ids when done: call it after pci_names_vendor(). */
 char *pci_names_device(PciNames *p, uint16_t vendor, uint16_t device);

@@ -215,6 +215,9 @@ int pf_refresh(PhysicalFunction *pf)
                 free(pf->device_name);
                 pf->vendor_name = m->pci_names ? pci_names_vendor(m->pci_names, v) : NULL;
                 pf->device_name = m->pci_names ? pci_names_device(m->pci_names, v, d) : NULL;
+                /* Unknown is an answer too: "" keeps us from reloading pci.ids on every refresh. */
+                if (!pf->vendor_name)
+                        pf->vendor_name = strdup("");
         }
         pf->total_vfs = total;
         pf->num_vfs = num;
