@@ -25,6 +25,7 @@
 static const char *arg_daemon;
 static const char *arg_preload = "libumockdev-preload.so.0";
 static const char *arg_state_dir = "bench-bus-state";
+static const char *arg_sriovd;
 static unsigned arg_calls = 50;
 static double arg_seconds = 2.0;
 
@@ -116,9 +117,17 @@ static void child_stop(Child *c, int sig)
         (void) waitpid(c->pid, &status, 0);
 }
 
-static void rss_of(pid_t pid, unsigned long *rss_kb, unsigned long *hwm_kb)
+typedef struct Mem {
+        unsigned long rss, hwm, pss, anon, heap; /* kB */
+} Mem;
+
+/* VmRSS/VmHWM from status; PSS and anonymous memory from smaps_rollup; the main thread's
+ * malloc arena (the "[heap]" mapping) from smaps. */
+static Mem mem_of(pid_t pid)
 {
-        char path[64], line[256];
+        char path[64], line[512];
+        bool in_heap = false;
+        Mem m = {};
         FILE *f;
 
         snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
@@ -126,10 +135,40 @@ static void rss_of(pid_t pid, unsigned long *rss_kb, unsigned long *hwm_kb)
         if (!f)
                 die("open status", errno);
         while (fgets(line, sizeof(line), f)) {
-                sscanf(line, "VmRSS: %lu kB", rss_kb);
-                sscanf(line, "VmHWM: %lu kB", hwm_kb);
+                sscanf(line, "VmRSS: %lu kB", &m.rss);
+                sscanf(line, "VmHWM: %lu kB", &m.hwm);
         }
         fclose(f);
+        snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int) pid);
+        f = fopen(path, "re");
+        if (f) {
+                while (fgets(line, sizeof(line), f)) {
+                        sscanf(line, "Pss: %lu kB", &m.pss);
+                        sscanf(line, "Anonymous: %lu kB", &m.anon);
+                }
+                fclose(f);
+        }
+        snprintf(path, sizeof(path), "/proc/%d/smaps", (int) pid);
+        f = fopen(path, "re");
+        if (f) {
+                while (fgets(line, sizeof(line), f)) {
+                        unsigned long kb;
+
+                        if (strchr(line, '-') && strchr(line, ':') && line[0] != ' ' &&
+                            (line[0] < 'A' || line[0] > 'Z'))
+                                in_heap = strstr(line, "[heap]") != NULL;
+                        else if (in_heap && sscanf(line, "Rss: %lu kB", &kb) == 1)
+                                m.heap += kb;
+                }
+                fclose(f);
+        }
+        return m;
+}
+
+static void mem_row(const char *what, Mem m)
+{
+        printf("%-44s %7.2f %7.2f %7.2f %7.2f %7.2f\n", what, m.rss / 1024.0, m.hwm / 1024.0, m.pss / 1024.0,
+               m.anon / 1024.0, m.heap / 1024.0);
 }
 
 /* Starts a test daemon with npf × nvf VFs on the bus; returns its child. */
@@ -151,6 +190,54 @@ static void daemon_cleanup(Child *c)
 {
         /* "READY root=… testbed=…": the SIGTERM path removes them itself. */
         child_stop(c, SIGTERM);
+}
+
+/* The real daemon has no ready fd: wait for its name, then for State to leave "starting",
+ * each by a blocking GetNameOwner/Get with the bus as the clock (no sleeps). */
+static void sriovd_spawn(Child *c, char *const argv[], const char *address, sd_bus *bus)
+{
+        uint64_t deadline = now_usec() + 30 * 1000000ULL;
+
+        c->pid = fork();
+        if (c->pid < 0)
+                die("fork", errno);
+        if (c->pid == 0) {
+                setenv("SRIOVD_BUS_ADDRESS", address, 1);
+                setenv("SRIOVD_LOG_LEVEL", "err", 1);
+                unsetenv("NOTIFY_SOCKET");
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        for (;;) {
+                sd_bus_message *reply = NULL;
+                const char *state = NULL;
+                int r;
+
+                if (now_usec() > deadline)
+                        die("sriovd did not start", ETIMEDOUT);
+                /* Wait for the name (blocks in the bus until it is owned or the call times out). */
+                r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "GetNameOwner", NULL, &reply, "s",
+                                       "org.sriovd1");
+                sd_bus_message_unref(reply);
+                reply = NULL;
+                if (r < 0) {
+                        /* Not there yet: block on the bus until something changes. */
+                        (void) sd_bus_wait(bus, 100000);
+                        (void) sd_bus_process(bus, NULL);
+                        continue;
+                }
+                r = sd_bus_get_property(bus, "org.sriovd1", "/org/sriovd1", "org.sriovd1.Manager", "State",
+                                        NULL, &reply, "s");
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "s", &state);
+                if (r >= 0 && strcmp(state, "starting") != 0) {
+                        sd_bus_message_unref(reply);
+                        return;
+                }
+                sd_bus_message_unref(reply);
+                (void) sd_bus_wait(bus, 100000);
+        }
 }
 
 typedef struct Stats {
@@ -273,9 +360,13 @@ static double allocate_release(sd_bus *bus, double seconds, unsigned *ret_n)
 static void parse_argv(int argc, char *argv[])
 {
         static const struct option options[] = {
-                {"daemon", required_argument, NULL, 'd'},    {"preload", required_argument, NULL, 'p'},
-                {"state-dir", required_argument, NULL, 's'}, {"calls", required_argument, NULL, 'n'},
-                {"seconds", required_argument, NULL, 't'},   {},
+                {"daemon", required_argument, NULL, 'd'},
+                {"preload", required_argument, NULL, 'p'},
+                {"state-dir", required_argument, NULL, 's'},
+                {"calls", required_argument, NULL, 'n'},
+                {"seconds", required_argument, NULL, 't'},
+                {"sriovd", required_argument, NULL, 'S'},
+                {},
         };
         int c;
 
@@ -295,6 +386,9 @@ static void parse_argv(int argc, char *argv[])
                         break;
                 case 't':
                         arg_seconds = strtod(optarg, NULL);
+                        break;
+                case 'S':
+                        arg_sriovd = optarg;
                         break;
                 default:
                         exit(EXIT_FAILURE);
@@ -316,7 +410,7 @@ int main(int argc, char *argv[])
         sd_bus *bus = NULL;
         char vfbuf[256], extra[128];
         const char *vf;
-        unsigned long rss = 0, hwm = 0;
+        Mem mem_before_idle;
         unsigned n;
         uint64_t t0;
         Stats s;
@@ -346,9 +440,7 @@ int main(int argc, char *argv[])
         daemon_spawn(&d, dbus.line, 16, 256);
         snprintf(extra, sizeof(extra), "startup to READY %.2f s", (now_usec() - t0) / 1e6);
         n = count_vfs(bus);
-        rss_of(d.pid, &rss, &hwm);
-        printf("# %u VFs; %s; daemon VmRSS %.1f MiB, VmHWM %.1f MiB\n", n, extra, rss / 1024.0,
-               hwm / 1024.0);
+        printf("# %u VFs; %s\n", n, extra);
         s = time_call(bus, arg_calls, "/org/sriovd1", "org.sriovd1.Manager", "ListVirtualFunctions", "s",
                       "");
         snprintf(extra, sizeof(extra), "%u entries", n);
@@ -369,22 +461,32 @@ int main(int argc, char *argv[])
                 printf("%-44s %6u %10.1f/s  durable leases in %s\n", "Allocate+Release round trips", n, rate,
                        arg_state_dir);
         }
-        rss_of(d.pid, &rss, &hwm);
-        printf("# after the run: daemon VmRSS %.1f MiB, VmHWM %.1f MiB\n", rss / 1024.0, hwm / 1024.0);
+        mem_before_idle = mem_of(d.pid);
         daemon_cleanup(&d);
 
-        /* Idle RSS with 1,024 VFs (4 × 256), and with none for the baseline of the process
-         * (libraries + the in-process fake kernel). */
+        /* Idle memory with 1,024 VFs (4 × 256), with none (what the process costs without
+         * VFs: libraries and the in-process fake kernel), and of the real sriovd binary with no
+         * SR-IOV device (the libraries' share without any fake). The VFs' cost to the daemon
+         * is the growth of the main thread's heap: the fake kernel lives on its own threads. */
+        printf("\n%-44s %7s %7s %7s %7s %7s\n", "daemon memory, MiB", "VmRSS", "VmHWM", "PSS", "anon",
+               "[heap]");
+        mem_row("after the runs above (4,096 VFs)", mem_before_idle);
         daemon_spawn(&d, dbus.line, 4, 256);
-        rss_of(d.pid, &rss, &hwm);
-        printf("%-44s %10.2f MiB VmRSS  %.2f MiB VmHWM\n", "idle, 1,024 VFs (4 PFs x 256)", rss / 1024.0,
-               hwm / 1024.0);
+        mem_row("test daemon idle, 1,024 VFs (4 PFs x 256)", mem_of(d.pid));
         daemon_cleanup(&d);
         daemon_spawn(&d, dbus.line, 4, 0);
-        rss_of(d.pid, &rss, &hwm);
-        printf("%-44s %10.2f MiB VmRSS  %.2f MiB VmHWM\n", "idle, 4 PFs, 0 VFs (baseline)", rss / 1024.0,
-               hwm / 1024.0);
+        mem_row("test daemon idle, 4 PFs, 0 VFs", mem_of(d.pid));
         daemon_cleanup(&d);
+        if (arg_sriovd) {
+                char root[600], state[600];
+                char *sargv[] = {(char *) arg_sriovd, root, state, NULL};
+
+                snprintf(root, sizeof(root), "--root=%s", arg_state_dir);
+                snprintf(state, sizeof(state), "--state-dir=%s", arg_state_dir);
+                sriovd_spawn(&d, sargv, dbus.line, bus);
+                mem_row("sriovd idle, no SR-IOV device", mem_of(d.pid));
+                child_stop(&d, SIGTERM);
+        }
 
         sd_bus_flush_close_unref(bus);
         child_stop(&dbus, SIGTERM);
