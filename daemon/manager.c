@@ -292,6 +292,14 @@ static PhysicalFunction *pf_of_pci_device(Manager *m, struct udev_device *d)
         }
 }
 
+static void pf_vfs_stale(Manager *m, PhysicalFunction *pf, const char *action, struct udev_device *d)
+{
+        log_debug("uevent %s %s %s -> VF of PF %s", action, strempty(udev_device_get_subsystem(d)),
+                  udev_device_get_sysname(d), pf->pci);
+        pf->vfs_stale = true;
+        manager_pf_dirty(m, pf);
+}
+
 static void on_udev_event(void *userdata, const char *action, struct udev_device *d)
 {
         Manager *m = userdata;
@@ -326,20 +334,35 @@ static void on_udev_event(void *userdata, const char *action, struct udev_device
                 pf = pf_of_pci_device(m, d);
                 if (!pf)
                         return;
-                if (streq(action, "remove")) {
+                if (!streq(pf->pci, pci)) {
                         VirtualFunction *vf = manager_get_vf(m, pci);
 
-                        if (vf)
+                        /* A VF's own event: re-read that VF (or find the new one), not the
+                         * whole PF; VF creation sends several events per VF. */
+                        if (vf && streq(action, "remove"))
                                 pf_remove_vf(pf, vf->index);
+                        else if (vf)
+                                vf->stale = true;
+                        pf_vfs_stale(m, pf, action, d);
+                        return;
                 }
         } else {
                 struct udev_device *parent = udev_device_pci_parent(d);
+                VirtualFunction *vf;
 
                 if (!parent)
                         return; /* soft devices (rxe on a VF netdev) are handled by RDMA mapping */
                 pf = pf_of_pci_device(m, parent);
                 if (!pf)
                         return;
+                if (!streq(pf->pci, udev_device_get_sysname(parent))) {
+                        /* On a VF: its netdev or RDMA device; the PF's VF table is unchanged. */
+                        vf = manager_get_vf(m, udev_device_get_sysname(parent));
+                        if (vf)
+                                vf->stale = true;
+                        pf_vfs_stale(m, pf, action, d);
+                        return;
+                }
                 pf->link_stale = true;
         }
         log_debug("uevent %s %s %s -> PF %s", action, subsystem, udev_device_get_sysname(d), pf->pci);
@@ -400,7 +423,7 @@ bool manager_is_settled(Manager *m)
         PhysicalFunction *pf;
 
         HASHMAP_FOREACH(pf, m->pfs) {
-                if (pf->dirty || pf->job_running || pf->needs_refresh)
+                if (pf->dirty || pf->job_running || pf->needs_refresh || pf->vfs_stale)
                         return false;
                 if (pf->state == PF_STATE_PENDING || pf->state == PF_STATE_CONFIGURING)
                         return false;
@@ -472,18 +495,30 @@ static int on_reconcile(sd_event_source *s, void *userdata)
         Manager *m = userdata;
         PhysicalFunction *pf;
 
+        m->n_reconcile_passes++;
         HASHMAP_FOREACH(pf, m->pfs) {
                 if (pf->needs_refresh && !pf->job_running) {
+                        int r;
+
                         pf->needs_refresh = false;
-                        if (pf_refresh(pf) < 0) {
-                                /* Its remove uevent is on the way; until then, leave it alone. */
+                        r = pf_refresh(pf);
+                        if (r < 0) {
                                 pf->dirty = false;
+                                /* Gone: its remove uevent is on the way; until then, leave it
+                                 * alone. Anything else is reported, and retried if that may help. */
+                                if (r != -ENOENT && r != -ENODEV)
+                                        reconcile_pf_fail(pf, r, "reading the device state");
                                 continue;
                         }
                         if (pf->link_stale)
                                 (void) pf_refresh_link(pf);
                         /* The netdev may have been renamed or appeared: re-match. */
                         manager_assign_config(m, pf, false);
+                } else if (pf->vfs_stale && !pf->job_running) {
+                        if (pf_refresh_vfs(pf) < 0) {
+                                pf->dirty = false;
+                                continue;
+                        }
                 }
         }
         /* After the refreshes (VFs and netdevs are current), before planning (VF health

@@ -81,7 +81,8 @@ struct Manager {
         bool initial_done; /* READY=1 sent */
         sd_event_source *startup_deadline;
         ManagerState state;
-        uint64_t n_reconcile_runs;
+        uint64_t n_reconcile_runs;   /* reconcile_pf() calls */
+        uint64_t n_reconcile_passes; /* reconcile loop iterations (benches) */
 
         bool no_udev_monitor, no_netlink_monitor;
         bool rdma_stale;            /* re-map RDMA devices before the next reconcile (rdma.c) */

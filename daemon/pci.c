@@ -6,9 +6,12 @@
 
 #include "log.h"
 #include "pci.h"
+#include "util.h"
 
 struct PciNames {
+        char *sysfs_path;
         struct pci_access *access;
+        struct pci_access *config; /* a second instance with a device access method */
 };
 
 static void pci_warning_handler(char *msg, ...)
@@ -67,6 +70,9 @@ PciNames *pci_names_free(PciNames *p)
         if (!p)
                 return NULL;
         pci_cleanup(p->access);
+        if (p->config)
+                pci_cleanup(p->config);
+        free(p->sysfs_path);
         return mfree(p);
 }
 
@@ -102,4 +108,76 @@ char *pci_names_device(PciNames *p, uint16_t vendor, uint16_t device)
          * that would otherwise stay resident in the middle of the heap. */
         (void) malloc_trim(0);
         return n;
+}
+
+int pci_names_set_sysfs_path(PciNames *p, const char *path)
+{
+        return free_and_strdup(&p->sysfs_path, path) < 0 ? -ENOMEM : 0;
+}
+
+/* Offsets in the SR-IOV extended capability (PCIe spec 9.3.3). */
+#define SRIOV_INITIAL_VF 0x0c
+#define SRIOV_TOTAL_VF   0x0e
+#define SRIOV_VF_OFFSET  0x14
+#define SRIOV_VF_STRIDE  0x16
+#define SRIOV_VF_DID     0x1a
+
+int pci_read_sriov_cap(PciNames *p, const char *pci_address, PciSriovCap *ret)
+{
+        unsigned domain, bus, dev, func;
+        struct pci_dev *volatile d = NULL;
+        volatile int r = -EIO;
+        PciSriovCap cap = {};
+        jmp_buf jb;
+
+        if (sscanf(pci_address, "%x:%x:%x.%x", &domain, &bus, &dev, &func) != 4)
+                return -EINVAL;
+        if (setjmp(jb) == 0) {
+                struct pci_cap *c;
+
+                error_jump = &jb;
+                if (!p->config) {
+                        p->config = pci_alloc();
+                        if (!p->config) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        p->config->error = pci_error_handler;
+                        p->config->warning = pci_warning_handler;
+                        p->config->debug = pci_warning_handler;
+                        /* sysfs only: the same files as everything else reads (and a test tree). */
+                        p->config->method = PCI_ACCESS_SYS_BUS_PCI;
+                        if (p->sysfs_path)
+                                pci_set_param(p->config, (char *) "sysfs.path", p->sysfs_path);
+                        pci_init(p->config);
+                }
+                d = pci_get_dev(p->config, (int) domain, (int) bus, (int) dev, (int) func);
+                if (!d) {
+                        r = -ENODEV;
+                        goto out;
+                }
+                /* Extended capabilities live past the first 256 bytes of config space. */
+                if (!(pci_fill_info(d, PCI_FILL_EXT_CAPS) & PCI_FILL_EXT_CAPS)) {
+                        r = -EACCES;
+                        goto out;
+                }
+                c = pci_find_cap(d, PCI_EXT_CAP_ID_SRIOV, PCI_CAP_EXTENDED);
+                if (!c) {
+                        r = -ENOENT;
+                        goto out;
+                }
+                cap.initial_vfs = pci_read_word(d, c->addr + SRIOV_INITIAL_VF);
+                cap.total_vfs = pci_read_word(d, c->addr + SRIOV_TOTAL_VF);
+                cap.vf_offset = pci_read_word(d, c->addr + SRIOV_VF_OFFSET);
+                cap.vf_stride = pci_read_word(d, c->addr + SRIOV_VF_STRIDE);
+                cap.vf_device = pci_read_word(d, c->addr + SRIOV_VF_DID);
+                r = 0;
+        }
+out:
+        error_jump = NULL;
+        if (d)
+                pci_free_dev(d);
+        if (r >= 0)
+                *ret = cap;
+        return r;
 }

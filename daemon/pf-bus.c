@@ -118,6 +118,8 @@ const sd_bus_vtable pf_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("DeviceName", "s", property_get_str, offsetof(PhysicalFunction, device_name),
                         SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("VFDeviceId", "q", NULL, offsetof(PhysicalFunction, vf_device_id),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("TotalVFs", "u", NULL, offsetof(PhysicalFunction, total_vfs),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("NumVFs", "u", NULL, offsetof(PhysicalFunction, num_vfs),

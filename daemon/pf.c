@@ -173,6 +173,32 @@ static int first_netdev(const char *syspath, char **ret_ifname, int *ret_ifindex
         return 0;
 }
 
+/* VF slot i < sriov_numvfs: virtfnI names the VF's PCI address. */
+static int pf_refresh_slot(PhysicalFunction *pf, unsigned i)
+{
+        _cleanup_free_ char *name = NULL, *syspath = NULL;
+        VirtualFunction *vf = pf->vfs[i];
+        char attr[32];
+
+        snprintf(attr, sizeof(attr), "virtfn%u", i);
+        if (sysfs_read_link_attr(pf->syspath, attr, &name) < 0) {
+                /* Not there yet: the kernel is still creating it; its uevent will come. */
+                pf_remove_vf(pf, i);
+                return 0;
+        }
+        /* The same function as before: no need to ask udev for its syspath again. */
+        if (vf && streq(vf->pci, name)) {
+                if (vf_refresh(vf) > 0)
+                        manager_vf_changed(pf->manager, vf);
+                return 0;
+        }
+        if (udev_pci_syspath(pf->manager->udev, name, &syspath) < 0) {
+                pf_remove_vf(pf, i);
+                return 0;
+        }
+        return pf_add_vf(pf, i, syspath, NULL);
+}
+
 static void pf_set_ifindex(PhysicalFunction *pf, int ifindex)
 {
         Manager *m = pf->manager;
@@ -218,6 +244,24 @@ int pf_refresh(PhysicalFunction *pf)
                 /* Unknown is an answer too: "" keeps us from reloading pci.ids on every refresh. */
                 if (!pf->vendor_name)
                         pf->vendor_name = strdup("");
+                if (m->pci_names) {
+                        PciSriovCap cap;
+
+                        r = pci_read_sriov_cap(m->pci_names, pf->pci, &cap);
+                        if (r >= 0) {
+                                pf->has_sriov_cap = true;
+                                pf->vf_device_id = cap.vf_device;
+                                pf->vf_offset = cap.vf_offset;
+                                pf->vf_stride = cap.vf_stride;
+                                if (cap.total_vfs != total)
+                                        /* The driver may cap it below the hardware's (firmware limits). */
+                                        log_pf_full_errno(
+                                                pf, LOG_DEBUG, 0,
+                                                "SR-IOV capability: TotalVFs %u, sriov_totalvfs %u",
+                                                cap.total_vfs, total);
+                        } else
+                                log_pf_full_errno(pf, LOG_DEBUG, r, "No SR-IOV capability readable: %m");
+                }
         }
         pf->total_vfs = total;
         pf->num_vfs = num;
@@ -239,27 +283,34 @@ int pf_refresh(PhysicalFunction *pf)
         r = pf_grow_slots(pf, total);
         if (r < 0)
                 return r;
+        pf->vfs_stale = false;
         for (unsigned i = 0; i < pf->n_vf_slots; i++) {
-                _cleanup_free_ char *name = NULL, *syspath = NULL, *attr = NULL;
-
                 if (i >= num) {
                         pf_remove_vf(pf, i);
                         continue;
                 }
-                if (asprintf_safe(&attr, "virtfn%u", i) < 0)
-                        return -ENOMEM;
-                if (sysfs_read_link_attr(pf->syspath, attr, &name) < 0 ||
-                    udev_pci_syspath(m->udev, name, &syspath) < 0) {
-                        /* Not there yet: the kernel is still creating it; its uevent will come. */
-                        pf_remove_vf(pf, i);
+                r = pf_refresh_slot(pf, i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int pf_refresh_vfs(PhysicalFunction *pf)
+{
+        uint32_t num;
+        int r;
+
+        r = sysfs_read_attr_u32(pf->syspath, "sriov_numvfs", &num);
+        if (r < 0)
+                return r;
+        if (num != pf->num_vfs || num > pf->n_vf_slots)
+                return pf_refresh(pf);
+        pf->vfs_stale = false;
+        for (unsigned i = 0; i < num; i++) {
+                if (pf->vfs[i] && !pf->vfs[i]->stale)
                         continue;
-                }
-                if (pf->vfs[i] && streq(pf->vfs[i]->syspath, syspath)) {
-                        if (vf_refresh(pf->vfs[i]) > 0)
-                                manager_vf_changed(m, pf->vfs[i]);
-                        continue;
-                }
-                r = pf_add_vf(pf, i, syspath, NULL);
+                r = pf_refresh_slot(pf, i);
                 if (r < 0)
                         return r;
         }
@@ -311,6 +362,7 @@ void pf_set_config(PhysicalFunction *pf, const PfConfig *c)
                 vf->unsupported = 0;
         }
         pf->n_failures = 0;
+        pf->retry_failed = true;
 }
 
 unsigned pf_desired_num_vfs(const PhysicalFunction *pf)
@@ -320,18 +372,12 @@ unsigned pf_desired_num_vfs(const PhysicalFunction *pf)
 
 void pf_set_state(PhysicalFunction *pf, PfState state, const char *error_fmt, ...)
 {
-        _cleanup_free_ char *err = NULL;
         bool changed = pf->state != state;
+        va_list ap;
 
-        if (error_fmt) {
-                va_list ap;
-
-                va_start(ap, error_fmt);
-                if (vasprintf(&err, error_fmt, ap) < 0)
-                        err = NULL;
-                va_end(ap);
-        }
-        changed |= free_and_strdup(&pf->last_error, err) > 0;
+        va_start(ap, error_fmt);
+        changed |= free_and_vasprintf(&pf->last_error, error_fmt, ap) > 0;
+        va_end(ap);
         if (!changed)
                 return;
         if (pf->state != state)
@@ -340,7 +386,8 @@ void pf_set_state(PhysicalFunction *pf, PfState state, const char *error_fmt, ..
                                   : state == PF_STATE_BLOCKED ? LOG_WARNING
                                                               : LOG_INFO,
                                   0, "%s -> %s%s%s", pf_state_to_string(pf->state),
-                                  pf_state_to_string(state), err ? ": " : "", strempty(err));
+                                  pf_state_to_string(state), pf->last_error ? ": " : "",
+                                  strempty(pf->last_error));
         pf->state = state;
         manager_pf_changed(pf->manager, pf);
 }

@@ -36,8 +36,10 @@ struct PhysicalFunction {
         int numa_node;
         int drivers_autoprobe; /* -1: unknown */
         uint64_t link_speed;   /* Mbit/s, 0 = unknown */
-        LinkInfo *link;        /* last RTM_GETLINK with VF info; NULL if no netdev */
-        char **rdma_devices;   /* RDMA devices on the PF itself (rdma.c) */
+        bool has_sriov_cap;    /* read from config space through libpci */
+        uint16_t vf_device_id, vf_offset, vf_stride;
+        LinkInfo *link;      /* last RTM_GETLINK with VF info; NULL if no netdev */
+        char **rdma_devices; /* RDMA devices on the PF itself (rdma.c) */
 
         const PfConfig *config; /* owning entry in manager->config; NULL = unmanaged */
 
@@ -52,8 +54,10 @@ struct PhysicalFunction {
         bool dirty;          /* something changed: run the reconciler */
         bool link_stale;     /* re-read the VF settings before planning */
         bool needs_refresh;  /* re-read the device model (uevent seen) */
+        bool vfs_stale;      /* uevents of some VFs: re-read those and the empty slots only */
         bool job_running;    /* a blocking write runs in a worker */
         unsigned n_failures; /* consecutive, for backoff */
+        bool retry_failed;   /* this pass may retry what failed (backoff expired, config changed) */
         sd_event_source *retry_source;
         sd_event_source *wait_source; /* deadline while waiting for VFs to appear */
         uint64_t changes;             /* count of applied changes, for tests/benches */
@@ -67,6 +71,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(PhysicalFunction *, pf_free);
 
 /* Re-reads attributes, netdev, and the set of VFs from sysfs/udev. */
 int pf_refresh(PhysicalFunction *pf);
+/* Cheaper: re-reads only VFs marked stale and slots still empty (falls back to pf_refresh()
+ * if sriov_numvfs changed). VF creation sends several uevents per VF; this keeps each
+ * reconcile pass proportional to what changed, not to the PF's size. */
+int pf_refresh_vfs(PhysicalFunction *pf);
 int pf_refresh_link(PhysicalFunction *pf);
 int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret);
 void pf_remove_vf(PhysicalFunction *pf, unsigned index);

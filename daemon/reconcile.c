@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <linux/if_ether.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "job.h"
 #include "log.h"
@@ -11,8 +9,6 @@
 #include "reconcile.h"
 #include "sysfs.h"
 #include "util.h"
-
-extern char **environ;
 
 /* ---- settings diff ---------------------------------------------------------------------- */
 
@@ -76,6 +72,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 
         pf->retry_source = sd_event_source_disable_unref(pf->retry_source);
         pf->needs_refresh = true;
+        pf->retry_failed = true;
         manager_pf_dirty(pf->manager, pf);
         return 0;
 }
@@ -88,24 +85,33 @@ static bool error_is_retriable(int r)
 
 /* A failure that waiting may cure: retry after 1, 2, 4 … 300 s. Otherwise it stays failed
  * until the config or the device changes (both re-queue the PF). */
-static void pf_fail(PhysicalFunction *pf, int error, const char *what)
+static void pf_fail_message(PhysicalFunction *pf, bool retriable, const char *message)
 {
         Manager *m = pf->manager;
         uint64_t delay, now;
 
-        if (!error_is_retriable(error) || !m->event) {
-                pf_set_state(pf, PF_STATE_FAILED, "%s: %s", what, strerror(abs(error)));
+        if (!retriable || !m->event) {
+                pf_set_state(pf, PF_STATE_FAILED, "%s", message);
                 return;
         }
         delay = u64_min(1000000ULL << MIN(pf->n_failures, 20u), RECONCILE_BACKOFF_MAX_USEC);
         pf->n_failures++;
-        pf_set_state(pf, PF_STATE_FAILED, "%s: %s (retrying in %llus)", what, strerror(abs(error)),
+        pf_set_state(pf, PF_STATE_FAILED, "%s (retrying in %llus)", message,
                      (unsigned long long) (delay / 1000000ULL));
         pf->retry_source = sd_event_source_disable_unref(pf->retry_source);
         if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0 ||
             sd_event_add_time(m->event, &pf->retry_source, CLOCK_MONOTONIC, now + delay, 0, on_retry, pf) <
                     0)
                 log_pf_full_errno(pf, LOG_ERR, ENOMEM, "Cannot arm retry timer.");
+}
+
+void reconcile_pf_fail(PhysicalFunction *pf, int error, const char *what)
+{
+        _cleanup_free_ char *msg = NULL;
+
+        if (asprintf_safe(&msg, "%s: %s", what, strerror(abs(error))) < 0)
+                return (void) log_oom();
+        pf_fail_message(pf, error_is_retriable(error), msg);
 }
 
 /* ---- sriov_numvfs, off the event loop --------------------------------------------------- */
@@ -171,7 +177,7 @@ static void num_vfs_job_done(void *p, int result)
                 char what[64];
 
                 snprintf(what, sizeof(what), "writing sriov_numvfs = %u", j->step_failed ? j->to : 0);
-                pf_fail(pf, result, what);
+                reconcile_pf_fail(pf, result, what);
                 return;
         }
         log_pf_full_errno(pf, LOG_INFO, 0, "sriov_numvfs %u -> %u", j->from, j->to);
@@ -228,7 +234,7 @@ int pf_plan_num_vfs(PhysicalFunction *pf, unsigned *ret_desired, char **ret_bloc
 /* ---- VF driver binding, off the event loop ---------------------------------------------- */
 
 typedef struct BindItem {
-        char *pci, *syspath, *current, *want; /* want NULL: back to the kernel's default */
+        char *pci, *syspath, *want; /* want NULL: back to the kernel's default */
         int result;
 } BindItem;
 
@@ -246,7 +252,6 @@ static void bind_job_free(void *p)
         for (size_t i = 0; i < j->n_items; i++) {
                 free(j->items[i].pci);
                 free(j->items[i].syspath);
-                free(j->items[i].current);
                 free(j->items[i].want);
         }
         free(j->items);
@@ -265,9 +270,7 @@ static int driver_ensure_loaded(const char *driver)
 {
         _cleanup_free_ char *p = NULL;
         struct stat st;
-        char *argv[] = {(char *) "modprobe", (char *) "-q", (char *) "--", (char *) driver, NULL};
-        pid_t pid;
-        int status, r;
+        int r;
 
         if (asprintf_safe(&p, "/sys/bus/pci/drivers/%s", driver) < 0)
                 return -ENOMEM;
@@ -275,14 +278,9 @@ static int driver_ensure_loaded(const char *driver)
                 return 0;
         /* drivers_probe does not load modules (vfio-pci is the usual victim): do it for the
          * admin, as udev would for a device's own driver. */
-        r = posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ);
-        if (r != 0)
-                return -r;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return negative_errno();
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return -ENOENT;
+        r = sysfs_load_module(driver);
+        if (r < 0)
+                return r;
         return stat(p, &st) >= 0 ? 0 : -ENOENT;
 }
 
@@ -293,6 +291,7 @@ static int bind_job_work(void *p)
 
         for (size_t i = 0; i < j->n_items; i++) {
                 BindItem *it = &j->items[i];
+                _cleanup_free_ char *current = NULL;
 
                 if (it->want) {
                         r = driver_ensure_loaded(it->want);
@@ -301,12 +300,20 @@ static int bind_job_work(void *p)
                                 continue;
                         }
                 }
+                /* Override first: from then on no other driver can take the VF, so what is bound
+                 * now (read now, not when the job was planned: a default driver may have probed
+                 * meanwhile) is all there is to unbind. */
                 r = sysfs_write_attr(it->syspath, "driver_override", it->want ?: "\n");
                 if (r < 0) {
                         it->result = r;
                         continue;
                 }
-                if (it->current) {
+                (void) sysfs_read_link_attr(it->syspath, "driver", &current);
+                if (current && it->want && streq(current, it->want)) {
+                        it->result = 0;
+                        continue;
+                }
+                if (current) {
                         r = sysfs_write_attr(it->syspath, "driver/unbind", it->pci);
                         if (r < 0 && r != -ENOENT && r != -ENODEV) {
                                 it->result = r;
@@ -334,7 +341,10 @@ static void bind_job_done(void *p, int result)
                 if (!vf)
                         continue;
                 (void) vf_refresh(vf);
-                if (it->result < 0)
+                if (it->result == -ENOENT && it->want)
+                        vf_set_state(vf, VF_STATE_FAILED, "driver %s is not available (modprobe %s failed)",
+                                     it->want, it->want);
+                else if (it->result < 0)
                         vf_set_state(vf, VF_STATE_FAILED, "binding to %s: %s", it->want ?: "default driver",
                                      strerror(abs(it->result)));
                 else if (it->want && !streq_ptr(vf->driver, it->want))
@@ -374,7 +384,10 @@ static int pf_start_binds(PhysicalFunction *pf, unsigned desired, bool *ret_star
         PF_FOREACH_VF(vf, pf) {
                 BindItem *it;
 
-                if (vf->index >= desired || !vf_driver_wrong(vf) || vf->state == VF_STATE_FAILED)
+                if (vf->index >= desired || !vf_driver_wrong(vf))
+                        continue;
+                /* A bind that failed is retried with the PF's backoff, not on every pass. */
+                if (vf->state == VF_STATE_FAILED && !pf->retry_failed)
                         continue;
                 /* A consumer's VF is not moved between drivers under it. */
                 if (vf_is_in_use(vf, NULL))
@@ -387,7 +400,6 @@ static int pf_start_binds(PhysicalFunction *pf, unsigned desired, bool *ret_star
                 *it = (BindItem){
                         .pci = strdup(vf->pci),
                         .syspath = strdup(vf->syspath),
-                        .current = vf->driver ? strdup(vf->driver) : NULL,
                         .want = vf->layout && vf->layout->driver ? strdup(vf->layout->driver) : NULL,
                 };
                 if (!it->pci || !it->syspath)
@@ -439,32 +451,93 @@ static bool error_means_unsupported(int r)
 
 /* Drivers that take IB GUIDs but never report them (no ndo_get_vf_guid) would make every pass
  * resend them: what the kernel does not report, we trust to be what we last applied. */
-static uint32_t vf_guids_unreported_applied(const VirtualFunction *vf, const VfSettings *want,
-                                            const VfSettings *have)
+static bool vf_attr_equal(const VfSettings *a, const VfSettings *b, VfAttr attr)
 {
-        uint32_t same = 0, have_mask = have ? have->mask : 0;
+        VfSettings x = *a, y = *b;
 
-        if ((vf->guids_applied & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) &&
-            !(have_mask & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) && vf->applied_node_guid == want->node_guid)
-                same |= VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID);
-        if ((vf->guids_applied & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) &&
-            !(have_mask & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) && vf->applied_port_guid == want->port_guid)
-                same |= VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID);
-        return same;
+        x.mask = y.mask = VF_ATTR_BIT(attr);
+        return vf_settings_diff(&x, &y) == 0;
+}
+
+/* What we last wrote stands in for what the kernel does not report (IB GUIDs on some
+ * drivers, VFs beyond a truncated list): such an attribute is not rewritten every pass. And a
+ * value that reads back different right after we wrote it is one the driver silently does not
+ * keep: writing it again would loop (write, link event, re-read, write...), so the VF is
+ * degraded with the reason instead. Drift made later by someone else is still corrected: by
+ * then the write was verified. */
+static uint32_t vf_filter_diff(VirtualFunction *vf, const VfSettings *want, const VfSettings *have,
+                               uint32_t diff)
+{
+        uint32_t have_mask = have ? have->mask : 0, verified = vf->verify_mask & ~diff;
+
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
+                uint32_t bit = VF_ATTR_BIT(a);
+
+                if (!(diff & bit) || !(vf->applied_mask & bit) || !vf_attr_equal(want, &vf->applied, a))
+                        continue;
+                if (!(have_mask & bit)) {
+                        diff &= ~bit;
+                        continue;
+                }
+                if (vf->verify_mask & bit) {
+                        vf->unsupported |= bit;
+                        vf->error_pass = vf->pf->manager->n_reconcile_runs;
+                        vf_set_state(vf, VF_STATE_DEGRADED,
+                                     "%s: %s does not keep the value (reads back different)",
+                                     vf_attr_to_string(a), strna(vf->pf->driver));
+                        log_vf_full_errno(vf, LOG_WARNING, 0, "VF %u: %s not kept by %s, giving up on it.",
+                                          vf->index, vf_attr_to_string(a), strna(vf->pf->driver));
+                        diff &= ~bit;
+                }
+        }
+        vf->verify_mask &= ~verified;
+        return diff;
 }
 
 static void vf_note_applied(VirtualFunction *vf, const VfSettings *sent)
 {
         if (!vf)
                 return;
-        if (sent->mask & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) {
-                vf->guids_applied |= VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID);
-                vf->applied_node_guid = sent->node_guid;
-        }
-        if (sent->mask & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) {
-                vf->guids_applied |= VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID);
-                vf->applied_port_guid = sent->port_guid;
-        }
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
+                if (sent->mask & VF_ATTR_BIT(a)) {
+                        VfSettings tmp = vf->applied;
+
+                        /* Copy this attribute's fields only. */
+                        switch (a) {
+                        case VF_ATTR_MAC:
+                                tmp.mac = sent->mac;
+                                break;
+                        case VF_ATTR_VLAN:
+                                tmp.vlan = sent->vlan;
+                                tmp.qos = sent->qos;
+                                tmp.vlan_proto = sent->vlan_proto;
+                                break;
+                        case VF_ATTR_SPOOFCHK:
+                                tmp.spoofchk = sent->spoofchk;
+                                break;
+                        case VF_ATTR_TRUST:
+                                tmp.trust = sent->trust;
+                                break;
+                        case VF_ATTR_LINK_STATE:
+                                tmp.link_state = sent->link_state;
+                                break;
+                        case VF_ATTR_RATE:
+                                tmp.min_tx_rate = sent->min_tx_rate;
+                                tmp.max_tx_rate = sent->max_tx_rate;
+                                break;
+                        case VF_ATTR_IB_NODE_GUID:
+                                tmp.node_guid = sent->node_guid;
+                                break;
+                        case VF_ATTR_IB_PORT_GUID:
+                                tmp.port_guid = sent->port_guid;
+                                break;
+                        default:
+                                break;
+                        }
+                        vf->applied = tmp;
+                }
+        vf->applied_mask |= sent->mask;
+        vf->verify_mask |= sent->mask;
 }
 
 /* The batch failed somewhere: the kernel stopped at the first failing VF, earlier ones are
@@ -546,7 +619,7 @@ static int pf_apply_vf_settings(PhysicalFunction *pf, unsigned desired, char **e
                         continue;
                 vf_desired_settings(vf, &s);
                 diff = vf_settings_diff(&s, link_info_find_vf(pf->link, vf->index));
-                diff &= ~vf_guids_unreported_applied(vf, &s, link_info_find_vf(pf->link, vf->index));
+                diff = vf_filter_diff(vf, &s, link_info_find_vf(pf->link, vf->index), diff);
                 if (diff == 0)
                         continue;
                 s.mask = diff; /* minimal diff: only what differs travels */
@@ -666,7 +739,7 @@ void reconcile_pf(PhysicalFunction *pf)
                 r = sysfs_write_attr(pf->syspath, "sriov_drivers_autoprobe",
                                      c->drivers_autoprobe ? "1" : "0");
                 if (r < 0) {
-                        pf_fail(pf, r, "writing sriov_drivers_autoprobe");
+                        reconcile_pf_fail(pf, r, "writing sriov_drivers_autoprobe");
                         return;
                 }
                 pf->drivers_autoprobe = c->drivers_autoprobe;
@@ -684,14 +757,14 @@ void reconcile_pf(PhysicalFunction *pf)
                              desired);
                 r = pf_start_num_vfs(pf, desired);
                 if (r < 0)
-                        pf_fail(pf, r, "starting sriov_numvfs write");
+                        reconcile_pf_fail(pf, r, "starting sriov_numvfs write");
                 return;
         }
 
         if (c->mtu > 0 && pf->link && pf->link->mtu != c->mtu && pf->manager->netlink) {
                 r = netlink_set_mtu(pf->manager->netlink, pf->ifindex, c->mtu);
                 if (r < 0) {
-                        pf_fail(pf, r, "setting PF mtu");
+                        reconcile_pf_fail(pf, r, "setting PF mtu");
                         return;
                 }
                 pf->link_stale = true;
@@ -707,8 +780,9 @@ void reconcile_pf(PhysicalFunction *pf)
         pf->wait_source = sd_event_source_disable_unref(pf->wait_source);
 
         r = pf_start_binds(pf, desired, &started);
+        pf->retry_failed = false;
         if (r < 0) {
-                pf_fail(pf, r, "binding VF drivers");
+                reconcile_pf_fail(pf, r, "binding VF drivers");
                 return;
         }
         if (started) {
@@ -718,7 +792,7 @@ void reconcile_pf(PhysicalFunction *pf)
 
         r = pf_apply_vf_settings(pf, desired, &errors);
         if (r < 0) {
-                pf_fail(pf, r, errors ?: "applying VF settings");
+                reconcile_pf_fail(pf, r, errors ?: "applying VF settings");
                 return;
         }
         pf_apply_vf_mtus(pf, desired);
@@ -748,6 +822,20 @@ void reconcile_pf(PhysicalFunction *pf)
                 else if (vf->state != VF_STATE_FAILED || !vf_driver_wrong(vf))
                         vf_set_state(vf, VF_STATE_READY, NULL);
                 degraded += vf->state != VF_STATE_READY;
+        }
+        /* A VF that failed (a driver that did not bind, a setting the kernel refused for now)
+         * keeps the PF from "configured": wait-online must not report it ready. Retried with
+         * backoff, since module loads and busy devices do clear up. */
+        PF_FOREACH_VF(vf, pf) {
+                if (vf->state == VF_STATE_FAILED) {
+                        _cleanup_free_ char *msg = NULL;
+
+                        if (asprintf_safe(&msg, "VF %u (%s): %s", vf->index, vf->pci,
+                                          strna(vf->last_error)) < 0)
+                                return (void) log_oom();
+                        pf_fail_message(pf, true, msg);
+                        return;
+                }
         }
         pf->n_failures = 0;
         if (degraded > 0)

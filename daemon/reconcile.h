@@ -14,6 +14,8 @@
  *
  * Only differences are written: a second pass over a converged PF writes nothing. */
 void reconcile_pf(PhysicalFunction *pf);
+/* Marks the PF failed with "WHAT: strerror"; retried with backoff when waiting may help. */
+void reconcile_pf_fail(PhysicalFunction *pf, int error, const char *what);
 
 /* The settings that differ between desired and observed (VF_ATTR_BIT mask); an attribute the
  * kernel did not report counts as different, except in a truncated list where the VF is

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <pthread.h>
+#include <spawn.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
 
 #include "sysfs.h"
 #include "util.h"
@@ -10,8 +12,26 @@ static int real_write(void *userdata, const char *path, const char *value)
         return write_string_file(path, value);
 }
 
+extern char **environ;
+
+static int real_load_module(void *userdata, const char *name)
+{
+        char *argv[] = {(char *) "modprobe", (char *) "-q", (char *) "--", (char *) name, NULL};
+        pid_t pid;
+        int status, r;
+
+        r = posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ);
+        if (r != 0)
+                return -r;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENOENT;
+}
+
 static const SysfsOps real_ops = {
         .write = real_write,
+        .load_module = real_load_module,
 };
 
 static const SysfsOps *ops = &real_ops;
@@ -85,6 +105,11 @@ int sysfs_read_link_attr(const char *syspath, const char *attr, char **ret)
         if (!p)
                 return -ENOMEM;
         return readlink_basename(p, ret);
+}
+
+int sysfs_load_module(const char *name)
+{
+        return ops->load_module ? ops->load_module(ops_userdata, name) : real_load_module(NULL, name);
 }
 
 uint64_t sysfs_get_write_count(void)

@@ -16,6 +16,8 @@
 typedef struct SysfsOps {
         /* path is absolute (from a libudev syspath); returns 0 or -errno. */
         int (*write)(void *userdata, const char *path, const char *value);
+        /* Loads a kernel module (a VF driver such as vfio-pci); NULL: run modprobe. */
+        int (*load_module)(void *userdata, const char *name);
 } SysfsOps;
 
 /* NULL ops restores the real implementation. */
@@ -31,6 +33,9 @@ int sysfs_read_attr_u32(const char *syspath, const char *attr, uint32_t *ret);
 int sysfs_read_attr_int(const char *syspath, const char *attr, int *ret);
 /* Basename of a symlink's target below syspath (e.g. "driver" -> "igbvf"); -ENOENT if none. */
 int sysfs_read_link_attr(const char *syspath, const char *attr, char **ret);
+
+/* Loads a module through the ops (modprobe on a real system). Blocks: call off the loop. */
+int sysfs_load_module(const char *name);
 
 /* Counters for tests and benches (all writes through the seam). */
 uint64_t sysfs_get_write_count(void);

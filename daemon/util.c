@@ -313,6 +313,15 @@ int free_and_strdup(char **p, const char *s)
         return 1;
 }
 
+int free_and_vasprintf(char **p, const char *fmt, va_list ap)
+{
+        _cleanup_free_ char *v = NULL;
+
+        if (fmt && vasprintf(&v, fmt, ap) < 0)
+                return -ENOMEM;
+        return free_and_strdup(p, v);
+}
+
 int parse_range(const char *s, unsigned *ret_first, unsigned *ret_last)
 {
         _cleanup_free_ char *a = NULL;

@@ -46,6 +46,8 @@ static inline bool ether_addr_equal(const struct ether_addr *a, const struct eth
 
 int asprintf_safe(char **ret, const char *fmt, ...) _printf_(2, 3);
 int free_and_strdup(char **p, const char *s); /* 1 if changed, 0 if equal, <0 on error */
+/* Like free_and_strdup() with a formatted value; fmt == NULL sets NULL. */
+int free_and_vasprintf(char **p, const char *fmt, va_list ap) _printf_(2, 0);
 
 /* Parses "N" or "N-M" into an inclusive range. */
 int parse_range(const char *s, unsigned *ret_first, unsigned *ret_last);

@@ -95,6 +95,7 @@ int vf_refresh(VirtualFunction *vf)
         uint32_t mtu = 0;
         bool changed = false;
 
+        vf->stale = false;
         (void) sysfs_read_link_attr(vf->syspath, "driver", &driver);
         if (sysfs_read_attr(vf->syspath, "driver_override", &override) >= 0 && streq(override, "(null)"))
                 override = mfree(override);
@@ -135,18 +136,12 @@ void vf_set_layout(VirtualFunction *vf, const VfLayout *layout)
 
 void vf_set_state(VirtualFunction *vf, VfState state, const char *error_fmt, ...)
 {
-        _cleanup_free_ char *err = NULL;
         bool changed = vf->state != state;
+        va_list ap;
 
-        if (error_fmt) {
-                va_list ap;
-
-                va_start(ap, error_fmt);
-                if (vasprintf(&err, error_fmt, ap) < 0)
-                        err = NULL;
-                va_end(ap);
-        }
-        changed |= free_and_strdup(&vf->last_error, err) > 0;
+        va_start(ap, error_fmt);
+        changed |= free_and_vasprintf(&vf->last_error, error_fmt, ap) > 0;
+        va_end(ap);
         vf->state = state;
         if (changed && vf->pf && vf->pf->manager)
                 manager_vf_changed(vf->pf->manager, vf);

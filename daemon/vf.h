@@ -49,11 +49,14 @@ typedef struct VirtualFunction {
         uint32_t unsupported;
         /* IB GUIDs sent since the VF was created: some drivers never report them back, and
          * without this the diff would resend them on every pass. */
-        uint32_t guids_applied; /* VF_ATTR_BIT(VF_ATTR_IB_*_GUID) */
-        uint64_t applied_node_guid, applied_port_guid;
+        /* What we last wrote (applied_mask) and what has not been read back since (verify_mask):
+         * see vf_filter_diff() in reconcile.c. */
+        VfSettings applied;
+        uint32_t applied_mask, verify_mask;
         /* Consumer: while allocated, MAC and VLAN belong to it. */
         char *owner;
         bool allocated;
+        bool stale; /* a uevent concerned it: re-read at the next pass (pf_refresh_vfs) */
 
         VfState state;
         char *last_error;

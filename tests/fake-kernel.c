@@ -94,6 +94,8 @@ typedef struct FailRule {
 } FailRule;
 
 struct FakeKernel {
+        /* Modules modprobe cannot find (set before the daemon runs; read-only after). */
+        char **missing_modules;
         /* Protects the call queue, write log, fail rules and blocking state. */
         pthread_mutex_t lock;
         pthread_cond_t cond;
@@ -1196,8 +1198,13 @@ static int pf_create_vfs(FakeKernel *fk, FakePf *pf)
                 return -ENOMEM;
         for (unsigned i = 0; i < pf->num_vfs && r >= 0; i++)
                 r = pf_add_vf(fk, pf, i);
-        if (r < 0)
+        if (r < 0) {
+                /* sriov_enable() unwinds: the VFs made so far go, sriov_numvfs stays 0 (a VF
+                 * routing ID taken by another function is such a failure). */
                 log_error_errno(r, "fake-kernel: creating VFs of %s failed: %m", pf->fn.pci);
+                pf_destroy_vfs(fk, pf);
+                return r;
+        }
         pf_numvfs_changed(fk, pf);
         return r;
 }
@@ -1658,6 +1665,7 @@ FakeKernel *fake_kernel_free(FakeKernel *fk)
 {
         if (!fk)
                 return NULL;
+        fk->missing_modules = strv_free(fk->missing_modules);
         if (fk->thread_started) {
                 (void) fk_call(fk, teardown, NULL);
                 pthread_mutex_lock(&fk->lock);
@@ -1890,8 +1898,29 @@ static int ops_write(void *userdata, const char *path, const char *value)
         return fake_kernel_write(userdata, path, value);
 }
 
+int fake_kernel_set_module_missing(FakeKernel *fk, const char *name)
+{
+        return strv_extend(&fk->missing_modules, name);
+}
+
+static bool fake_kernel_module_available(FakeKernel *fk, const char *name)
+{
+        return !strv_contains(fk->missing_modules, name);
+}
+
+static int ops_load_module(void *userdata, const char *name)
+{
+        FakeKernel *fk = userdata;
+
+        /* Only drivers the test made available can be "loaded" (a module that exists). */
+        if (fake_kernel_module_available(fk, name))
+                return fake_kernel_load_driver(fk, name);
+        return -ENOENT;
+}
+
 static const SysfsOps fake_ops = {
         .write = ops_write,
+        .load_module = ops_load_module,
 };
 
 const SysfsOps *fake_kernel_sysfs_ops(void)

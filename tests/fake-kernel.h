@@ -109,6 +109,10 @@ int fake_kernel_remove_pf(FakeKernel *fk, const char *pci);
 int fake_kernel_load_driver(FakeKernel *fk, const char *driver);
 int fake_kernel_unload_driver(FakeKernel *fk, const char *driver);
 
+/* modprobe NAME fails (-ENOENT) from now on; by default every unloaded driver can be loaded
+ * (SysfsOps.load_module of the fake). Call before the daemon runs. */
+int fake_kernel_set_module_missing(FakeKernel *fk, const char *name);
+
 /* Install with sysfs_set_ops(fake_kernel_sysfs_ops(), fk). */
 const SysfsOps *fake_kernel_sysfs_ops(void);
 /* What the ops call; path is absolute as the daemon passed it ("/sys/..."). */

@@ -253,6 +253,45 @@ TEST(allocated_vf_blocks_destruction)
         ASSERT_EQ(pf->num_vfs, 3);
 }
 
+TEST(broken_dropin_changes_nothing)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
+        PhysicalFunction *pf1 = manager_get_pf(s->manager, "0000:01:00.0");
+        const PfConfig *before = pf1->config;
+
+        /* An edit with a typo: the file is rejected whole, the PFs keep their declaration. */
+        fake_substrate_reset_counts(s);
+        ASSERT_OK(
+                fake_substrate_write_config(s, "50-test.conf",
+                                            "physical_functions = ( { match = { interface = \"enp1s0\"; };\n"
+                                            "  num_vfs = 1;\n"
+                                            "  vfs = ( { range = \"0\"; vlna = 3; } ); } );\n"));
+        ASSERT_OK(manager_reload(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(strv_length(s->manager->config->errors), 1);
+        fprintf(stderr, "error: %s\n", s->manager->config->errors[0]);
+        ASSERT_TRUE(strstr(s->manager->config->errors[0], "50-test.conf:3: ") != NULL);
+        ASSERT_TRUE(pf1->config == before);
+        ASSERT_EQ(pf1->state, PF_STATE_CONFIGURED);
+        ASSERT_EQ(pf1->num_vfs, 4);
+        ASSERT_EQ(fake_substrate_numvfs_writes(s), 0);
+        ASSERT_EQ(fake_substrate_setlinks(s), 0);
+
+        /* Fixed: the new declaration applies. */
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = ( { match = { interface = \"enp1s0\"; };\n"
+                "  num_vfs = 4; vfs = ( { range = \"0\"; vlan = 3; } ); } );\n"));
+        ASSERT_OK(manager_reload(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_TRUE(s->manager->config->errors == NULL);
+        ASSERT_EQ(kernel_vf(s, 101, 0).vlan, 3);
+        ASSERT_EQ(fake_substrate_numvfs_writes(s), 0);
+        /* The second PF lost its declaration: unmanaged, VFs untouched. */
+        ASSERT_EQ(manager_get_pf(s->manager, "0000:02:00.0")->state, PF_STATE_UNMANAGED);
+        ASSERT_EQ(manager_get_pf(s->manager, "0000:02:00.0")->num_vfs, 2);
+}
+
 TEST(hotplug)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
@@ -329,6 +368,36 @@ TEST(drift_corrected)
         ASSERT_EQ(kernel_vf(s, 102, 0).vlan, 7);
 }
 
+TEST(truncated_vf_list)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        PhysicalFunction *pf;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_igb(s, 1, 64, NULL));
+        /* The kernel lists only 10 of the 64 VFs (its nested length wraps past 64 KiB). */
+        ASSERT_OK(fake_netlink_set_vf_list_limit(s->netlink, 101, 10));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 64;\n"
+                "  vfs = ( { range = \"0-63\"; vlan = 11; trust = true; } ); } );\n"));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
+        pf = manager_get_pf(s->manager, "0000:01:00.0");
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        ASSERT_TRUE(pf->link->vfs_truncated);
+        /* Never "missing": all 64 are in the model and configured in the kernel. */
+        ASSERT_EQ(pf_count_vfs(pf), 64);
+        for (unsigned i = 0; i < 64; i++)
+                ASSERT_EQ(kernel_vf(s, 101, i).vlan, 11);
+        /* What the kernel does not list is not rewritten on every pass. */
+        fake_substrate_reset_counts(s);
+        manager_resync(s->manager);
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(fake_substrate_setlinks(s), 0);
+}
+
 TEST(vfio_binding)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
@@ -358,6 +427,39 @@ TEST(vfio_binding)
         ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
         ASSERT_EQ(fake_kernel_count_writes(s->kernel, "drivers_probe"), 0);
         ASSERT_EQ(fake_kernel_count_writes(s->kernel, "driver_override"), 0);
+}
+
+TEST(vfio_module_loaded_on_demand_or_failed)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        PhysicalFunction *pf;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_igb(s, 1, 7, NULL));
+        ASSERT_OK(fake_substrate_add_igb(s, 2, 7, NULL));
+        /* vfio-pci is not loaded: the daemon loads it (probe alone would leave VFs unbound). */
+        ASSERT_OK(fake_kernel_unload_driver(s->kernel, "vfio-pci"));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "60-vm.conf",
+                "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 2;\n"
+                "  vfs = ( { range = \"0-1\"; driver = \"vfio-pci\"; } ); },\n"
+                "  { match = { interface = \"enp2s0\"; }; num_vfs = 2;\n"
+                "  vfs = ( { range = \"0-1\"; driver = \"ixgbevf\"; } ); } );\n"));
+        /* ... and a driver that does not exist at all fails that PF, with the reason, and only it. */
+        ASSERT_OK(fake_kernel_unload_driver(s->kernel, "ixgbevf"));
+        ASSERT_OK(fake_kernel_set_module_missing(s->kernel, "ixgbevf"));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
+        pf = manager_get_pf(s->manager, "0000:01:00.0");
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        ASSERT_STREQ(pf->vfs[1]->driver, "vfio-pci");
+        pf = manager_get_pf(s->manager, "0000:02:00.0");
+        ASSERT_EQ(pf->state, PF_STATE_FAILED);
+        fprintf(stderr, "failed: %s\n", pf->last_error);
+        ASSERT_TRUE(strstr(pf->last_error, "ixgbevf") != NULL);
+        ASSERT_TRUE(strstr(pf->last_error, "retrying") != NULL);
+        ASSERT_EQ(pf->vfs[0]->state, VF_STATE_FAILED);
 }
 
 TEST(slow_nic_waits_for_events)
@@ -466,10 +568,13 @@ int main(void)
         RUN(count_change_recreates);
         RUN(refused_attribute_degrades_one_vf);
         RUN(allocated_vf_blocks_destruction);
+        RUN(broken_dropin_changes_nothing);
         RUN(hotplug);
         RUN(kernel_errors_retry);
         RUN(drift_corrected);
+        RUN(truncated_vf_list);
         RUN(vfio_binding);
+        RUN(vfio_module_loaded_on_demand_or_failed);
         RUN(slow_nic_waits_for_events);
         RUN(blocking_write_keeps_loop_serving);
         RUN(allocation_prefers_numa_and_health);

@@ -1,0 +1,591 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Plan + apply against the fake substrate (umockdev sysfs player + rtnetlink peer): how long
+ * sriovd takes from start to a settled host, how many kernel round trips it makes, how much
+ * memory it holds, and what a pass over a converged host costs. Prints tables; not a test.
+ *
+ * Every sample runs in a forked child, so that its peak RSS (VmHWM) is its own. The fake
+ * kernel lives in the same process as the daemon code: its sysfs player runs on its own
+ * threads, but the rtnetlink peer answers synchronously on the daemon's thread. The bench
+ * wraps the peer's transport with a stopwatch and reports the daemon's own CPU time as the
+ * daemon thread's CPU time minus the time spent inside the peer. Memory is split the same
+ * way: a child that builds the same devices without a daemon gives the fake's baseline.
+ *
+ * Usage: bench-reconcile [--runs=N] [--quick]   (needs LD_PRELOAD=libumockdev-preload.so.0;
+ * bench/run-bench.sh sets it up) */
+#include <fcntl.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "fake-substrate.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "netlink.h"
+#include "pf.h"
+#include "reconcile.h"
+#include "sysfs.h"
+#include "udev.h"
+#include "util.h"
+
+#define USEC_PER_SEC 1000000ULL
+#define VFS_PER_PF   256u
+
+/* ---- clocks ----------------------------------------------------------------------------- */
+
+static uint64_t now_ns(clockid_t c)
+{
+        struct timespec ts;
+
+        (void) clock_gettime(c, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+static double ms(uint64_t ns)
+{
+        return (double) ns / 1e6;
+}
+
+static long proc_status_kb(const char *key)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        size_t len = strlen(key);
+        long v = -1;
+
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, key, len) == 0 && line[len] == ':') {
+                        v = strtol(line + len + 1, NULL, 10);
+                        break;
+                }
+        return v;
+}
+
+/* ---- the rtnetlink peer, timed ---------------------------------------------------------- */
+
+typedef struct TimedPeer {
+        FakeNetlink *fake;
+        uint64_t ns; /* spent inside the fake, on the calling (daemon) thread */
+} TimedPeer;
+
+static int timed_send(void *userdata, const struct nlmsghdr *req)
+{
+        TimedPeer *p = userdata;
+        uint64_t t = now_ns(CLOCK_THREAD_CPUTIME_ID);
+        int r = fake_netlink_transport.send(p->fake, req);
+
+        p->ns += now_ns(CLOCK_THREAD_CPUTIME_ID) - t;
+        return r;
+}
+
+static int timed_recv(void *userdata, unsigned char **ret_buf)
+{
+        TimedPeer *p = userdata;
+        uint64_t t = now_ns(CLOCK_THREAD_CPUTIME_ID);
+        int r = fake_netlink_transport.recv(p->fake, ret_buf);
+
+        p->ns += now_ns(CLOCK_THREAD_CPUTIME_ID) - t;
+        return r;
+}
+
+static int timed_event_fd(void *userdata)
+{
+        TimedPeer *p = userdata;
+
+        return fake_netlink_transport.event_fd(p->fake);
+}
+
+static int timed_recv_event(void *userdata, unsigned char **ret_buf)
+{
+        TimedPeer *p = userdata;
+        uint64_t t = now_ns(CLOCK_THREAD_CPUTIME_ID);
+        int r = fake_netlink_transport.recv_event(p->fake, ret_buf);
+
+        p->ns += now_ns(CLOCK_THREAD_CPUTIME_ID) - t;
+        return r;
+}
+
+static const NetlinkTransport timed_transport = {
+        .send = timed_send,
+        .recv = timed_recv,
+        .event_fd = timed_event_fd,
+        .recv_event = timed_recv_event,
+};
+
+/* ---- one sample ------------------------------------------------------------------------- */
+
+typedef struct Sample {
+        /* start (manager_new) -> settled */
+        double wall_ms, cpu_ms, peer_ms;
+        uint64_t nl_messages, nl_setlinks, nl_getlinks, vf_infos, sysfs_writes, passes, pf_reconciles;
+        long hwm_kb, rss_kb;
+        /* a full resync of the converged host */
+        double wall2_ms, cpu2_ms, peer2_ms;
+        uint64_t nl2_setlinks, nl2_getlinks, vf_infos2, sysfs_writes2, numvfs_writes2;
+        /* planning only: reconcile_pf() on every PF with the link state cached */
+        double plan_ms;
+        uint64_t vfs_seen;
+        int ok;
+} Sample;
+
+static char *layout_conf(unsigned num_vfs)
+{
+        char *s = NULL;
+
+        (void) asprintf_safe(
+                &s,
+                "physical_functions = (\n"
+                "  { match = { vendor = \"8086\"; device = \"10c9\"; };\n"
+                "    num_vfs = %u;\n"
+                "%s"
+                "  }\n"
+                ");\n",
+                num_vfs,
+                num_vfs == 0 ? ""
+                             : "    vfs = ( { range = \"0-255\"; pool = \"bench\"; mac = \"stable\";\n"
+                               "              vlan = 100; spoofchk = false; trust = true;\n"
+                               "              max_tx_rate = 10000; } );\n");
+        return s;
+}
+
+static unsigned pf_bus(unsigned i)
+{
+        return 0x10 + 2 * i;
+}
+
+static int add_pfs(FakeSubstrate *s, unsigned n_pfs)
+{
+        for (unsigned i = 0; i < n_pfs; i++) {
+                char pci[16], ifname[16];
+                FakePfSpec spec = {
+                        .pci = pci,
+                        .vendor = 0x8086,
+                        .device = 0x10c9,
+                        .total_vfs = VFS_PER_PF,
+                        .numa_node = (int) (i % 2),
+                        .driver = "igb",
+                        .ifname = ifname,
+                        .ifindex = 100 + (int) i,
+                        .vf_device = 0x10ca,
+                        .vf_driver = "igbvf",
+                        .vf_offset = 0x80,
+                        .vf_stride = 1,
+                };
+                int r;
+
+                /* VF routing IDs = PF's + offset + index * stride: 256 VFs with offset 0x80 and
+                 * stride 1 fill the rest of the PF's bus and half the next one, so every PF
+                 * gets two buses (as firmware reserves them), else VFs of one PF would land
+                 * on the next PF's addresses. */
+                snprintf(pci, sizeof(pci), "0000:%02x:00.0", pf_bus(i));
+                snprintf(ifname, sizeof(ifname), "enp%us0", pf_bus(i));
+                r = fake_substrate_add_pf(s, &spec);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int dump_unsettled(FakeSubstrate *s, int r)
+{
+        PhysicalFunction *pf;
+
+        fprintf(stderr, "not settled: %u uevents queued, %u pending, udev pending %d, %u jobs\n",
+                fake_kernel_n_uevents_queued(s->kernel), fake_kernel_n_pending(s->kernel),
+                udev_watch_has_pending(s->manager->udev), job_runner_active(s->manager->jobs));
+        HASHMAP_FOREACH(pf, s->manager->pfs)
+                fprintf(stderr, "  PF %s: %s (%s), %u VFs, dirty=%d job=%d refresh=%d\n", pf->pci,
+                        pf_state_to_string(pf->state), strempty(pf->last_error), pf_count_vfs(pf), pf->dirty,
+                        pf->job_running, pf->needs_refresh);
+        return r < 0 ? r : -ETIMEDOUT;
+}
+
+static bool settled(Manager *m, void *userdata)
+{
+        FakeSubstrate *s = userdata;
+
+        return fake_substrate_settle(s, 0) == 1;
+}
+
+/* The daemon: start on a fresh substrate, settle, then resync the converged host. */
+static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        _cleanup_free_ char *conf = layout_conf(num_vfs);
+        TimedPeer peer = {};
+        ManagerOptions o = {.no_notify = true, .pci_names_no_hwdb = true};
+        const NetlinkStats *ns;
+        FakeNetlinkStats fs;
+        Sample x = {};
+        uint64_t w0, c0, sw0, p0, g0, v0;
+        PhysicalFunction *pf;
+        int r;
+
+        if (!conf)
+                return -ENOMEM;
+        r = fake_substrate_new(&s);
+        if (r < 0)
+                return r;
+        r = add_pfs(s, n_pfs);
+        if (r < 0)
+                return r;
+        r = fake_substrate_write_config(s, "50-bench.conf", conf);
+        if (r < 0)
+                return r;
+        peer.fake = s->netlink;
+        o.root = s->root;
+        o.state_dir = s->state_dir;
+
+        fake_substrate_reset_counts(s);
+        sw0 = sysfs_get_write_count();
+        w0 = now_ns(CLOCK_MONOTONIC);
+        c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+        r = netlink_new_with_transport(&timed_transport, &peer, &o.netlink);
+        if (r < 0)
+                return r;
+        r = manager_new(&o, &s->manager);
+        if (r < 0)
+                return r;
+        r = manager_start(s->manager);
+        if (r < 0)
+                return r;
+        r = manager_run_until(s->manager, settled, s, (getenv("BENCH_TIMEOUT") ? 5 : 100) * USEC_PER_SEC);
+        if (r <= 0)
+                return dump_unsettled(s, r);
+        x.wall_ms = ms(now_ns(CLOCK_MONOTONIC) - w0);
+        x.cpu_ms = ms(now_ns(CLOCK_THREAD_CPUTIME_ID) - c0);
+        x.peer_ms = ms(peer.ns);
+        fs = fake_netlink_get_stats(s->netlink);
+        ns = netlink_get_stats(s->manager->netlink);
+        x.nl_messages = fs.messages;
+        x.nl_setlinks = fs.setlinks;
+        x.nl_getlinks = fs.getlinks;
+        x.vf_infos = ns->vf_infos_sent;
+        x.sysfs_writes = sysfs_get_write_count() - sw0;
+        x.passes = s->manager->n_reconcile_passes;
+        x.pf_reconciles = s->manager->n_reconcile_runs;
+        HASHMAP_FOREACH(pf, s->manager->pfs) {
+                if (pf->state != PF_STATE_CONFIGURED || pf_count_vfs(pf) != num_vfs) {
+                        fprintf(stderr, "PF %s: %s (%s), %u VFs\n", pf->pci, pf_state_to_string(pf->state),
+                                strempty(pf->last_error), pf_count_vfs(pf));
+                        return -EPROTO;
+                }
+                x.vfs_seen += pf_count_vfs(pf);
+        }
+
+        if (passes) {
+                /* Second pass over the converged host: everything re-read, nothing written. */
+                fake_substrate_reset_counts(s);
+                sw0 = sysfs_get_write_count();
+                p0 = peer.ns;
+                g0 = ns->get_requests;
+                v0 = ns->vf_infos_sent;
+                w0 = now_ns(CLOCK_MONOTONIC);
+                c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+                manager_resync(s->manager);
+                r = manager_run_until(s->manager, settled, s,
+                                      (getenv("BENCH_TIMEOUT") ? 5 : 100) * USEC_PER_SEC);
+                if (r <= 0)
+                        return r < 0 ? r : -ETIMEDOUT;
+                x.wall2_ms = ms(now_ns(CLOCK_MONOTONIC) - w0);
+                x.cpu2_ms = ms(now_ns(CLOCK_THREAD_CPUTIME_ID) - c0);
+                x.peer2_ms = ms(peer.ns - p0);
+                fs = fake_netlink_get_stats(s->netlink);
+                x.nl2_setlinks = fs.setlinks;
+                x.nl2_getlinks = ns->get_requests - g0;
+                x.vf_infos2 = ns->vf_infos_sent - v0;
+                x.sysfs_writes2 = sysfs_get_write_count() - sw0;
+                x.numvfs_writes2 = fake_substrate_numvfs_writes(s);
+
+                /* Planning alone: the full diff of every VF against the cached kernel state,
+                 * as a reconcile pass does it, minus the re-reads (GETLINK, sysfs walks). */
+                {
+                        double best = 1e9;
+
+                        for (int k = 0; k < 5; k++) {
+                                uint64_t t, pe = peer.ns;
+                                double d;
+
+                                HASHMAP_FOREACH(pf, s->manager->pfs)
+                                        if (pf->link_stale && pf_refresh_link(pf) < 0)
+                                                return -EIO;
+                                pe = peer.ns;
+                                t = now_ns(CLOCK_THREAD_CPUTIME_ID);
+                                HASHMAP_FOREACH(pf, s->manager->pfs) {
+                                        pf->dirty = true;
+                                        reconcile_pf(pf);
+                                }
+                                d = ms(now_ns(CLOCK_THREAD_CPUTIME_ID) - t - (peer.ns - pe));
+                                best = MIN(best, d);
+                                if (peer.ns != pe || fake_netlink_get_stats(s->netlink).setlinks != 0)
+                                        return -EPROTO; /* planning must not talk to the kernel */
+                        }
+                        x.plan_ms = best;
+                }
+        }
+        x.hwm_kb = proc_status_kb("VmHWM");
+        x.rss_kb = proc_status_kb("VmRSS");
+        x.ok = 1;
+        *ret = x;
+        return 0;
+}
+
+/* The fake alone: the same devices and VFs, created by writing sriov_numvfs ourselves. */
+static int run_baseline(unsigned n_pfs, unsigned num_vfs, Sample *ret)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        Sample x = {};
+        int r;
+
+        r = fake_substrate_new(&s);
+        if (r < 0)
+                return r;
+        r = add_pfs(s, n_pfs);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < n_pfs && num_vfs > 0; i++) {
+                _cleanup_free_ char *sp = NULL, *p = NULL;
+                char pci[16], n[16];
+
+                snprintf(pci, sizeof(pci), "0000:%02x:00.0", pf_bus(i));
+                snprintf(n, sizeof(n), "%u", num_vfs);
+                r = fake_kernel_pf_syspath(s->kernel, pci, &sp);
+                if (r < 0)
+                        return r;
+                p = path_join(sp, "sriov_numvfs");
+                if (!p)
+                        return -ENOMEM;
+                r = fake_kernel_write(s->kernel, p, n);
+                if (r < 0)
+                        return r;
+        }
+        while (fake_kernel_n_uevents_queued(s->kernel) > 0)
+                (void) usleep(1000); /* bench only: let the sender thread drain */
+        x.hwm_kb = proc_status_kb("VmHWM");
+        x.rss_kb = proc_status_kb("VmRSS");
+        x.ok = 1;
+        *ret = x;
+        return 0;
+}
+
+typedef enum Mode {
+        MODE_DAEMON,
+        MODE_DAEMON_NO_PASSES,
+        MODE_BASELINE,
+} Mode;
+
+static int sample_in_child(Mode mode, unsigned n_pfs, unsigned num_vfs, Sample *ret)
+{
+        int fds[2], status, r;
+        pid_t pid;
+        Sample x = {};
+        ssize_t n;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                close(fds[0]);
+                r = mode == MODE_BASELINE ? run_baseline(n_pfs, num_vfs, &x)
+                                          : run_daemon(n_pfs, num_vfs, mode == MODE_DAEMON, &x);
+                if (r < 0)
+                        fprintf(stderr, "sample (%u PFs x %u VFs) failed: %s\n", n_pfs, num_vfs,
+                                strerror(-r));
+                if (write(fds[1], &x, sizeof(x)) != sizeof(x))
+                        _exit(2);
+                _exit(r < 0);
+        }
+        close(fds[1]);
+        n = read(fds[0], &x, sizeof(x));
+        close(fds[0]);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (n != sizeof(x) || !x.ok)
+                return -EPROTO;
+        *ret = x;
+        return 0;
+}
+
+/* ---- statistics and tables -------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *) a, y = *(const double *) b;
+
+        return (x > y) - (x < y);
+}
+
+typedef struct Stat {
+        double med, min, max;
+} Stat;
+
+static Stat stat_of(const Sample *v, size_t n, size_t offset)
+{
+        double a[64];
+
+        for (size_t i = 0; i < n; i++)
+                a[i] = *(const double *) ((const char *) &v[i] + offset);
+        qsort(a, n, sizeof(double), cmp_double);
+        return (Stat){.med = n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2, .min = a[0], .max = a[n - 1]};
+}
+
+#define STAT(v, n, field) stat_of(v, n, offsetof(Sample, field))
+
+static void print_stat(const char *label, Stat s)
+{
+        printf("| %-44s | %9.1f | %9.1f | %9.1f |\n", label, s.med, s.min, s.max);
+}
+
+int main(int argc, char *argv[])
+{
+        static const unsigned scenarios[] = {1, 4, 16, 64};
+        static const struct option options[] = {
+                {"runs", required_argument, NULL, 'r'}, {"quick", no_argument, NULL, 'q'},
+                {"pfs", required_argument, NULL, 'p'},  {"large-runs", required_argument, NULL, 'l'},
+                {"no-memory", no_argument, NULL, 'm'},  {},
+        };
+        unsigned runs = 5, large_runs = 1, only_pfs = 0;
+        Sample first_of[65] = {}; /* by PF count: the first run, for the memory table */
+        bool quick = false, memory = true;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case 'r':
+                        if (safe_atou32(optarg, &runs) < 0 || runs < 1 || runs > 64) {
+                                fprintf(stderr, "--runs: 1..64\n");
+                                return 2;
+                        }
+                        break;
+                case 'q':
+                        quick = true;
+                        break;
+                case 'p':
+                        if (safe_atou32(optarg, &only_pfs) < 0 || only_pfs < 1 || only_pfs > 64) {
+                                fprintf(stderr, "--pfs: 1..64\n");
+                                return 2;
+                        }
+                        break;
+                case 'l':
+                        if (safe_atou32(optarg, &large_runs) < 0 || large_runs < 1 || large_runs > 64) {
+                                fprintf(stderr, "--large-runs: 1..64\n");
+                                return 2;
+                        }
+                        break;
+                case 'm':
+                        memory = false;
+                        break;
+                default:
+                        return 2;
+                }
+        if (!getenv("SRIOVD_LOG_LEVEL"))
+                log_set_max_level(LOG_WARNING);
+
+        printf("## bench-reconcile: plan + apply on the fake substrate, %u VFs per PF, %u runs (%u at 64 "
+               "PFs)\n\n",
+               VFS_PER_PF, runs, large_runs);
+        printf("Layout: every VF with mac = \"stable\", vlan = 100, spoofchk = false, trust = true, "
+               "max_tx_rate = 10000.\n");
+        printf("daemon CPU = CPU time of the daemon thread minus the time inside the fake rtnetlink peer "
+               "(umockdev's preload overhead on sysfs reads stays in).\n\n");
+
+        for (size_t k = 0; k < ELEMENTSOF(scenarios); k++) {
+                unsigned n_pfs = scenarios[k];
+                Sample v[64];
+                size_t n = 0;
+
+                if ((quick && n_pfs > 16) || (only_pfs && n_pfs != only_pfs))
+                        continue;
+                /* 16,384 VFs take the fake kernel ~70 s to create on 2 cores: one run by default. */
+                for (unsigned i = 0; i < (n_pfs >= 64 ? large_runs : runs); i++) {
+                        int r = sample_in_child(MODE_DAEMON, n_pfs, VFS_PER_PF, &v[n]);
+
+                        if (r < 0) {
+                                fprintf(stderr, "%u PFs: run %u failed\n", n_pfs, i);
+                                return 1;
+                        }
+                        v[n].cpu_ms -= v[n].peer_ms;
+                        v[n].cpu2_ms -= v[n].peer2_ms;
+                        n++;
+                }
+                first_of[n_pfs] = v[0];
+                printf("### %u PF%s x %u VFs = %u VFs\n\n", n_pfs, n_pfs == 1 ? "" : "s", VFS_PER_PF,
+                       n_pfs * VFS_PER_PF);
+                printf("| %-44s | %9s | %9s | %9s |\n", "first pass (fresh host -> settled)", "median",
+                       "min", "max");
+                printf("|%.46s|%.11s|%.11s|%.11s|\n", "----------------------------------------------",
+                       "-----------", "-----------", "-----------");
+                print_stat("wall time, start -> settled (ms)", STAT(v, n, wall_ms));
+                print_stat("daemon CPU (ms)", STAT(v, n, cpu_ms));
+                print_stat("fake rtnetlink peer CPU (ms, excluded above)", STAT(v, n, peer_ms));
+                print_stat("second pass: wall, resync -> settled (ms)", STAT(v, n, wall2_ms));
+                print_stat("second pass: daemon CPU (ms)", STAT(v, n, cpu2_ms));
+                print_stat("planning only, all VFs diffed (ms CPU)", STAT(v, n, plan_ms));
+                printf("\n");
+                printf("| %-44s | %9s | %9s |\n", "counts (run 1)", "total", "per PF");
+                printf("|%.46s|%.11s|%.11s|\n", "----------------------------------------------",
+                       "-----------", "-----------");
+#define ROW(label, val) \
+        printf("| %-44s | %9llu | %9.1f |\n", label, (unsigned long long) (val), (double) (val) / n_pfs)
+                ROW("netlink messages (requests)", v[0].nl_messages);
+                ROW("  of which RTM_SETLINK", v[0].nl_setlinks);
+                ROW("  of which RTM_GETLINK", v[0].nl_getlinks);
+                ROW("IFLA_VF_INFOs sent", v[0].vf_infos);
+                ROW("sysfs writes", v[0].sysfs_writes);
+                ROW("reconcile passes (loop iterations)", v[0].passes);
+                ROW("reconcile_pf() calls", v[0].pf_reconciles);
+                ROW("second pass: RTM_SETLINK", v[0].nl2_setlinks);
+                ROW("second pass: RTM_GETLINK", v[0].nl2_getlinks);
+                ROW("second pass: IFLA_VF_INFOs", v[0].vf_infos2);
+                ROW("second pass: sysfs writes", v[0].sysfs_writes2);
+#undef ROW
+                printf("| %-44s | %9ld | %9s |\n", "peak RSS, VmHWM (KiB, daemon + fake)", v[0].hwm_kb, "");
+                printf("\n");
+                fflush(stdout);
+        }
+
+        /* Memory by VF count: the daemon's share is the difference to the fake alone. */
+        if (memory) {
+                static const struct {
+                        unsigned n_pfs, num_vfs;
+                } mem[] = {{1, 0}, {4, VFS_PER_PF}, {64, VFS_PER_PF}};
+
+                printf("### Memory\n\n");
+                printf("| %-8s | %-13s | %14s | %14s | %14s | %14s |\n", "VFs", "layout", "VmHWM total",
+                       "VmRSS total", "VmRSS fake", "VmRSS daemon");
+                printf("|----------|---------------|----------------|----------------|----------------|-----"
+                       "---"
+                       "--------|\n");
+                for (size_t k = 0; k < ELEMENTSOF(mem); k++) {
+                        Sample d = {}, b = {};
+                        char layout[32];
+
+                        if (quick && mem[k].n_pfs > 16)
+                                continue;
+                        /* The apply runs above measured the same layouts: reuse them. */
+                        if (mem[k].num_vfs == VFS_PER_PF && first_of[mem[k].n_pfs].ok)
+                                d = first_of[mem[k].n_pfs];
+                        else if (sample_in_child(MODE_DAEMON_NO_PASSES, mem[k].n_pfs, mem[k].num_vfs, &d) <
+                                 0)
+                                d.ok = 0;
+                        if (!d.ok || sample_in_child(MODE_BASELINE, mem[k].n_pfs, mem[k].num_vfs, &b) < 0) {
+                                fprintf(stderr, "memory sample failed\n");
+                                return 1;
+                        }
+                        snprintf(layout, sizeof(layout), "%u PF x %u", mem[k].n_pfs, mem[k].num_vfs);
+                        printf("| %8u | %-13s | %10ld KiB | %10ld KiB | %10ld KiB | %10ld KiB |\n",
+                               mem[k].n_pfs * mem[k].num_vfs, layout, d.hwm_kb, d.rss_kb, b.rss_kb,
+                               d.rss_kb - b.rss_kb);
+                }
+                printf("\n");
+        }
+        return 0;
+}

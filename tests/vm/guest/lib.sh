@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Helpers for VM scenarios (bash, sourced). A scenario keeps going after a failed check
+# so one run shows every broken assertion; `finish` turns the count into the exit status.
+set -u
+VM_FAILS=0
+# Times in microseconds from bash itself (the guest has no bc).
+now_us() { echo "${EPOCHREALTIME/./}"; }
+# secs_since T_US: seconds since T_US with one decimal
+secs_since() { local d=$(( $(now_us) - $1 )); printf '%d.%d' $((d / 1000000)) $(((d % 1000000) / 100000)); }
+VM_T0=$(now_us)
+
+say() { printf '[%6s] %s\n' "$(secs_since "$VM_T0")" "$*"; }
+die() { say "FATAL: $*"; exit 1; }
+
+# check DESCRIPTION COMMAND...: run COMMAND, record a failure if it fails.
+check() {
+        local what=$1; shift
+        if "$@"; then say "ok   $what"; else say "FAIL $what"; VM_FAILS=$((VM_FAILS + 1)); fi
+}
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+        if [ "$2" == "$3" ]; then say "ok   $1 ($3)"
+        else say "FAIL $1: expected '$2', got '$3'"; VM_FAILS=$((VM_FAILS + 1)); fi
+}
+# wait_for SECONDS DESCRIPTION COMMAND...: wait until COMMAND succeeds, with a deadline.
+wait_for() {
+        local limit=$1 what=$2; shift 2
+        local end=$(( $(date +%s%N) + limit * 1000000000 ))
+        until "$@" >/dev/null 2>&1; do
+                if [ "$(date +%s%N)" -ge "$end" ]; then
+                        say "FAIL timeout (${limit}s): $what"; VM_FAILS=$((VM_FAILS + 1)); return 1
+                fi
+                sleep 0.1
+        done
+        say "ok   $what"
+}
+finish() {
+        if [ "$VM_FAILS" -eq 0 ]; then say "PASS"; exit 0; fi
+        say "FAILED: $VM_FAILS check(s)"; exit 1
+}
+
+# PCI address of the igb PF on root port N (0-based): fixed by vm.py's slot layout.
+pf_pci() { printf '0000:%02x:00.0' $(( $1 + 1 )); }
+pf_dev() { echo "/sys/bus/pci/devices/$(pf_pci "$1")"; }
+# netdev of a PCI device directory (first one)
+netdev_of() { local n; for n in "$1"/net/*; do [ -e "$n" ] && { basename "$n"; return 0; }; done; return 1; }
+pf_if() { netdev_of "$(pf_dev "$1")"; }
+vf_dev() { readlink -f "$(pf_dev "$1")/virtfn$2"; }
+vf_if() { netdev_of "$(vf_dev "$1" "$2")"; }
+drv_of() { basename "$(readlink -f "$1/driver" 2>/dev/null)" 2>/dev/null; }
+# JSON of VF $2 on netdev $1 from `ip -d -j link`
+vf_json() { ip -d -j link show dev "$1" | jq -c ".[0].vfinfo_list[$2]"; }
+
+# Install sriovd from the VM build tree (configured by tests/vm/prepare-build.sh with
+# prefix /usr, shared at the same absolute path) and start it under systemd.
+SRIOVD_VM_BUILD=${SRIOVD_VM_BUILD:-}
+install_sriovd() {
+        local b=$SRIOVD_VM_BUILD
+        [ -n "$b" ] && [ -d "$b" ] || die "no VM build directory (vm.py --env SRIOVD_VM_BUILD=...)"
+        [ -x "$b/daemon/sriovd" ] || die "sriovd binary missing in $b: the daemon is not built (or not written yet)"
+        say "meson install -C $b"
+        meson install -C "$b" --no-rebuild --quiet >/tmp/meson-install.log 2>&1 \
+                || { cat /tmp/meson-install.log; die "meson install failed"; }
+        [ -e /usr/lib/systemd/system/sriovd.service ] || [ -e /lib/systemd/system/sriovd.service ] \
+                || die "sriovd.service was not installed"
+        # A crash leaves its core in the host's run directory (a pipe helper runs outside
+        # the service's read-only mount namespace): `gdb BUILD/vm-build/daemon/sriovd core.*`.
+        printf '#!/bin/sh\ncat >"%s/core.$1.$2"\n' "$VM_OUT" >/usr/local/sbin/sriovd-vm-core
+        chmod +x /usr/local/sbin/sriovd-vm-core
+        echo '|/usr/local/sbin/sriovd-vm-core %e %p' >/proc/sys/kernel/core_pattern
+        mkdir -p /etc/systemd/system/sriovd.service.d
+        printf '[Service]\nLimitCORE=infinity\n' >/etc/systemd/system/sriovd.service.d/90-vm-core.conf
+        systemctl daemon-reload
+        udevadm control --reload
+}
+
+# start_sriovd: enable and start the installed service; fails the scenario if it does not
+# come up (Type=notify: `systemctl start` returns after READY=1).
+start_sriovd() {
+        local t; t=$(now_us)
+        systemctl enable --now sriovd.service || { journalctl -u sriovd --no-pager | tail -n 50; die "sriovd did not start"; }
+        say "sriovd started (READY=1) in $(secs_since "$t")s"
+}
+sriovd_alive() { systemctl is-active --quiet sriovd.service; }
+sriovd_pid() { systemctl show -P MainPID sriovd.service; }
+# vf_prop PCI PROP: a VirtualFunction property as sriovctl --json vfs reports it
+vf_prop() { sriovctl --json vfs | jq -r --arg p "$1" --arg k "$2" '.[] | select(.PCIAddress == $p) | .[$k]'; }
+pf_prop() { sriovctl --json list | jq -r --arg p "$1" --arg k "$2" '.[] | select(.PCIAddress == $p) | .[$k]'; }
+# show what a user would see
+show_state() {
+        say "--- sriovctl status"; sriovctl status || true
+        say "--- sriovctl vfs"; sriovctl vfs || true
+        local i; for i in "$@"; do say "--- ip -d link show $i"; ip -d link show dev "$i" | grep -E '^ *vf |^[0-9]' || true; done
+}
+numvfs_is() { [ "$(cat "$(pf_dev "$1")/sriov_numvfs")" == "$2" ]; }
+# is_stable_mac MAC: locally administered unicast, not all zero
+is_local_unicast() {
+        local b=$((16#${1%%:*}))
+        [ $((b & 2)) -eq 2 ] && [ $((b & 1)) -eq 0 ] && [ "$1" != 00:00:00:00:00:00 ]
+}

@@ -1,0 +1,106 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Issue 3 scenario a: two igb PFs (intel-iommu on) configured by sriovd under systemd:
+# VFs created; explicit and "stable" MACs, VLAN/QoS, spoofchk, trust, max rate visible in
+# `ip -d link`; a range bound to vfio-pci with /dev/vfio/N; min_tx_rate, which igb refuses,
+# reported on that VF without stopping the others.
+# vm-args: --pfs 2 --hotplug-ports 0
+. "$(dirname "$0")/../guest/lib.sh"
+
+udevadm settle --timeout=60
+PF0=$(pf_if 0) PF1=$(pf_if 1)
+# As on a real host, the PFs are up (igb checks VF rates against the PF's link speed).
+ip link set dev "$PF0" up; ip link set dev "$PF1" up
+
+# The config goes in first: once installed, the udev rule may start sriovd at any time.
+mkdir -p /etc/sriov.d
+cat >/etc/sriov.d/50-scenario-a.conf <<CONF
+physical_functions = (
+  {
+    match = { pci = "$(pf_pci 0)"; };
+    num_vfs = 7;
+    vfs = (
+      { range = "0"; pool = "explicit"; mac = "02:5a:00:00:00:01"; vlan = 100; qos = 1;
+        spoofchk = false; trust = true; max_tx_rate = 100; },
+      { range = "1-3"; pool = "stable"; mac = "stable"; vlan = 200; },
+      { range = "4"; pool = "minrate"; min_tx_rate = 10; },
+      { range = "5-6"; pool = "vm"; driver = "vfio-pci"; }
+    );
+  },
+  {
+    match = { interface = "$PF1"; };
+    num_vfs = 3;
+    vfs = ( { range = "0-2"; pool = "p1"; mac = "stable"; trust = true; spoofchk = false; } );
+  }
+);
+CONF
+install_sriovd
+start_sriovd
+wait_for 60 "PF0 has 7 VFs" numvfs_is 0 7
+wait_for 60 "PF1 has 3 VFs" numvfs_is 1 3
+t=$(now_us)
+sriovctl wait-online --timeout=60; rc=$?
+say "sriovctl wait-online: exit $rc after $(secs_since "$t")s"
+udevadm settle --timeout=60
+show_state "$PF0" "$PF1"
+
+# --- explicit MAC, VLAN/QoS, spoofchk, trust, max rate ---------------------------------
+j=$(vf_json "$PF0" 0)
+check_eq "PF0 VF0 mac" 02:5a:00:00:00:01 "$(jq -r .address <<<"$j")"
+check_eq "PF0 VF0 vlan" 100 "$(jq -r '.vlan_list[0].vlan' <<<"$j")"
+check_eq "PF0 VF0 qos" 1 "$(jq -r '.vlan_list[0].qos' <<<"$j")"
+check_eq "PF0 VF0 spoofchk" false "$(jq -r .spoofchk <<<"$j")"
+check_eq "PF0 VF0 trust" true "$(jq -r .trust <<<"$j")"
+check_eq "PF0 VF0 max_tx_rate" 100 "$(jq -r .rate.max_tx <<<"$j")"
+check "ip -d link text shows PF0 vf 0 settings" bash -c \
+        "ip -d link show dev $PF0 | grep -E 'vf 0 .*02:5a:00:00:00:01.*vlan 100, qos 1.*max_tx_rate 100Mbps.*spoof checking off.*trust on' >/dev/null"
+
+# --- stable MACs -----------------------------------------------------------------------
+macs=()
+for v in 1 2 3; do
+        j=$(vf_json "$PF0" $v); m=$(jq -r .address <<<"$j"); macs+=("$m")
+        check "PF0 VF$v stable MAC $m is locally administered unicast" is_local_unicast "$m"
+        check_eq "PF0 VF$v vlan" 200 "$(jq -r '.vlan_list[0].vlan' <<<"$j")"
+done
+check_eq "PF0 stable MACs are distinct" 3 "$(printf '%s\n' "${macs[@]}" | sort -u | wc -l)"
+for v in 0 1 2; do
+        j=$(vf_json "$PF1" $v); m=$(jq -r .address <<<"$j")
+        check "PF1 VF$v stable MAC $m is locally administered unicast" is_local_unicast "$m"
+        check_eq "PF1 VF$v trust" true "$(jq -r .trust <<<"$j")"
+        check_eq "PF1 VF$v spoofchk" false "$(jq -r .spoofchk <<<"$j")"
+done
+check "stable MACs differ between PFs" bash -c "! ip -d link show dev $PF1 | grep -qi '${macs[0]}'"
+# A "stable" MAC must be what sriovd reports on D-Bus too.
+vf1=$(basename "$(vf_dev 0 1)")
+check_eq "sriovctl MACAddress of PF0 VF1" "${macs[0]}" "$(vf_prop "$vf1" MACAddress)"
+
+# --- vfio-pci range -----------------------------------------------------------------------
+for v in 5 6; do
+        d=$(vf_dev 0 $v)
+        say "PF0 VF$v State=$(vf_prop "$(basename "$d")" State) LastError=$(vf_prop "$(basename "$d")" LastError)"
+        check_eq "PF0 VF$v driver" vfio-pci "$(drv_of "$d")"
+        grp=$(basename "$(readlink "$d/iommu_group")")
+        check "PF0 VF$v /dev/vfio/$grp exists" test -c "/dev/vfio/$grp"
+        check_eq "sriovctl VFIODevice of PF0 VF$v" "/dev/vfio/$grp" "$(vf_prop "$(basename "$d")" VFIODevice)"
+done
+for v in 0 1 2 3 4; do
+        check_eq "PF0 VF$v stays on igbvf" igbvf "$(drv_of "$(vf_dev 0 $v)")"
+done
+
+# --- min_tx_rate refused by igb: reported on VF4, nothing else harmed -----------------------
+vf4=$(basename "$(vf_dev 0 4)")
+check_eq "kernel min_tx_rate of PF0 VF4 (igb cannot)" 0 "$(vf_json "$PF0" 4 | jq -r .rate.min_tx)"
+st=$(vf_prop "$vf4" State); err=$(vf_prop "$vf4" LastError)
+say "PF0 VF4 State=$st LastError=$err"
+check "PF0 VF4 is not reported ready" [ "$st" != ready ]
+check "PF0 VF4 LastError names the refusal" bash -c "grep -qiE 'min_tx_rate|rate|invalid|not supported' <<<'$err'"
+for v in 0 1 2 3; do
+        pci=$(basename "$(vf_dev 0 $v)")
+        check_eq "PF0 VF$v State" ready "$(vf_prop "$pci" State)"
+done
+check_eq "PF1 State" configured "$(pf_prop "$(pf_pci 1)" State)"
+say "PF0 State=$(pf_prop "$(pf_pci 0)" State) LastError=$(pf_prop "$(pf_pci 0)" LastError)"
+
+check "sriovd still running" sriovd_alive
+check_eq "sriovd never restarted" 0 "$(systemctl show -P NRestarts sriovd.service)"
+finish
