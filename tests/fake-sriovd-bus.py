@@ -74,7 +74,8 @@ class Fake:
         self.add(p, 'org.sriovd1.PhysicalFunction', {
             'PCIAddress': ('s', pci), 'Interface': ('s', ifname), 'Driver': ('s', driver),
             'VendorId': ('q', ven), 'DeviceId': ('q', dev), 'VendorName': ('s', vname),
-            'DeviceName': ('s', dname), 'TotalVFs': ('u', total), 'NumVFs': ('u', num),
+            'DeviceName': ('s', dname), 'VFDeviceId': ('q', {0x101b: 0x101c, 0x10c9: 0x10ca}.get(dev, 0)),
+            'TotalVFs': ('u', total), 'NumVFs': ('u', num),
             'DesiredNumVFs': ('u', num), 'NUMANode': ('i', numa),
             'RDMADevices': ('as', ['mlx5_0'] if driver == 'mlx5_core' else []), 'LinkSpeed': ('u', speed),
             'ConfigFile': ('s', cfg), 'State': ('s', state), 'LastError': ('s', err)}, emit=False)
