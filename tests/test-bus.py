@@ -454,6 +454,35 @@ def test_access_control(bus):
     bus.alive()
 
 
+def test_bind_to_caller_across_restart():
+    """A bound lease outlives a daemon crash while its caller lives, and ends when the caller
+    goes, also if the caller went while the daemon was down."""
+    state = tempfile.mkdtemp(prefix='sriovd-test-leases-')
+    bus = Bus(state_dir=state)
+    try:
+        stays, leaves = bus.connect(), bus.connect()
+        bound = {GLib.Variant('b', True)}.pop()
+        a = bus.allocate('vm', 'vm-a', {'bind_to_caller': bound}, conn=stays)
+        b = bus.allocate('vm', 'vm-b', {'bind_to_caller': bound}, conn=leaves)
+        bus.daemon.p.send_signal(signal.SIGKILL)
+        bus.daemon.p.wait()
+        bus.daemon.cleanup()
+        leaves.close_sync(None)  # gone while the daemon is down
+        bus.start(state_dir=state)
+        bus.wait(lambda: bus.prop(b, VF, 'Allocated') is False, 'lease of a caller that left during the crash')
+        assert bus.prop(a, VF, 'Allocated') is True and bus.prop(a, VF, 'Owner') == 'vm-a'
+        bus.signals.clear()
+        stays.close_sync(None)
+        bus.wait(lambda: bus.changed(a, VF, 'Allocated', False), 'lease ending with its caller after a restart')
+        # and the store agrees: nothing comes back on the next start
+        bus.daemon.stop()
+        bus.start(state_dir=state)
+        assert bus.prop(a, VF, 'Allocated') is False and bus.prop(b, VF, 'Allocated') is False
+    finally:
+        bus.close()
+        shutil.rmtree(state, ignore_errors=True)
+
+
 def test_durability():
     state = tempfile.mkdtemp(prefix='sriovd-test-leases-')
     bus = Bus('--vfs=24', '--total-vfs=24', state_dir=state)
