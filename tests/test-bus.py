@@ -484,23 +484,29 @@ def test_bind_to_caller_across_restart():
 
 
 def test_durability():
+    """kill -9 right after Allocate returns, restart on the same state directory: every lease
+    made so far is there (SRIOVD_TEST_CRASHES times, default 20)."""
+    crashes = int(os.environ.get('SRIOVD_TEST_CRASHES', '20'))
+    vfs = '--vfs=%d' % max(24, crashes + crashes % 2)  # pool "vm" = half of 2 PFs' VFs
+    args = (vfs, '--total-vfs=%d' % max(24, crashes + crashes % 2))
     state = tempfile.mkdtemp(prefix='sriovd-test-leases-')
-    bus = Bus('--vfs=24', '--total-vfs=24', state_dir=state)
+    bus = Bus(*args, state_dir=state)
     try:
         held = {}
-        for i in range(int(os.environ.get('SRIOVD_TEST_CRASHES', '20'))):
+        free = pools(bus)['vm'][2]
+        for i in range(crashes):
             vf = bus.allocate('vm', 'crash-%d' % i)
             bus.daemon.p.send_signal(signal.SIGKILL)  # right after the reply
             bus.daemon.p.wait()
             bus.daemon.cleanup()
             held[vf] = 'crash-%d' % i
-            bus.start('--vfs=24', '--total-vfs=24', state_dir=state)
+            bus.start(*args, state_dir=state)
             objs = bus.managed()
             for path, owner in held.items():
                 assert objs[path][VF]['Allocated'] is True and objs[path][VF]['Owner'] == owner, \
                     'lease %s of %s lost after kill -9 #%d' % (path, owner, i)
             assert sum(1 for o in objs.values() if VF in o and o[VF]['Allocated']) == len(held)
-        assert pools(bus)['vm'][2] == 24 - len(held)
+        assert pools(bus)['vm'][2] == free - len(held)
     finally:
         bus.close()
         shutil.rmtree(state, ignore_errors=True)
