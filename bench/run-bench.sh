@@ -13,6 +13,7 @@ builddir=${1:-build}
 # name : needs the umockdev preload. Add new benches here (and in bench/meson.build).
 benches=(
         "bench-reconcile:umockdev"
+        "bench-bus:bus"
 )
 
 preload=libumockdev-preload.so.0
@@ -40,6 +41,12 @@ for entry in "${benches[@]}"; do
         fi
         if [[ $kind == umockdev ]]; then
                 TMPDIR=$tmp LD_PRELOAD=$preload "$exe" "$@" || status=1
+        elif [[ $kind == bus ]]; then
+                # Drives tests/sriovd-test-daemon (preloaded by the bench itself) over a private
+                # bus; leases go to the real disk under the build dir, as durable leases would.
+                TMPDIR=$tmp "$exe" --daemon="$builddir/tests/sriovd-test-daemon" --preload="$preload" \
+                        --sriovd="$builddir/daemon/sriovd" --state-dir="$builddir/bench/bench-bus-state" ||
+                        status=1
         else
                 "$exe" "$@" || status=1
         fi

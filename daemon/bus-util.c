@@ -27,6 +27,22 @@ char *pool_bus_path(const char *name)
         return sd_bus_path_encode(SRIOVD_POOL_PREFIX, name, &p) < 0 ? NULL : p;
 }
 
+/* Lists of thousands of VFs name every VF and its PF: encode each path once, not per call. A
+ * VF's and a PF's PCI address never change while the object exists. */
+const char *pf_object_path(PhysicalFunction *pf)
+{
+        if (!pf->bus_path)
+                (void) sd_bus_path_encode(SRIOVD_PF_PREFIX, pf->pci, &pf->bus_path);
+        return pf->bus_path;
+}
+
+const char *vf_object_path(VirtualFunction *vf)
+{
+        if (!vf->bus_path)
+                (void) sd_bus_path_encode(SRIOVD_VF_PREFIX, vf->pci, &vf->bus_path);
+        return vf->bus_path;
+}
+
 VirtualFunction *vf_from_bus_path(Manager *m, const char *path)
 {
         _cleanup_free_ char *pci = NULL;
@@ -167,14 +183,14 @@ static int on_flush(sd_event_source *s, void *userdata)
 
         /* One PropertiesChanged per object per loop iteration, however many fields moved. */
         HASHMAP_FOREACH(pf, b->dirty_pfs) {
-                _cleanup_free_ char *p = pf_bus_path(pf);
+                const char *p = pf_object_path(pf);
 
                 hashmap_remove(b->dirty_pfs, pf->pci);
                 if (p)
                         (void) sd_bus_emit_properties_changed_strv(m->bus, p, SRIOVD_PF_IFACE, NULL);
         }
         HASHMAP_FOREACH(vf, b->dirty_vfs) {
-                _cleanup_free_ char *p = vf_bus_path(vf);
+                const char *p = vf_object_path(vf);
 
                 hashmap_remove(b->dirty_vfs, vf->pci);
                 if (p)

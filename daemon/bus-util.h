@@ -29,6 +29,9 @@ int bus_setup(Manager *m, const char *address);
 char *pf_bus_path(const PhysicalFunction *pf);
 char *vf_bus_path(const VirtualFunction *vf);
 char *pool_bus_path(const char *name);
+/* The same, cached in the object (NULL only on OOM); valid while the object lives. */
+const char *pf_object_path(PhysicalFunction *pf);
+const char *vf_object_path(VirtualFunction *vf);
 
 /* Authorization of a mutating call: 1 = go on, 0 = the reply comes later (polkit asked; the
  * method is re-dispatched when it answers), < 0 = error already set. */

@@ -542,7 +542,8 @@ static void check_acs(Doctor *d)
                 }
         /* Without IOMMU groups there is nothing to assess; the iommu check says why. */
         if (vfs > 0 && grouped == 0)
-                ADD_OK_IF_CLEAN(d, mark, "acs", "no VF is in an IOMMU group: isolation not assessed (see iommu)");
+                ADD_OK_IF_CLEAN(d, mark, "acs",
+                                "no VF is in an IOMMU group: isolation not assessed (see iommu)");
         else
                 ADD_OK_IF_CLEAN(d, mark, "acs", "every VF is alone in its IOMMU group");
 }

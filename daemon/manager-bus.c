@@ -30,7 +30,7 @@ static int method_list_pfs(sd_bus_message *message, void *userdata, sd_bus_error
         if (r < 0)
                 return r;
         HASHMAP_FOREACH(pf, m->pfs) {
-                _cleanup_free_ char *p = pf_bus_path(pf);
+                const char *p = pf_object_path(pf);
 
                 if (!p)
                         return -ENOMEM;
@@ -66,21 +66,25 @@ static int method_list_vfs(sd_bus_message *message, void *userdata, sd_bus_error
         r = sd_bus_message_open_container(reply, 'a', "(osoussb)");
         if (r < 0)
                 return r;
-        HASHMAP_FOREACH(pf, m->pfs)
+        HASHMAP_FOREACH(pf, m->pfs) {
+                const char *pp = pf_object_path(pf);
+
+                if (!pp)
+                        return -ENOMEM;
                 PF_FOREACH_VF(vf, pf) {
-                        _cleanup_free_ char *p = NULL, *pp = NULL;
+                        const char *p;
 
                         if (!isempty(pool) && !streq(vf->pool, pool))
                                 continue;
-                        p = vf_bus_path(vf);
-                        pp = pf_bus_path(pf);
-                        if (!p || !pp)
+                        p = vf_object_path(vf);
+                        if (!p)
                                 return -ENOMEM;
                         r = sd_bus_message_append(reply, "(osoussb)", p, vf->pci, pp, vf->index,
                                                   strempty(vf->ifname), vf->pool, vf->allocated);
                         if (r < 0)
                                 return r;
                 }
+        }
         r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
@@ -488,6 +492,9 @@ static int property_get_errors(sd_bus *bus, const char *path, const char *iface,
         return sd_bus_message_append_strv(reply, m->config ? m->config->errors : NULL);
 }
 
+/* Reading is open to every local user (SPEC §4): without SD_BUS_VTABLE_UNPRIVILEGED sd-bus
+ * itself refuses a method to callers lacking CAP_SYS_ADMIN. The mutating methods are marked
+ * too and authorize in the method (root or polkit), never by capability. */
 const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -495,11 +502,12 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("ConfigFiles", "as", property_get_files, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ConfigErrors", "as", property_get_errors, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("ListPhysicalFunctions", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(osss)", pfs),
-                                method_list_pfs, 0),
+                                method_list_pfs, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListVirtualFunctions", SD_BUS_ARGS("s", pool),
-                                SD_BUS_RESULT("a(osoussb)", vfs), method_list_vfs, 0),
+                                SD_BUS_RESULT("a(osoussb)", vfs), method_list_vfs,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListPools", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(osuu)", pools),
-                                method_list_pools, 0),
+                                method_list_pools, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Allocate", SD_BUS_ARGS("s", pool, "s", owner, "a{sv}", hints),
                                 SD_BUS_RESULT("o", vf), method_allocate, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("o", vf, "s", owner), SD_BUS_NO_RESULT,
@@ -508,9 +516,10 @@ const sd_bus_vtable manager_vtable[] = {
                                 method_release_owner, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", changes), method_plan, 0),
+        SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", changes), method_plan,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         /* doctor-bus.c */
         SD_BUS_METHOD_WITH_ARGS("Diagnose", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssss)", checks),
-                                bus_method_diagnose, 0),
+                                bus_method_diagnose, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

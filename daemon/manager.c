@@ -664,9 +664,35 @@ int manager_start(Manager *m)
                 log_warning("Skipped lease %s", *e);
         /* Leases bound to a bus connection from before a restart: re-watch them, they end
          * when that client is gone (or now, if it already is). */
-        LEASE_STORE_FOREACH(l, m->leases)
-                if (l->bind_to_caller && m->bus && !isempty(l->caller))
-                        (void) manager_track_caller(m, l->caller);
+        {
+                _cleanup_(strv_freep) char **gone = NULL;
+
+                LEASE_STORE_FOREACH(l, m->leases) {
+                        if (!l->bind_to_caller || !m->bus || isempty(l->caller))
+                                continue;
+                        r = manager_track_caller(m, l->caller);
+                        /* sd_bus_track_add_name() fails with ENXIO for a name without owner:
+                         * the client went away while we were down. */
+                        if (r == -ENXIO && !strv_contains(gone, l->caller) &&
+                            strv_extend(&gone, l->caller) < 0)
+                                return log_oom();
+                        else if (r < 0 && r != -ENXIO)
+                                log_warning_errno(r, "Cannot watch bus client %s, its leases stay: %m",
+                                                  l->caller);
+                }
+                /* Not while iterating the store. No VF exists yet: the store is all there is. */
+                STRV_FOREACH(c, gone) {
+                        unsigned n = 0;
+
+                        r = lease_store_remove_caller(m->leases, *c, &n);
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot remove leases of %s: %m", *c);
+                        else
+                                log_info("Bus client %s went away while we were down, released %u bound "
+                                         "lease(s).",
+                                         *c, n);
+                }
+        }
 
         r = manager_reload(m);
         if (r < 0)

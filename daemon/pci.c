@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <malloc.h>
 #include <pci/pci.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -97,7 +98,16 @@ char *pci_names_vendor(PciNames *p, uint16_t vendor)
 
 char *pci_names_device(PciNames *p, uint16_t vendor, uint16_t device)
 {
-        return lookup(p, PCI_LOOKUP_DEVICE, vendor, device);
+        char *n = lookup(p, PCI_LOOKUP_DEVICE, vendor, device);
+
+        /* libpci keeps all of pci.ids parsed in memory once loaded: ~2 MiB, half of the idle
+         * daemon's heap. Names are looked up once per PF (vendor, then device), so drop the
+         * list after each pair and load it again on the next PF. */
+        pci_free_name_list(p->access);
+        /* ...and give those pages back: the list is freed in thousands of small chunks
+         * that would otherwise stay resident in the middle of the heap. */
+        (void) malloc_trim(0);
+        return n;
 }
 
 int pci_names_set_sysfs_path(PciNames *p, const char *path)

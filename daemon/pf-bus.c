@@ -88,7 +88,7 @@ static int method_list_vfs_of_pf(sd_bus_message *message, void *userdata, sd_bus
         if (r < 0)
                 return r;
         PF_FOREACH_VF(vf, pf) {
-                _cleanup_free_ char *p = vf_bus_path(vf);
+                const char *p = vf_object_path(vf);
 
                 if (!p)
                         return -ENOMEM;
@@ -135,6 +135,6 @@ const sd_bus_vtable pf_vtable[] = {
         SD_BUS_PROPERTY("LastError", "s", property_get_str, offsetof(PhysicalFunction, last_error),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("ListVirtualFunctions", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", vfs),
-                                method_list_vfs_of_pf, 0),
+                                method_list_vfs_of_pf, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

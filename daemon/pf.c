@@ -61,6 +61,7 @@ PhysicalFunction *pf_free(PhysicalFunction *pf)
         free(pf->vendor_name);
         free(pf->device_name);
         free(pf->last_error);
+        free(pf->bus_path);
         return mfree(pf);
 }
 
@@ -253,6 +254,9 @@ int pf_refresh(PhysicalFunction *pf)
                 free(pf->device_name);
                 pf->vendor_name = m->pci_names ? pci_names_vendor(m->pci_names, v) : NULL;
                 pf->device_name = m->pci_names ? pci_names_device(m->pci_names, v, d) : NULL;
+                /* Unknown is an answer too: "" keeps us from reloading pci.ids on every refresh. */
+                if (!pf->vendor_name)
+                        pf->vendor_name = strdup("");
                 if (m->pci_names && !pf->vfs_without_devices) {
                         PciSriovCap cap;
 

@@ -65,7 +65,7 @@ struct PhysicalFunction {
         sd_event_source *wait_source; /* deadline while waiting for VFs to appear */
         uint64_t changes;             /* count of applied changes, for tests/benches */
 
-        void *bus_data;
+        char *bus_path; /* object path, encoded once by the bus layer (pf_object_path()) */
 };
 
 int pf_new(Manager *m, const char *syspath, PhysicalFunction **ret);

@@ -45,11 +45,11 @@ static int property_get_vfs(sd_bus *bus, const char *path, const char *iface, co
                 return r;
         HASHMAP_FOREACH(pf, p->manager->pfs)
                 PF_FOREACH_VF(vf, pf) {
-                        _cleanup_free_ char *v = NULL;
+                        const char *v;
 
                         if (!streq(vf->pool, p->name))
                                 continue;
-                        v = vf_bus_path(vf);
+                        v = vf_object_path(vf);
                         if (!v)
                                 return -ENOMEM;
                         r = sd_bus_message_append(reply, "o", v);

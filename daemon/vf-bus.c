@@ -90,7 +90,7 @@ static int property_get_pf(sd_bus *bus, const char *path, const char *iface, con
                            sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
         VirtualFunction *vf = userdata;
-        _cleanup_free_ char *p = pf_bus_path(vf->pf);
+        const char *p = pf_object_path(vf->pf);
 
         if (!p)
                 return -ENOMEM;

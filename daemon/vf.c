@@ -62,6 +62,7 @@ VirtualFunction *vf_free(VirtualFunction *vf)
         free(vf->pool);
         free(vf->owner);
         free(vf->last_error);
+        free(vf->bus_path);
         return mfree(vf);
 }
 

@@ -61,7 +61,7 @@ typedef struct VirtualFunction {
         VfState state;
         char *last_error;
         uint64_t error_pass; /* reconcile pass that set last_error */
-        void *bus_data;      /* for the D-Bus layer: emitted-state cache */
+        char *bus_path;      /* object path, encoded once by the bus layer (vf_object_path()) */
 } VirtualFunction;
 
 int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret);

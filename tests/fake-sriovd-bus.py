@@ -74,8 +74,10 @@ class Fake:
         self.add(p, 'org.sriovd1.PhysicalFunction', {
             'PCIAddress': ('s', pci), 'Interface': ('s', ifname), 'Driver': ('s', driver),
             'VendorId': ('q', ven), 'DeviceId': ('q', dev), 'VendorName': ('s', vname),
-            'DeviceName': ('s', dname), 'TotalVFs': ('u', total), 'NumVFs': ('u', num),
-            'DesiredNumVFs': ('u', num), 'NUMANode': ('i', numa), 'LinkSpeed': ('u', speed),
+            'DeviceName': ('s', dname), 'VFDeviceId': ('q', {0x101b: 0x101c, 0x10c9: 0x10ca}.get(dev, 0)),
+            'TotalVFs': ('u', total), 'NumVFs': ('u', num),
+            'DesiredNumVFs': ('u', num), 'NUMANode': ('i', numa),
+            'RDMADevices': ('as', ['mlx5_0'] if driver == 'mlx5_core' else []), 'LinkSpeed': ('u', speed),
             'ConfigFile': ('s', cfg), 'State': ('s', state), 'LastError': ('s', err)}, emit=False)
         return p
 
@@ -92,6 +94,11 @@ class Fake:
             'MinTxRate': ('u', 0), 'MaxTxRate': ('u', 25000 if pool == 'rdma-train' else 0),
             'MTU': ('u', 9000 if pool == 'rdma-train' else 1500),
             'RDMADevice': ('s', 'mlx5_%d' % (index + 2) if pool == 'rdma-train' else ''),
+            'RDMAPort': ('u', 1 if pool == 'rdma-train' else 0),
+            'RDMAPortState': ('s', 'active' if pool == 'rdma-train' else ''),
+            'RDMALinkLayer': ('s', 'Ethernet' if pool == 'rdma-train' else ''),
+            'NodeGUID': ('s', '0202:00ff:fe00:%04x' % index if pool == 'rdma-train' else ''),
+            'PortGUID': ('s', '0202:00ff:fe00:%04x' % index if pool == 'rdma-train' else ''),
             'IOMMUGroup': ('i', group), 'VFIODevice': ('s', vfio), 'NUMANode': ('i', numa),
             'Pool': ('s', pool), 'Allocated': ('b', False), 'Owner': ('s', ''),
             'State': ('s', 'ready'), 'LastError': ('s', '')}, emit=emit)
@@ -116,7 +123,7 @@ class Fake:
 
     def add(self, path, iface, props, emit=True):
         self.objects[path] = (iface, {k: GLib.Variant(t, v) for k, (t, v) in props.items()})
-        self.reg[path] = self.conn.register_object(path, self.ifaces[iface], None, self.on_get, None)
+        self.reg[path] = self.conn.register_object(path, self.ifaces[iface], self.on_object, self.on_get, None)
         if emit:
             self.conn.emit_signal(None, ROOT, 'org.freedesktop.DBus.ObjectManager', 'InterfacesAdded',
                                   GLib.Variant('(oa{sa{sv}})', (path, {iface: self.objects[path][1]})))
@@ -157,6 +164,13 @@ class Fake:
     def on_get(self, conn, sender, path, iface, name):
         props = self.manager if path == ROOT else self.objects[path][1]
         return props[name]
+
+    def on_object(self, conn, sender, path, iface, method, params, inv):
+        if method == 'ListVirtualFunctions':  # PhysicalFunction
+            inv.return_value(GLib.Variant('(ao)', ([p for p, v in self.vfs()
+                                                    if v['PhysicalFunction'].unpack() == path],)))
+        else:
+            inv.return_dbus_error('org.freedesktop.DBus.Error.UnknownMethod', method)
 
     def on_om(self, conn, sender, path, iface, method, params, inv):
         out = {p: {i: props} for p, (i, props) in self.objects.items()}
@@ -206,7 +220,7 @@ class Fake:
             if not owner or len(owner.encode()) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in owner):
                 return fail('InvalidArgument', 'Invalid owner')
             for k in hints:
-                if k not in ('numa_node', 'pf', 'pci', 'bind_to_caller'):
+                if k not in ('numa_node', 'pf', 'pci', 'bind_to_caller', 'allow_degraded'):
                     return fail('InvalidArgument', 'Unknown hint "%s"' % k)
             if not any(i == 'org.sriovd1.Pool' and o['Name'].unpack() == pool for i, o in self.objects.values()):
                 return fail('NoSuchPool', 'No pool "%s"' % pool)
@@ -258,6 +272,8 @@ class Fake:
             out += [(p, 'blocked', 'VF %d is allocated to "%s"' % (v['Index'].unpack(), v['Owner'].unpack()))
                     for p, v in self.vfs() if v['Allocated'].unpack() and v['PhysicalFunction'].unpack() == pf]
             inv.return_value(GLib.Variant('(a(sss))', (out,)))
+        elif method == 'Diagnose':
+            inv.return_value(GLib.Variant('(a(ssss))', ([('iommu', 'ok', '', '')],)))
         else:
             inv.return_dbus_error('org.freedesktop.DBus.Error.UnknownMethod', method)
 

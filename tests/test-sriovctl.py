@@ -57,6 +57,13 @@ class Bus:
                 if time.monotonic() > deadline or self.service.poll() is not None:
                     raise RuntimeError('service did not appear on the bus')
                 time.sleep(0.05)
+            # A real daemon owns the name before its initial reconcile is done: wait for it to
+            # leave "starting" as a client (sriovctl wait-online) would.
+            while self.busctl('get-property', 'org.sriovd1', ROOT, 'org.sriovd1.Manager', 'State',
+                              check=False).stdout.strip() == 's "starting"':
+                if time.monotonic() > deadline or self.service.poll() is not None:
+                    raise RuntimeError('service did not finish starting')
+                time.sleep(0.05)
 
     def close(self):
         for p in (self.service, self.daemon):

@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* D-Bus API figures of the real daemon code (tests/sriovd-test-daemon: Manager + bus_setup()
+ * on the fake kernel) on a private dbus-daemon, measured from a client in this process:
+ * ListVirtualFunctions("") over 4,096 VFs, GetAll on one VF, GetManagedObjects, Allocate +
+ * Release round trips with durable leases (state directory on the real disk), and the
+ * daemon's idle RSS with 1,024 VFs. Prints a table; see docs/PERFORMANCE.md.
+ *
+ *   bench-bus --daemon=build/tests/sriovd-test-daemon --preload=libumockdev-preload.so.0
+ *             [--state-dir=DIR] [--calls=N] [--seconds=S]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *arg_daemon;
+static const char *arg_preload = "libumockdev-preload.so.0";
+static const char *arg_state_dir = "bench-bus-state";
+static const char *arg_sriovd;
+static unsigned arg_calls = 50;
+static double arg_seconds = 2.0;
+
+static uint64_t now_usec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+static void die(const char *what, int r)
+{
+        fprintf(stderr, "bench-bus: %s: %s\n", what, strerror(abs(r)));
+        exit(EXIT_FAILURE);
+}
+
+/* Reads one line from fd, with a deadline, without stdio buffering past it. */
+static int read_line(int fd, char *buf, size_t size, int timeout_ms)
+{
+        size_t n = 0;
+
+        while (n + 1 < size) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                ssize_t k;
+
+                if (poll(&p, 1, timeout_ms) <= 0)
+                        return -ETIMEDOUT;
+                k = read(fd, buf + n, 1);
+                if (k <= 0)
+                        return k < 0 ? -errno : -EPIPE;
+                if (buf[n++] == '\n')
+                        break;
+        }
+        buf[n] = 0;
+        return (int) n;
+}
+
+typedef struct Child {
+        pid_t pid;
+        char line[512];
+} Child;
+
+static void child_spawn(Child *c, char *const argv[], const char *preload, const char *address)
+{
+        int p[2];
+
+        if (pipe2(p, 0) < 0)
+                die("pipe", errno);
+        c->pid = fork();
+        if (c->pid < 0)
+                die("fork", errno);
+        if (c->pid == 0) {
+                char fd[16];
+
+                close(p[0]);
+                if (p[1] != 3) {
+                        dup2(p[1], 3);
+                        close(p[1]);
+                }
+                snprintf(fd, sizeof(fd), "%d", 3);
+                if (preload)
+                        setenv("LD_PRELOAD", preload, 1);
+                if (address)
+                        setenv("SRIOVD_BUS_ADDRESS", address, 1);
+                setenv("SRIOVD_LOG_LEVEL", "warning", 1);
+                unsetenv("NOTIFY_SOCKET");
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        close(p[1]);
+        if (read_line(p[0], c->line, sizeof(c->line), 120000) <= 0)
+                die("child did not get ready", ETIMEDOUT);
+        close(p[0]);
+}
+
+static void child_stop(Child *c, int sig)
+{
+        int status;
+
+        kill(c->pid, sig);
+        (void) waitpid(c->pid, &status, 0);
+}
+
+typedef struct Mem {
+        unsigned long rss, hwm, pss, anon, heap; /* kB */
+} Mem;
+
+/* VmRSS/VmHWM from status; PSS and anonymous memory from smaps_rollup; the main thread's
+ * malloc arena (the "[heap]" mapping) from smaps. */
+static Mem mem_of(pid_t pid)
+{
+        char path[64], line[512];
+        bool in_heap = false;
+        Mem m = {};
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                die("open status", errno);
+        while (fgets(line, sizeof(line), f)) {
+                sscanf(line, "VmRSS: %lu kB", &m.rss);
+                sscanf(line, "VmHWM: %lu kB", &m.hwm);
+        }
+        fclose(f);
+        snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int) pid);
+        f = fopen(path, "re");
+        if (f) {
+                while (fgets(line, sizeof(line), f)) {
+                        sscanf(line, "Pss: %lu kB", &m.pss);
+                        sscanf(line, "Anonymous: %lu kB", &m.anon);
+                }
+                fclose(f);
+        }
+        snprintf(path, sizeof(path), "/proc/%d/smaps", (int) pid);
+        f = fopen(path, "re");
+        if (f) {
+                while (fgets(line, sizeof(line), f)) {
+                        unsigned long kb;
+
+                        if (strchr(line, '-') && strchr(line, ':') && line[0] != ' ' &&
+                            (line[0] < 'A' || line[0] > 'Z'))
+                                in_heap = strstr(line, "[heap]") != NULL;
+                        else if (in_heap && sscanf(line, "Rss: %lu kB", &kb) == 1)
+                                m.heap += kb;
+                }
+                fclose(f);
+        }
+        return m;
+}
+
+static void mem_row(const char *what, Mem m)
+{
+        printf("%-44s %7.2f %7.2f %7.2f %7.2f %7.2f\n", what, m.rss / 1024.0, m.hwm / 1024.0, m.pss / 1024.0,
+               m.anon / 1024.0, m.heap / 1024.0);
+}
+
+/* Starts a test daemon with npf × nvf VFs on the bus; returns its child. */
+static void daemon_spawn(Child *c, const char *address, unsigned npf, unsigned nvf)
+{
+        char pfs[32], vfs[32], total[32], state[512];
+        char *argv[] = {(char *) arg_daemon, pfs, vfs, total, state, (char *) "--ready-fd=3", NULL};
+
+        snprintf(pfs, sizeof(pfs), "--pfs=%u", npf);
+        snprintf(vfs, sizeof(vfs), "--vfs=%u", nvf);
+        snprintf(total, sizeof(total), "--total-vfs=%u", nvf < 7 ? 7 : nvf);
+        snprintf(state, sizeof(state), "--state-dir=%s", arg_state_dir);
+        child_spawn(c, argv, arg_preload, address);
+        if (strncmp(c->line, "READY", 5) != 0)
+                die("test daemon did not say READY", EPROTO);
+}
+
+static void daemon_cleanup(Child *c)
+{
+        /* "READY root=… testbed=…": the SIGTERM path removes them itself. */
+        child_stop(c, SIGTERM);
+}
+
+/* The real daemon has no ready fd: wait for its name, then for State to leave "starting",
+ * each by a blocking GetNameOwner/Get with the bus as the clock (no sleeps). */
+static void sriovd_spawn(Child *c, char *const argv[], const char *address, sd_bus *bus)
+{
+        uint64_t deadline = now_usec() + 30 * 1000000ULL;
+
+        c->pid = fork();
+        if (c->pid < 0)
+                die("fork", errno);
+        if (c->pid == 0) {
+                setenv("SRIOVD_BUS_ADDRESS", address, 1);
+                setenv("SRIOVD_LOG_LEVEL", "err", 1);
+                unsetenv("NOTIFY_SOCKET");
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        for (;;) {
+                sd_bus_message *reply = NULL;
+                const char *state = NULL;
+                int r;
+
+                if (now_usec() > deadline)
+                        die("sriovd did not start", ETIMEDOUT);
+                /* Wait for the name (blocks in the bus until it is owned or the call times out). */
+                r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "GetNameOwner", NULL, &reply, "s",
+                                       "org.sriovd1");
+                sd_bus_message_unref(reply);
+                reply = NULL;
+                if (r < 0) {
+                        /* Not there yet: block on the bus until something changes. */
+                        (void) sd_bus_wait(bus, 100000);
+                        (void) sd_bus_process(bus, NULL);
+                        continue;
+                }
+                r = sd_bus_get_property(bus, "org.sriovd1", "/org/sriovd1", "org.sriovd1.Manager", "State",
+                                        NULL, &reply, "s");
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "s", &state);
+                if (r >= 0 && strcmp(state, "starting") != 0) {
+                        sd_bus_message_unref(reply);
+                        return;
+                }
+                sd_bus_message_unref(reply);
+                (void) sd_bus_wait(bus, 100000);
+        }
+}
+
+typedef struct Stats {
+        uint64_t min, median, max;
+        unsigned n;
+} Stats;
+
+static Stats stats_of(uint64_t *v, unsigned n)
+{
+        qsort(v, n, sizeof(uint64_t), cmp_u64);
+        return (Stats){.min = v[0], .median = v[n / 2], .max = v[n - 1], .n = n};
+}
+
+static void row(const char *what, Stats s, const char *extra)
+{
+        printf("%-44s %6u %10.3f %10.3f %10.3f  %s\n", what, s.n, s.median / 1000.0, s.min / 1000.0,
+               s.max / 1000.0, extra);
+}
+
+static Stats time_call(sd_bus *bus, unsigned n, const char *path, const char *iface, const char *member,
+                       const char *sig, const char *arg)
+{
+        uint64_t *t = calloc(n, sizeof(uint64_t));
+
+        if (!t)
+                die("calloc", ENOMEM);
+        for (unsigned i = 0; i < n; i++) {
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                sd_bus_message *reply = NULL;
+                uint64_t t0 = now_usec();
+                int r;
+
+                r = sig ? sd_bus_call_method(bus, "org.sriovd1", path, iface, member, &error, &reply, sig,
+                                             arg)
+                        : sd_bus_call_method(bus, "org.sriovd1", path, iface, member, &error, &reply, NULL);
+                t[i] = now_usec() - t0;
+                if (r < 0) {
+                        fprintf(stderr, "%s: %s\n", member, error.message);
+                        die(member, r);
+                }
+                sd_bus_message_unref(reply);
+                sd_bus_error_free(&error);
+        }
+        Stats s = stats_of(t, n);
+        free(t);
+        return s;
+}
+
+static unsigned count_vfs(sd_bus *bus)
+{
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        unsigned n = 0;
+        int r;
+
+        r = sd_bus_call_method(bus, "org.sriovd1", "/org/sriovd1", "org.sriovd1.Manager",
+                               "ListVirtualFunctions", &error, &reply, "s", "");
+        if (r < 0)
+                die("ListVirtualFunctions", r);
+        r = sd_bus_message_enter_container(reply, 'a', "(osoussb)");
+        while (r >= 0 && (r = sd_bus_message_skip(reply, "(osoussb)")) > 0)
+                n++;
+        sd_bus_message_unref(reply);
+        return n;
+}
+
+static const char *first_vf(sd_bus *bus, char *buf, size_t size)
+{
+        sd_bus_message *reply = NULL;
+        const char *p;
+        int r;
+
+        r = sd_bus_call_method(bus, "org.sriovd1", "/org/sriovd1", "org.sriovd1.Manager",
+                               "ListVirtualFunctions", NULL, &reply, "s", "vm");
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "(osoussb)");
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "(osoussb)", &p, NULL, NULL, NULL, NULL, NULL, NULL);
+        if (r <= 0)
+                die("first VF", r < 0 ? r : ENOENT);
+        snprintf(buf, size, "%s", p);
+        sd_bus_message_unref(reply);
+        return buf;
+}
+
+static double allocate_release(sd_bus *bus, double seconds, unsigned *ret_n)
+{
+        uint64_t t0 = now_usec(), end = t0 + (uint64_t) (seconds * 1e6);
+        unsigned n = 0;
+
+        while (now_usec() < end) {
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                sd_bus_message *reply = NULL;
+                const char *vf;
+                char path[256];
+                int r;
+
+                r = sd_bus_call_method(bus, "org.sriovd1", "/org/sriovd1", "org.sriovd1.Manager", "Allocate",
+                                       &error, &reply, "ssa{sv}", "vm", "bench", 0);
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "o", &vf);
+                if (r < 0) {
+                        fprintf(stderr, "Allocate: %s\n", error.message);
+                        die("Allocate", r);
+                }
+                snprintf(path, sizeof(path), "%s", vf);
+                sd_bus_message_unref(reply);
+                r = sd_bus_call_method(bus, "org.sriovd1", "/org/sriovd1", "org.sriovd1.Manager", "Release",
+                                       &error, NULL, "os", path, "bench");
+                if (r < 0) {
+                        fprintf(stderr, "Release: %s\n", error.message);
+                        die("Release", r);
+                }
+                n++;
+        }
+        *ret_n = n;
+        return n / ((now_usec() - t0) / 1e6);
+}
+
+static void parse_argv(int argc, char *argv[])
+{
+        static const struct option options[] = {
+                {"daemon", required_argument, NULL, 'd'},
+                {"preload", required_argument, NULL, 'p'},
+                {"state-dir", required_argument, NULL, 's'},
+                {"calls", required_argument, NULL, 'n'},
+                {"seconds", required_argument, NULL, 't'},
+                {"sriovd", required_argument, NULL, 'S'},
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case 'd':
+                        arg_daemon = optarg;
+                        break;
+                case 'p':
+                        arg_preload = optarg;
+                        break;
+                case 's':
+                        arg_state_dir = optarg;
+                        break;
+                case 'n':
+                        arg_calls = (unsigned) strtoul(optarg, NULL, 10);
+                        break;
+                case 't':
+                        arg_seconds = strtod(optarg, NULL);
+                        break;
+                case 'S':
+                        arg_sriovd = optarg;
+                        break;
+                default:
+                        exit(EXIT_FAILURE);
+                }
+        if (!arg_daemon || arg_calls == 0) {
+                fprintf(stderr,
+                        "usage: bench-bus --daemon=PATH [--preload=LIB] [--state-dir=DIR] [--calls=N] "
+                        "[--seconds=S]\n");
+                exit(EXIT_FAILURE);
+        }
+}
+
+int main(int argc, char *argv[])
+{
+        char *bus_argv[] = {
+                (char *) "/usr/bin/dbus-daemon", (char *) "--session",         (char *) "--nofork",
+                (char *) "--nopidfile",          (char *) "--print-address=3", NULL};
+        Child dbus = {}, d = {};
+        sd_bus *bus = NULL;
+        char vfbuf[256], extra[128];
+        const char *vf;
+        Mem mem_before_idle;
+        unsigned n;
+        uint64_t t0;
+        Stats s;
+        int r;
+
+        parse_argv(argc, argv);
+        signal(SIGPIPE, SIG_IGN);
+        (void) mkdir(arg_state_dir, 0755);
+
+        child_spawn(&dbus, bus_argv, NULL, NULL);
+        dbus.line[strcspn(dbus.line, "\n")] = 0;
+
+        r = sd_bus_new(&bus);
+        if (r >= 0)
+                r = sd_bus_set_address(bus, dbus.line);
+        if (r >= 0)
+                r = sd_bus_set_bus_client(bus, true);
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r < 0)
+                die("connect", r);
+
+        printf("%-44s %6s %10s %10s %10s\n", "D-Bus call", "calls", "median ms", "min ms", "max ms");
+
+        /* 4,096 VFs: 16 PFs × 256. */
+        t0 = now_usec();
+        daemon_spawn(&d, dbus.line, 16, 256);
+        snprintf(extra, sizeof(extra), "startup to READY %.2f s", (now_usec() - t0) / 1e6);
+        n = count_vfs(bus);
+        printf("# %u VFs; %s\n", n, extra);
+        s = time_call(bus, arg_calls, "/org/sriovd1", "org.sriovd1.Manager", "ListVirtualFunctions", "s",
+                      "");
+        snprintf(extra, sizeof(extra), "%u entries", n);
+        row("Manager.ListVirtualFunctions(\"\")", s, extra);
+        s = time_call(bus, arg_calls, "/org/sriovd1", "org.sriovd1.Manager", "ListVirtualFunctions", "s",
+                      "vm");
+        row("Manager.ListVirtualFunctions(\"vm\")", s, "half of them");
+        vf = first_vf(bus, vfbuf, sizeof(vfbuf));
+        s = time_call(bus, arg_calls * 4, vf, "org.freedesktop.DBus.Properties", "GetAll", "s",
+                      "org.sriovd1.VirtualFunction");
+        row("Properties.GetAll(VirtualFunction)", s, "one VF");
+        s = time_call(bus, arg_calls / 5 > 3 ? arg_calls / 5 : 3, "/org/sriovd1",
+                      "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, NULL);
+        row("ObjectManager.GetManagedObjects", s, "all objects");
+        {
+                double rate = allocate_release(bus, arg_seconds, &n);
+
+                printf("%-44s %6u %10.1f/s  durable leases in %s\n", "Allocate+Release round trips", n, rate,
+                       arg_state_dir);
+        }
+        mem_before_idle = mem_of(d.pid);
+        daemon_cleanup(&d);
+
+        /* Idle memory with 1,024 VFs (4 × 256), with none (what the process costs without
+         * VFs: libraries and the in-process fake kernel), and of the real sriovd binary with no
+         * SR-IOV device (the libraries' share without any fake). The VFs' cost to the daemon
+         * is the growth of the main thread's heap: the fake kernel lives on its own threads. */
+        printf("\n%-44s %7s %7s %7s %7s %7s\n", "daemon memory, MiB", "VmRSS", "VmHWM", "PSS", "anon",
+               "[heap]");
+        mem_row("after the runs above (4,096 VFs)", mem_before_idle);
+        daemon_spawn(&d, dbus.line, 4, 256);
+        mem_row("test daemon idle, 1,024 VFs (4 PFs x 256)", mem_of(d.pid));
+        daemon_cleanup(&d);
+        daemon_spawn(&d, dbus.line, 4, 0);
+        mem_row("test daemon idle, 4 PFs, 0 VFs", mem_of(d.pid));
+        daemon_cleanup(&d);
+        if (arg_sriovd) {
+                char root[600], state[600];
+                char *sargv[] = {(char *) arg_sriovd, root, state, NULL};
+
+                snprintf(root, sizeof(root), "--root=%s", arg_state_dir);
+                snprintf(state, sizeof(state), "--state-dir=%s", arg_state_dir);
+                sriovd_spawn(&d, sargv, dbus.line, bus);
+                mem_row("sriovd idle, no SR-IOV device", mem_of(d.pid));
+                child_stop(&d, SIGTERM);
+        }
+
+        sd_bus_flush_close_unref(bus);
+        child_stop(&dbus, SIGTERM);
+        return 0;
+}

@@ -1,0 +1,563 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The real daemon's D-Bus API (SPEC §4, issue 4) on a private bus.
+
+Usage: test-bus.py SRIOVD_TEST_DAEMON
+Each test owns a dbus-daemon (--nofork, reaped here) that loads the shipped bus policy
+dbus/org.sriovd1.conf, and runs tests/sriovd-test-daemon (the daemon's code on the fake
+kernel) under $SRIOVD_TEST_PRELOAD (the umockdev preload). Covers: ObjectManager and
+signals (hotplug through the test daemon's /sriovd_test control object), lease flows
+including bind_to_caller, every bad input with its error name, access control for an
+unprivileged client, and lease durability across kill -9.
+"""
+import json
+import os
+import pwd
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+from gi.repository import Gio, GLib
+
+SRCDIR = os.path.dirname(os.path.abspath(__file__))
+DAEMON = sys.argv[1] if len(sys.argv) > 1 else None
+PRELOAD = os.environ.get('SRIOVD_TEST_PRELOAD', 'libumockdev-preload.so.0')
+NAME = 'org.sriovd1'
+ROOT = '/org/sriovd1'
+MGR = 'org.sriovd1.Manager'
+VF = 'org.sriovd1.VirtualFunction'
+PF = 'org.sriovd1.PhysicalFunction'
+POOL = 'org.sriovd1.Pool'
+ERR = 'org.sriovd1.Error.'
+PROPS = 'org.freedesktop.DBus.Properties'
+OM = 'org.freedesktop.DBus.ObjectManager'
+ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
+INVALID_ARGS = 'org.freedesktop.DBus.Error.InvalidArgs'
+
+BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=%(dir)s</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+  </policy>
+  <include>%(policy)s</include>
+</busconfig>
+'''
+
+
+def path_encode(prefix, s):
+    return prefix + '/' + ''.join(c if c.isalnum() and c.isascii() else '_%02x' % ord(c) for c in s) \
+        if not s[0].isdigit() else prefix + '/_3' + s[0] + ''.join(
+            c if c.isalnum() and c.isascii() else '_%02x' % ord(c) for c in s[1:])
+
+
+class Daemon:
+    """sriovd-test-daemon: started, waited for (READY on a pipe), reaped, cleaned up."""
+
+    def __init__(self, address, *args, state_dir=None):
+        r, w = os.pipe()
+        argv = [DAEMON, '--ready-fd=%d' % w] + list(args)
+        if state_dir:
+            argv.append('--state-dir=' + state_dir)
+        env = dict(os.environ, SRIOVD_BUS_ADDRESS=address, LD_PRELOAD=PRELOAD, SRIOVD_LOG_LEVEL='notice')
+        env.pop('NOTIFY_SOCKET', None)
+        self.p = subprocess.Popen(argv, pass_fds=[w], env=env)
+        os.close(w)
+        self.dirs = []
+        line = b''
+        deadline = time.monotonic() + 60
+        with os.fdopen(r, 'rb') as f:
+            while not line.endswith(b'\n'):
+                left = deadline - time.monotonic()
+                rl, _, _ = select.select([f], [], [], max(left, 0))
+                if not rl:
+                    self.kill()
+                    raise AssertionError('test daemon not ready in time')
+                chunk = os.read(f.fileno(), 4096)
+                if not chunk:
+                    raise AssertionError('test daemon exited before ready: rc %s' % self.p.wait())
+                line += chunk
+        words = line.decode().split()
+        assert words[0] == 'READY', line
+        self.dirs = [w.split('=', 1)[1] for w in words[1:]]
+
+    def cleanup(self):
+        for d in self.dirs:
+            if d.startswith('/tmp/'):
+                shutil.rmtree(d, ignore_errors=True)
+
+    def kill(self):
+        self.p.kill()
+        self.p.wait()
+        self.cleanup()
+
+    def stop(self):
+        """SIGTERM must end it cleanly (exit 0; under ASan also no leaks)."""
+        self.p.terminate()
+        rc = self.p.wait(30)
+        self.cleanup()
+        assert rc == 0, 'test daemon exited with %d on SIGTERM' % rc
+
+
+class Bus:
+    def __init__(self, *daemon_args, state_dir=None):
+        self.dir = tempfile.mkdtemp(prefix='sriovd-test-bus-')
+        os.chmod(self.dir, 0o755)  # unprivileged clients connect too
+        cfg = os.path.join(self.dir, 'bus.conf')
+        with open(cfg, 'w') as f:
+            f.write(BUS_CONFIG % {'dir': self.dir, 'policy': os.path.join(SRCDIR, '..', 'dbus', 'org.sriovd1.conf')})
+        r, w = os.pipe()
+        self.bus = subprocess.Popen(['dbus-daemon', '--config-file=' + cfg, '--nofork', '--nopidfile',
+                                     '--print-address=%d' % w], pass_fds=[w], stderr=subprocess.DEVNULL)
+        os.close(w)
+        with os.fdopen(r) as f:
+            self.address = f.readline().strip()
+        assert self.address, 'dbus-daemon did not start'
+        self.daemon = None
+        self.conn = self.connect()
+        self.signals = []
+        self.conn.signal_subscribe(None, None, None, None, None, Gio.DBusSignalFlags.NONE, self.on_signal)
+        self.start(*daemon_args, state_dir=state_dir)
+
+    def connect(self):
+        return Gio.DBusConnection.new_for_address_sync(
+            self.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+
+    def start(self, *args, state_dir=None):
+        self.daemon = Daemon(self.address, *args, state_dir=state_dir)
+
+    def on_signal(self, conn, sender, path, iface, member, params):
+        self.signals.append((path, iface, member, params.unpack()))
+
+    def close(self):
+        try:
+            if self.daemon and self.daemon.p.poll() is None:
+                self.daemon.stop()
+        finally:
+            self.conn.close_sync(None)
+            self.bus.terminate()
+            self.bus.wait()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- calls --------------------------------------------------------------------------
+    def call(self, path, iface, method, sig='', *args, conn=None):
+        params = GLib.Variant('(%s)' % sig, args) if sig else None
+        r = (conn or self.conn).call_sync(NAME, path, iface, method, params, None, Gio.DBusCallFlags.NONE,
+                                          30000, None)
+        return r.unpack() if r is not None else ()
+
+    def error(self, path, iface, method, sig='', *args, conn=None):
+        try:
+            self.call(path, iface, method, sig, *args, conn=conn)
+        except GLib.Error as e:
+            return Gio.DBusError.get_remote_error(e)
+        raise AssertionError('%s.%s%r succeeded' % (iface, method, tuple(a if len(str(a)) < 80 else '…'
+                                                                           for a in args)))
+
+    def mgr(self, method, sig='', *args, **kw):
+        return self.call(ROOT, MGR, method, sig, *args, **kw)
+
+    def mgr_error(self, method, sig='', *args, **kw):
+        return self.error(ROOT, MGR, method, sig, *args, **kw)
+
+    def prop(self, path, iface, name):
+        return self.call(path, PROPS, 'Get', 'ss', iface, name)[0]
+
+    def managed(self):
+        return self.call(ROOT, OM, 'GetManagedObjects')[0]
+
+    def alive(self):
+        assert self.prop(ROOT, MGR, 'State') in ('running', 'degraded')
+
+    def allocate(self, pool, owner, hints=None, conn=None):
+        return self.mgr('Allocate', 'ssa{sv}', pool, owner, hints or {}, conn=conn)[0]
+
+    def control(self, method, sig, *args):
+        return self.call('/sriovd_test', 'org.sriovd1.TestDaemon', method, sig, *args)
+
+    # -- signals ------------------------------------------------------------------------
+    def wait(self, pred, what, timeout=20):
+        """Runs the GLib loop until pred() holds; no sleeping."""
+        ctx = GLib.MainContext.default()
+        deadline = time.monotonic() + timeout
+        while not pred():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError('timed out waiting for ' + what)
+            fired = []
+            src = GLib.timeout_add(int(left * 1000) + 1, lambda: fired.append(1) and False)
+            ctx.iteration(True)
+            if not fired:
+                GLib.source_remove(src)
+
+    def changed(self, path, iface, prop, value=None):
+        return any(p == path and m == 'PropertiesChanged' and a[0] == iface and prop in a[1] and
+                   (value is None or a[1][prop] == value) for p, i, m, a in self.signals)
+
+    def om_signal(self, member, path):
+        return any(p == ROOT and i == OM and m == member and a[0] == path for p, i, m, a in self.signals)
+
+
+def pools(bus):
+    return {name: (path, total, free) for path, name, total, free in bus.mgr('ListPools')[0]}
+
+
+# ------------------------------------------------------------------------------------------
+
+def test_managed_objects(bus):
+    objs = bus.managed()
+    kinds = {}
+    for path, ifaces in objs.items():
+        for iface in ifaces:
+            if iface.startswith('org.sriovd1.'):
+                kinds.setdefault(iface, []).append(path)
+    assert sorted(kinds) == [PF, POOL, VF], sorted(kinds)
+    assert len(kinds[PF]) == 2 and len(kinds[VF]) == 8 and len(kinds[POOL]) == 2, kinds
+    pf1 = path_encode(ROOT + '/pf', '0000:01:00.0')
+    assert pf1 in kinds[PF], (pf1, kinds[PF])
+    assert objs[pf1][PF]['State'] == 'configured' and objs[pf1][PF]['NumVFs'] == 4
+    # the list methods agree with the objects
+    assert sorted(p for p, *_ in bus.mgr('ListPhysicalFunctions')[0]) == sorted(kinds[PF])
+    assert sorted(v[0] for v in bus.mgr('ListVirtualFunctions', 's', '')[0]) == sorted(kinds[VF])
+    assert sorted(bus.call(pf1, PF, 'ListVirtualFunctions')[0]) == sorted(
+        p for p in kinds[VF] if objs[p][VF]['PhysicalFunction'] == pf1)
+    for path in kinds[POOL]:
+        pool = objs[path][POOL]
+        assert pool['Total'] == 4 and pool['Free'] == 4, pool
+        assert sorted(pool['VirtualFunctions']) == sorted(
+            v[0] for v in bus.mgr('ListVirtualFunctions', 's', pool['Name'])[0])
+    # every VF property readable one by one (GetAll on one VF)
+    vf = objs[kinds[VF][0]][VF]
+    assert bus.call(kinds[VF][0], PROPS, 'GetAll', 's', VF)[0] == vf
+    assert vf['State'] == 'ready' and vf['Driver'] == 'igbvf' and vf['Allocated'] is False
+
+
+def test_hotplug_signals(bus):
+    pf = path_encode(ROOT + '/pf', '0000:09:00.0')
+    bus.signals.clear()
+    assert bus.control('AddPF', 'uu', 9, 7) == ('0000:09:00.0',)
+    bus.wait(lambda: bus.om_signal('InterfacesAdded', pf), 'InterfacesAdded of the PF')
+
+    def new_vfs():
+        return sorted({a[0] for p, i, m, a in bus.signals if m == 'InterfacesAdded' and VF in a[1] and
+                       a[1][VF]['PhysicalFunction'] == pf})
+    bus.wait(lambda: len(new_vfs()) == 4, 'InterfacesAdded of its 4 VFs')
+    vfs = new_vfs()
+    bus.wait(lambda: bus.changed(pf, PF, 'State', 'configured'), 'PF configured')
+    assert sorted(bus.call(pf, PF, 'ListVirtualFunctions')[0]) == sorted(vfs)
+    assert pools(bus)['vm'][1] == 6
+    bus.wait(lambda: bus.changed(pools(bus)['vm'][0], POOL, 'Total', 6), 'pool Total change')
+
+    bus.signals.clear()
+    bus.control('RemovePF', 's', '0000:09:00.0')
+    bus.wait(lambda: bus.om_signal('InterfacesRemoved', pf), 'InterfacesRemoved of the PF')
+    bus.wait(lambda: all(bus.om_signal('InterfacesRemoved', v) for v in vfs), 'InterfacesRemoved of the VFs')
+    assert pf not in bus.managed()
+    assert pools(bus)['vm'][1] == 4
+    bus.alive()
+
+
+def test_allocate_release(bus):
+    vm_path, total, free = pools(bus)['vm']
+    bus.signals.clear()
+    vf = bus.allocate('vm', 'job-1')
+    assert bus.prop(vf, VF, 'Allocated') is True and bus.prop(vf, VF, 'Owner') == 'job-1'
+    bus.wait(lambda: bus.changed(vf, VF, 'Allocated', True) and bus.changed(vf, VF, 'Owner', 'job-1'),
+             'PropertiesChanged Allocated/Owner')
+    bus.wait(lambda: bus.changed(vm_path, POOL, 'Free', free - 1), 'pool Free PropertiesChanged')
+    assert pools(bus)['vm'][2] == free - 1
+    # hints: pci picks exactly that VF, pf restricts, numa_node prefers
+    others = [v for v in bus.mgr('ListVirtualFunctions', 's', 'vm')[0] if not v[6]]
+    pick = others[0]
+    assert bus.allocate('vm', 'job-2', {'pci': GLib.Variant('s', pick[1])}) == pick[0]
+    pf_pci = bus.prop(pick[2], PF, 'PCIAddress')
+    v2 = bus.allocate('vm', 'job-2', {'pf': GLib.Variant('s', pf_pci)})
+    assert bus.prop(v2, VF, 'PhysicalFunction') == pick[2]
+    for numa in (0, 1):
+        v = bus.allocate('rdma-train', 'job-3', {'numa_node': GLib.Variant('i', numa)})
+        assert bus.prop(v, VF, 'NUMANode') == numa
+    assert bus.mgr('ReleaseOwner', 's', 'job-3') == (2,)
+    assert bus.mgr('ReleaseOwner', 's', 'job-3') == (0,)
+    assert bus.mgr('ReleaseOwner', 's', 'job-2') == (2,)
+
+    bus.signals.clear()
+    bus.mgr('Release', 'os', vf, 'job-1')
+    bus.wait(lambda: bus.changed(vf, VF, 'Allocated', False) and bus.changed(vf, VF, 'Owner', ''),
+             'PropertiesChanged on release')
+    bus.wait(lambda: bus.changed(vm_path, POOL, 'Free', free), 'pool Free back')
+    assert pools(bus)['vm'][2] == free
+
+
+def test_bind_to_caller(bus):
+    c2 = bus.connect()
+    bound = bus.allocate('vm', 'vm-42', {'bind_to_caller': GLib.Variant('b', True)}, conn=c2)
+    plain = bus.allocate('vm', 'vm-42', conn=c2)
+    other = bus.allocate('vm', 'batch')
+    assert bus.prop(bound, VF, 'Allocated') is True
+    bus.signals.clear()
+    c2.close_sync(None)
+    bus.wait(lambda: bus.changed(bound, VF, 'Allocated', False), 'bound lease ending with its caller')
+    # only the bound lease ended
+    assert bus.prop(plain, VF, 'Allocated') is True and bus.prop(other, VF, 'Allocated') is True
+    assert bus.mgr('ReleaseOwner', 's', 'vm-42') == (1,)
+    assert bus.mgr('ReleaseOwner', 's', 'batch') == (1,)
+
+
+def test_bad_input(bus):
+    vm = bus.mgr('ListVirtualFunctions', 's', 'vm')[0]
+    free_vf = vm[0][0]
+    pf1 = vm[0][2]
+    taken = bus.allocate('vm', 'alice')
+    cases = [
+        # wrong argument types: rejected by sd-bus against the vtable signature
+        (INVALID_ARGS, 'Allocate', 'sis', 'vm', 1, 'x'),
+        (INVALID_ARGS, 'Allocate', 'ss', 'vm', 'x'),
+        (INVALID_ARGS, 'Release', 'ss', taken, 'alice'),
+        (INVALID_ARGS, 'ReleaseOwner', 'u', 7),
+        (INVALID_ARGS, 'ListVirtualFunctions', 'b', True),
+        # unknown pool
+        (ERR + 'NoSuchPool', 'Allocate', 'ssa{sv}', 'no-such-pool', 'x', {}),
+        (ERR + 'NoSuchPool', 'ListVirtualFunctions', 's', 'no-such-pool'),
+        # bad object paths, objects that are not VFs
+        (ERR + 'InvalidArgument', 'Release', 'os', '/org/sriovd1/vf/nonexistent', 'alice'),
+        (ERR + 'InvalidArgument', 'Release', 'os', '/', 'alice'),
+        (ERR + 'InvalidArgument', 'Release', 'os', ROOT, 'alice'),
+        (ERR + 'InvalidArgument', 'Release', 'os', pf1, 'alice'),
+        (ERR + 'InvalidArgument', 'Release', 'os', pools(bus)['vm'][0], 'alice'),
+        # hints
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'x', {'colour': GLib.Variant('s', 'red')}),
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'x', {'numa_node': GLib.Variant('s', '0')}),
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'x', {'numa_node': GLib.Variant('u', 0)}),
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'x', {'pci': GLib.Variant('i', 3)}),
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'x', {'bind_to_caller': GLib.Variant('i', 1)}),
+        # owners: empty, huge, control characters
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', '', {}),
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'x' * (1 << 20), {}),
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'x' * 256, {}),
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'a\x01b', {}),
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'a\nb', {}),
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'tab\there', {}),
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'del\x7f', {}),
+        (ERR + 'InvalidArgument', 'ReleaseOwner', 's', 'x' * (1 << 20)),
+        (ERR + 'InvalidArgument', 'ReleaseOwner', 's', 'a\x1bb'),
+        # huge pool name
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'p' * (1 << 20), 'x', {}),
+        # release by a non-owner, release of a free VF
+        (ERR + 'NotOwner', 'Release', 'os', taken, 'mallory'),
+        (ERR + 'NotOwner', 'Release', 'os', taken, 'x' * (1 << 20)),
+        (ERR + 'NotAllocated', 'Release', 'os', free_vf if free_vf != taken else vm[1][0], 'alice'),
+    ]
+    for want, method, sig, *args in cases:
+        got = bus.mgr_error(method, sig, *args)
+        assert got == want, '%s(%s): got %s, want %s' % (method, ', '.join(repr(a)[:40] for a in args), got, want)
+        bus.alive()
+    assert bus.prop(taken, VF, 'Owner') == 'alice'
+    # exhausted pool (and a hint nothing satisfies)
+    n = pools(bus)['vm'][2]
+    for _ in range(n):
+        bus.allocate('vm', 'bulk')
+    assert bus.mgr_error('Allocate', 'ssa{sv}', 'vm', 'bulk', {}) == ERR + 'PoolExhausted'
+    bus.alive()
+    assert bus.mgr('ReleaseOwner', 's', 'bulk') == (n,)
+    assert bus.mgr_error('Allocate', 'ssa{sv}', 'vm', 'x', {'pci': GLib.Variant('s', '0000:ff:00.0')}) == \
+        ERR + 'PoolExhausted'
+    # a PF/pool object is not a Manager: unknown method on it
+    assert bus.error(pf1, PF, 'Allocate') == 'org.freedesktop.DBus.Error.UnknownMethod'
+    bus.mgr('Release', 'os', taken, 'alice')
+    bus.alive()
+
+
+CLIENT = r'''
+import json, sys
+from gi.repository import Gio, GLib
+conn = Gio.DBusConnection.new_for_address_sync(sys.argv[1], Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+    Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+out = []
+for path, iface, method, sig, args in json.loads(sys.argv[2]):
+    if sig == 'ssa{sv}':
+        args[2] = {}
+    if sig == 'ssv':
+        args[2] = GLib.Variant('s', args[2])
+    try:
+        conn.call_sync('org.sriovd1', path, iface, method, GLib.Variant('(%s)' % sig, tuple(args)) if sig else None,
+                       None, Gio.DBusCallFlags.NONE, 30000, None)
+        out.append(['ok', ''])
+    except GLib.Error as e:
+        out.append([Gio.DBusError.get_remote_error(e), e.message])
+print(json.dumps(out))
+'''
+
+
+def as_user(bus, user, calls):
+    pw = pwd.getpwnam(user)
+    p = subprocess.run(['setpriv', '--reuid=%d' % pw.pw_uid, '--regid=%d' % pw.pw_gid, '--clear-groups',
+                        '/usr/bin/python3', '-c', CLIENT, bus.address, json.dumps(calls)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def test_access_control(bus):
+    if os.geteuid() != 0:
+        raise Skip('needs root to run a client as nobody')
+    vf = bus.mgr('ListVirtualFunctions', 's', 'vm')[0][0][0]
+    pf = bus.mgr('ListPhysicalFunctions')[0][0][0]
+    taken = bus.allocate('vm', 'root-job')
+    reads = [
+        [ROOT, PROPS, 'GetAll', 's', [MGR]],
+        [ROOT, OM, 'GetManagedObjects', '', []],
+        [ROOT, MGR, 'ListPhysicalFunctions', '', []],
+        [ROOT, MGR, 'ListVirtualFunctions', 's', ['']],
+        [ROOT, MGR, 'ListPools', '', []],
+        [ROOT, MGR, 'Plan', '', []],
+        [ROOT, MGR, 'Diagnose', '', []],
+        [vf, PROPS, 'GetAll', 's', [VF]],
+        [vf, PROPS, 'Get', 's' + 's', [VF, 'Owner']],
+        [pf, PF, 'ListVirtualFunctions', '', []],
+        [ROOT, 'org.freedesktop.DBus.Introspectable', 'Introspect', '', []],
+    ]
+    writes = [
+        [ROOT, MGR, 'Allocate', 'ssa{sv}', ['vm', 'nobody-job', {}]],
+        [ROOT, MGR, 'Release', 'os', [taken, 'root-job']],
+        [ROOT, MGR, 'ReleaseOwner', 's', ['root-job']],
+        [ROOT, MGR, 'Reload', '', []],
+    ]
+    got = as_user(bus, 'nobody', reads + writes)
+    for call, (name, msg) in zip(reads, got[:len(reads)]):
+        assert name == 'ok', 'nobody cannot %s: %s %s' % (call[2], name, msg)
+    for call, (name, msg) in zip(writes, got[len(reads):]):
+        assert name == ACCESS_DENIED, 'nobody %s: %s %s' % (call[2], name, msg)
+        # the daemon denied it (polkit is not on this bus), not the bus policy
+        assert 'org.sriovd1.manage' in msg, msg
+    assert bus.prop(taken, VF, 'Owner') == 'root-job'
+    assert bus.mgr('ReleaseOwner', 's', 'nobody-job') == (0,)
+    # a method the policy does not list is refused by the bus for nobody
+    got = as_user(bus, 'nobody', [[ROOT, PROPS, 'Set', 'ssv', [MGR, 'State', 'x']]])
+    assert got[0][0] == ACCESS_DENIED, got
+    # root: the same mutations work
+    bus.mgr('Release', 'os', taken, 'root-job')
+    bus.mgr('Reload')
+    bus.alive()
+
+
+def test_bind_to_caller_across_restart():
+    """A bound lease outlives a daemon crash while its caller lives, and ends when the caller
+    goes, also if the caller went while the daemon was down."""
+    state = tempfile.mkdtemp(prefix='sriovd-test-leases-')
+    bus = Bus(state_dir=state)
+    try:
+        stays, leaves = bus.connect(), bus.connect()
+        bound = {GLib.Variant('b', True)}.pop()
+        a = bus.allocate('vm', 'vm-a', {'bind_to_caller': bound}, conn=stays)
+        b = bus.allocate('vm', 'vm-b', {'bind_to_caller': bound}, conn=leaves)
+        bus.daemon.p.send_signal(signal.SIGKILL)
+        bus.daemon.p.wait()
+        bus.daemon.cleanup()
+        leaves.close_sync(None)  # gone while the daemon is down
+        bus.start(state_dir=state)
+        bus.wait(lambda: bus.prop(b, VF, 'Allocated') is False, 'lease of a caller that left during the crash')
+        assert bus.prop(a, VF, 'Allocated') is True and bus.prop(a, VF, 'Owner') == 'vm-a'
+        bus.signals.clear()
+        stays.close_sync(None)
+        bus.wait(lambda: bus.changed(a, VF, 'Allocated', False), 'lease ending with its caller after a restart')
+        # and the store agrees: nothing comes back on the next start
+        bus.daemon.stop()
+        bus.start(state_dir=state)
+        assert bus.prop(a, VF, 'Allocated') is False and bus.prop(b, VF, 'Allocated') is False
+    finally:
+        bus.close()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def test_durability():
+    """kill -9 right after Allocate returns, restart on the same state directory: every lease
+    made so far is there (SRIOVD_TEST_CRASHES times, default 20)."""
+    crashes = int(os.environ.get('SRIOVD_TEST_CRASHES', '20'))
+    vfs = '--vfs=%d' % max(24, crashes + crashes % 2)  # pool "vm" = half of 2 PFs' VFs
+    args = (vfs, '--total-vfs=%d' % max(24, crashes + crashes % 2))
+    state = tempfile.mkdtemp(prefix='sriovd-test-leases-')
+    bus = Bus(*args, state_dir=state)
+    try:
+        held = {}
+        free = pools(bus)['vm'][2]
+        for i in range(crashes):
+            vf = bus.allocate('vm', 'crash-%d' % i)
+            bus.daemon.p.send_signal(signal.SIGKILL)  # right after the reply
+            bus.daemon.p.wait()
+            bus.daemon.cleanup()
+            held[vf] = 'crash-%d' % i
+            bus.start(*args, state_dir=state)
+            objs = bus.managed()
+            for path, owner in held.items():
+                assert objs[path][VF]['Allocated'] is True and objs[path][VF]['Owner'] == owner, \
+                    'lease %s of %s lost after kill -9 #%d' % (path, owner, i)
+            assert sum(1 for o in objs.values() if VF in o and o[VF]['Allocated']) == len(held)
+        assert pools(bus)['vm'][2] == free - len(held)
+    finally:
+        bus.close()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+class Skip(Exception):
+    pass
+
+
+def main():
+    if not DAEMON:
+        print('usage: test-bus.py SRIOVD_TEST_DAEMON', file=sys.stderr)
+        return 2
+    if not shutil.which('dbus-daemon'):
+        print('skip: dbus-daemon missing')
+        return 77
+    tests = [(k, v) for k, v in globals().items() if k.startswith('test_')]
+    only = os.environ.get('TEST_ONLY')
+    failed = skipped = 0
+    for name, fn in tests:
+        if only and only not in name:
+            continue
+        bus = None
+        t = time.monotonic()
+        try:
+            if fn.__code__.co_argcount:
+                bus = Bus()
+                fn(bus)
+            else:
+                fn()
+            print('ok   %s (%.1fs)' % (name, time.monotonic() - t), flush=True)
+        except Skip as e:
+            skipped += 1
+            print('skip %s: %s' % (name, e))
+        except Exception:
+            failed += 1
+            print('FAIL %s' % name, flush=True)
+            traceback.print_exc()
+        finally:
+            if bus:
+                try:
+                    bus.close()
+                except Exception:
+                    failed += 1
+                    print('FAIL %s (teardown)' % name, flush=True)
+                    traceback.print_exc()
+    print('%d failed, %d skipped, %d total' % (failed, skipped, len(tests)))
+    if failed:
+        return 1
+    return 77 if skipped == len(tests) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
