@@ -292,6 +292,43 @@ TEST(broken_dropin_changes_nothing)
         ASSERT_EQ(manager_get_pf(s->manager, "0000:02:00.0")->num_vfs, 2);
 }
 
+TEST(consumer_owns_mac_vlan_until_release)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
+        PhysicalFunction *pf = manager_get_pf(s->manager, "0000:01:00.0");
+        VirtualFunction *vf = pf->vfs[0];
+        struct ether_addr declared, consumer;
+        VfSettings v;
+
+        ASSERT_OK(parse_ether_addr("02:00:00:00:00:10", &declared));
+        ASSERT_OK(parse_ether_addr("52:54:00:12:34:56", &consumer));
+        vf->allocated = true;
+
+        /* libvirt sets its own MAC and VLAN on the allocated VF: sriovd leaves them. */
+        v = kernel_vf(s, 101, 0);
+        v.mac = consumer;
+        v.vlan = 333;
+        v.mask = VF_ATTR_BIT(VF_ATTR_MAC) | VF_ATTR_BIT(VF_ATTR_VLAN);
+        ASSERT_OK(fake_netlink_set_vf(s->netlink, 101, &v));
+        ASSERT_OK(fake_netlink_emit_link_event(s->netlink, 101, false));
+        fake_substrate_reset_counts(s);
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(fake_netlink_get_vf_writes(s->netlink, 101, 0), 0);
+        v = kernel_vf(s, 101, 0);
+        ASSERT_TRUE(ether_addr_equal(&v.mac, &consumer));
+        ASSERT_EQ(kernel_vf(s, 101, 0).vlan, 333);
+
+        /* Released: the declared MAC and VLAN come back. */
+        vf->allocated = false;
+        pf->link_stale = true;
+        manager_pf_dirty(s->manager, pf);
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        v = kernel_vf(s, 101, 0);
+        ASSERT_TRUE(ether_addr_equal(&v.mac, &declared));
+        ASSERT_EQ(kernel_vf(s, 101, 0).vlan, 100);
+        ASSERT_EQ(kernel_vf(s, 101, 0).qos, 2);
+}
+
 TEST(hotplug)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
@@ -569,6 +606,7 @@ int main(void)
         RUN(refused_attribute_degrades_one_vf);
         RUN(allocated_vf_blocks_destruction);
         RUN(broken_dropin_changes_nothing);
+        RUN(consumer_owns_mac_vlan_until_release);
         RUN(hotplug);
         RUN(kernel_errors_retry);
         RUN(drift_corrected);
