@@ -71,7 +71,7 @@ if command -v clang >/dev/null && [ -x tests/fuzz/run-fuzz.sh ]; then
         fi
         ninja -C build-fuzz || fail_setup "fuzz build"
         fuzz_rc=0
-        tests/fuzz/run-fuzz.sh build-fuzz 60 || fuzz_rc=1
+        tests/fuzz/run-fuzz.sh build-fuzz 30 || fuzz_rc=1
 fi
 
 if [ "$fast_only" -eq 0 ]; then
