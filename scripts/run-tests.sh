@@ -45,6 +45,14 @@ if [ ! -d build ]; then
 fi
 ninja -C build || fail_setup "build"
 
+if [ "$fast_only" -eq 0 ]; then
+        # The guest images take a minute or two (downloads, debootstrap, netdevsim): build
+        # them while the host tiers run; the VM tier's first test then finds them cached.
+        step "VM images (in the background)"
+        tests/vm/run-vm.sh --build "$top/build" --prepare-only >build/vm-prepare.log 2>&1 &
+        vm_prep=$!
+fi
+
 step "build with ASan/UBSan"
 if [ ! -d build-asan ]; then
         meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
@@ -76,6 +84,8 @@ fi
 
 if [ "$fast_only" -eq 0 ]; then
         step "VM tier (real kernel under QEMU)"
+        # A failed background build is not fatal here: vm-images rebuilds and fails loudly.
+        wait "$vm_prep" || { echo "background image build failed:"; tail -n 30 build/vm-prepare.log; }
         meson test -C build --suite vm --print-errorlogs --num-processes 1 --timeout-multiplier 1
         results+=(build/meson-logs/testlog.json.vm)
         cp build/meson-logs/testlog.json build/meson-logs/testlog.json.vm
