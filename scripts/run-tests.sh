@@ -64,12 +64,15 @@ results=()
 
 step "fast tier"
 meson test -C build --suite fast --print-errorlogs --num-processes 2
-results+=(build/meson-logs/testlog.json)
+# Each run rewrites testlog.json: keep each tier's results under its own name.
+cp build/meson-logs/testlog.json build/meson-logs/testlog-fast.json
+results+=(build/meson-logs/testlog-fast.json)
 
 step "fast tier under ASan/UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         meson test -C build-asan --suite fast --print-errorlogs --num-processes 2
-results+=(build-asan/meson-logs/testlog.json)
+cp build-asan/meson-logs/testlog.json build-asan/meson-logs/testlog-fast-asan.json
+results+=(build-asan/meson-logs/testlog-fast-asan.json)
 
 if command -v clang >/dev/null && [ -x tests/fuzz/run-fuzz.sh ]; then
         step "fuzzing (bounded)"
@@ -87,8 +90,8 @@ if [ "$fast_only" -eq 0 ]; then
         # A failed background build is not fatal here: vm-images rebuilds and fails loudly.
         wait "$vm_prep" || { echo "background image build failed:"; tail -n 30 build/vm-prepare.log; }
         meson test -C build --suite vm --print-errorlogs --num-processes 1 --timeout-multiplier 1
-        results+=(build/meson-logs/testlog.json.vm)
-        cp build/meson-logs/testlog.json build/meson-logs/testlog.json.vm
+        cp build/meson-logs/testlog.json build/meson-logs/testlog-vm.json
+        results+=(build/meson-logs/testlog-vm.json)
 fi
 
 step "summary"
@@ -108,7 +111,7 @@ for path in sys.argv[3:]:
         if not line.strip():
             continue
         t = json.loads(line)
-        key = (path.replace('.vm', ''), t['name'])
+        key = (path, t['name'])
         if key in seen:
             continue
         seen.add(key)
