@@ -481,17 +481,25 @@ static uint32_t vf_filter_diff(VirtualFunction *vf, const VfSettings *want, cons
                         diff &= ~bit;
                         continue;
                 }
-                if (vf->verify_mask & bit) {
-                        vf->unsupported |= bit;
-                        vf->error_pass = vf->pf->manager->n_reconcile_runs;
-                        vf_set_state(vf, VF_STATE_DEGRADED,
-                                     "%s: %s does not keep the value (reads back different)",
-                                     vf_attr_to_string(a), strna(vf->pf->driver));
-                        log_vf_full_errno(vf, LOG_WARNING, 0, "VF %u: %s not kept by %s, giving up on it.",
-                                          vf->index, vf_attr_to_string(a), strna(vf->pf->driver));
-                        diff &= ~bit;
-                }
+                if (!(vf->verify_mask & bit))
+                        continue;
+                /* A VF driver initialising can overwrite a value once right after our write
+                 * (igbvf's reset during probe does): write again, a few times, before
+                 * concluding that the driver does not keep it. */
+                if (++vf->lost[a] < RECONCILE_LOST_WRITES_MAX)
+                        continue;
+                vf->unsupported |= bit;
+                vf->error_pass = vf->pf->manager->n_reconcile_runs;
+                vf_set_state(vf, VF_STATE_DEGRADED, "%s: %s does not keep the value (reads back different)",
+                             vf_attr_to_string(a), strna(vf->pf->driver));
+                log_vf_full_errno(vf, LOG_WARNING, 0,
+                                  "VF %u: %s not kept by %s after %u writes, giving up on it.", vf->index,
+                                  vf_attr_to_string(a), strna(vf->pf->driver), (unsigned) vf->lost[a]);
+                diff &= ~bit;
         }
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
+                if (verified & VF_ATTR_BIT(a))
+                        vf->lost[a] = 0;
         vf->verify_mask &= ~verified;
         return diff;
 }

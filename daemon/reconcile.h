@@ -25,5 +25,8 @@ uint32_t vf_settings_diff(const VfSettings *want, const VfSettings *have);
 /* Whether the PF's VF count would change under its current config, and what blocks it. */
 int pf_plan_num_vfs(PhysicalFunction *pf, unsigned *ret_desired, char **ret_blocker);
 
+/* Writes of one value that do not read back before the VF is degraded instead. */
+#define RECONCILE_LOST_WRITES_MAX  3
+
 #define RECONCILE_VF_WAIT_USEC     (300ULL * 1000000ULL)
 #define RECONCILE_BACKOFF_MAX_USEC (300ULL * 1000000ULL)

@@ -53,6 +53,7 @@ typedef struct VirtualFunction {
          * see vf_filter_diff() in reconcile.c. */
         VfSettings applied;
         uint32_t applied_mask, verify_mask;
+        uint8_t lost[_VF_ATTR_MAX]; /* consecutive writes that did not read back */
         /* Consumer: while allocated, MAC and VLAN belong to it. */
         char *owner;
         bool allocated;

@@ -414,7 +414,9 @@ static int vf_info_apply(FakeNetlink *fk, FakeLink *l, struct nlattr **tb)
                         return r;
                 if (a->mac[0] & 1)
                         return -EINVAL; /* multicast */
-                memcpy(&v->s.mac, a->mac, ETH_ALEN);
+                /* A driver that acks the MAC and keeps its own (some VF drivers override it). */
+                if (!(l->quirks & FAKE_QUIRK_DROP_MAC))
+                        memcpy(&v->s.mac, a->mac, ETH_ALEN);
                 v->writes++;
                 err = 0;
         }

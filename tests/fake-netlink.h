@@ -40,6 +40,7 @@ typedef enum FakeQuirk {
         FAKE_QUIRK_IB = 1u << 1,           /* IPoIB PF: takes and reports IB node/port GUIDs */
         FAKE_QUIRK_NEEDS_UP = 1u << 2,     /* VF settings only while the PF is up, else -ENETDOWN */
         FAKE_QUIRK_NO_VF_CONFIG = 1u << 3, /* no ndo_get_vf_config: IFLA_NUM_VF but no list */
+        FAKE_QUIRK_DROP_MAC = 1u << 5,     /* acks VF MAC writes and ignores them */
         FAKE_QUIRK_IB_NO_REPORT = 1u << 4, /* with FAKE_QUIRK_IB: takes GUIDs, never reports them
                                             * (no ndo_get_vf_guid) */
 } FakeQuirk;

@@ -435,6 +435,42 @@ TEST(truncated_vf_list)
         ASSERT_EQ(fake_substrate_setlinks(s), 0);
 }
 
+TEST(value_not_kept_degrades_instead_of_looping)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        PhysicalFunction *pf;
+        uint64_t writes;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_igb(s, 1, 7, NULL));
+        ASSERT_OK(fake_netlink_set_quirks(s->netlink, 101, FAKE_QUIRK_DROP_MAC));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 2;\n"
+                "  vfs = ( { range = \"0-1\"; mac = \"stable\"; vlan = 4; } ); } );\n"));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
+        /* Every pass re-reads and re-diffs (our own writes notify): force a few. */
+        for (int i = 0; i < RECONCILE_LOST_WRITES_MAX + 2; i++) {
+                manager_resync(s->manager);
+                ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        }
+        pf = manager_get_pf(s->manager, "0000:01:00.0");
+        /* A few tries (a VF driver may overwrite once while it initialises), then degraded
+         * with the reason, and no more writes however often we look. */
+        ASSERT_EQ(pf->vfs[0]->state, VF_STATE_DEGRADED);
+        fprintf(stderr, "VF 0: %s\n", pf->vfs[0]->last_error);
+        ASSERT_TRUE(strstr(pf->vfs[0]->last_error, "does not keep") != NULL);
+        ASSERT_EQ(kernel_vf(s, 101, 0).vlan, 4);
+        writes = fake_netlink_get_vf_writes(s->netlink, 101, 0);
+        ASSERT_TRUE(writes <= RECONCILE_LOST_WRITES_MAX + 1);
+        manager_resync(s->manager);
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(fake_netlink_get_vf_writes(s->netlink, 101, 0), writes);
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+}
+
 TEST(vfio_binding)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
@@ -611,6 +647,7 @@ int main(void)
         RUN(kernel_errors_retry);
         RUN(drift_corrected);
         RUN(truncated_vf_list);
+        RUN(value_not_kept_degrades_instead_of_looping);
         RUN(vfio_binding);
         RUN(vfio_module_loaded_on_demand_or_failed);
         RUN(slow_nic_waits_for_events);
