@@ -57,6 +57,7 @@ static int method_list_vfs(sd_bus_message *message, void *userdata, sd_bus_error
         r = sd_bus_message_read(message, "s", &pool);
         if (r < 0)
                 return r;
+        pools_sync(m); /* the deferred flush may not have run since the last change */
         if (!isempty(pool) && !pool_get(m, pool))
                 return sd_bus_error_setf(error, SRIOVD_ERROR_NO_SUCH_POOL, "No pool '%.64s'.", pool);
 
@@ -221,6 +222,7 @@ static int method_allocate(sd_bus_message *message, void *userdata, sd_bus_error
         r = parse_hints(message, &h, &bind, error);
         if (r < 0)
                 return r;
+        pools_sync(m);
         if (!pool_get(m, pool))
                 return sd_bus_error_setf(error, SRIOVD_ERROR_NO_SUCH_POOL, "No pool '%.64s'.", pool);
 

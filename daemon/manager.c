@@ -494,6 +494,8 @@ static void manager_mark_ready(Manager *m, const char *why)
         m->initial_done = true;
         m->startup_deadline = sd_event_source_disable_unref(m->startup_deadline);
         log_info("Initial reconcile %s.", why);
+        /* Pools exist before anyone is told we are ready (Allocate checks them). */
+        pools_sync(m);
         if (m->notify)
                 (void) sd_notify(false, "READY=1");
         manager_update_state(m);

@@ -59,6 +59,15 @@ static int property_get_vfs(sd_bus *bus, const char *path, const char *iface, co
         return sd_bus_message_close_container(reply);
 }
 
+static int property_get_count(sd_bus *bus, const char *path, const char *iface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        unsigned total, n_free;
+
+        pool_count(userdata, &total, &n_free);
+        return sd_bus_message_append(reply, "u", (uint32_t) (streq(property, "Total") ? total : n_free));
+}
+
 static int property_get_name(sd_bus *bus, const char *path, const char *iface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
@@ -69,8 +78,8 @@ static int property_get_name(sd_bus *bus, const char *path, const char *iface, c
 const sd_bus_vtable pool_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Total", "u", NULL, offsetof(Pool, total), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Free", "u", NULL, offsetof(Pool, free), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Total", "u", property_get_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Free", "u", property_get_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("VirtualFunctions", "ao", property_get_vfs, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,
 };

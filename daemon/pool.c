@@ -60,6 +60,23 @@ static int pool_touch(Manager *m, const char *name, Pool **ret)
         return 0;
 }
 
+void pool_count(const Pool *p, unsigned *ret_total, unsigned *ret_free)
+{
+        PhysicalFunction *pf;
+        VirtualFunction *vf;
+        unsigned total = 0, n_free = 0;
+
+        HASHMAP_FOREACH(pf, p->manager->pfs)
+                PF_FOREACH_VF(vf, pf) {
+                        if (!streq(vf->pool, p->name))
+                                continue;
+                        total++;
+                        n_free += vf_is_free(vf, false);
+                }
+        *ret_total = total;
+        *ret_free = n_free;
+}
+
 void pools_sync(Manager *m)
 {
         PhysicalFunction *pf;

@@ -25,6 +25,9 @@ typedef struct AllocateHints {
 void pools_sync(Manager *m);
 void pools_free(Manager *m);
 Pool *pool_get(Manager *m, const char *name);
+/* The pool's members counted now (Total/Free on the bus are read live: the cached counts
+ * only decide which signals pools_sync() sends). */
+void pool_count(const Pool *p, unsigned *ret_total, unsigned *ret_free);
 bool vf_is_free(const VirtualFunction *vf, bool allow_degraded);
 
 /* Picks a free, healthy VF of the pool: the hinted NUMA node first, then the lowest PCI
