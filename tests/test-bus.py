@@ -501,10 +501,20 @@ def test_durability():
             bus.daemon.cleanup()
             held[vf] = 'crash-%d' % i
             bus.start(*args, state_dir=state)
+
+            def leases_visible(objs):
+                return all(path in objs and objs[path][VF]['Allocated'] is True and
+                           objs[path][VF]['Owner'] == owner for path, owner in held.items())
+            # Wait (deadline 10 s) for the condition rather than assuming READY means every
+            # object is already exported; a lost lease still fails, after the deadline.
+            deadline = time.monotonic() + 10
             objs = bus.managed()
-            for path, owner in held.items():
-                assert objs[path][VF]['Allocated'] is True and objs[path][VF]['Owner'] == owner, \
-                    'lease %s of %s lost after kill -9 #%d' % (path, owner, i)
+            while not leases_visible(objs) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                objs = bus.managed()
+            missing = [(p, o) for p, o in held.items()
+                       if not (p in objs and objs[p][VF]['Allocated'] is True and objs[p][VF]['Owner'] == o)]
+            assert not missing, 'leases lost after kill -9 #%d: %s' % (i, missing)
             assert sum(1 for o in objs.values() if VF in o and o[VF]['Allocated']) == len(held)
         assert pools(bus)['vm'][2] == free - len(held)
     finally:
@@ -544,7 +554,8 @@ def main():
         except Exception:
             failed += 1
             print('FAIL %s' % name, flush=True)
-            traceback.print_exc()
+            # On stdout too: meson's JSON log keeps it, so a rare failure leaves evidence.
+            traceback.print_exc(file=sys.stdout)
         finally:
             if bus:
                 try:
