@@ -171,6 +171,7 @@ int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handle
 typedef struct BusState {
         sd_event_source *flush;
         Hashmap *dirty_pfs, *dirty_vfs; /* PCI address -> object */
+        Hashmap *new_vfs;               /* PCI address -> VF not announced yet */
         bool manager_dirty;
 } BusState;
 
@@ -181,6 +182,16 @@ static int on_flush(sd_event_source *s, void *userdata)
         PhysicalFunction *pf;
         VirtualFunction *vf;
 
+        /* New VFs first: InterfacesAdded carries every property, so no PropertiesChanged
+         * follows for them in this flush. */
+        HASHMAP_FOREACH(vf, b->new_vfs) {
+                _cleanup_free_ char *p = vf_bus_path(vf);
+
+                hashmap_remove(b->new_vfs, vf->pci);
+                hashmap_remove(b->dirty_vfs, vf->pci);
+                if (p)
+                        (void) sd_bus_emit_object_added(m->bus, p);
+        }
         /* One PropertiesChanged per object per loop iteration, however many fields moved. */
         HASHMAP_FOREACH(pf, b->dirty_pfs) {
                 const char *p = pf_object_path(pf);
@@ -249,12 +260,21 @@ static void hook_pf_removed(Manager *m, PhysicalFunction *pf)
         bus_schedule_flush(m);
 }
 
+/* VFs come in bursts (a PF's whole count at once) and the kernel work that follows is what
+ * a user waits for: announce them in the flush, after the reconcile pass has sent its
+ * RTM_SETLINK, rather than one InterfacesAdded per VF in front of it. The objects are on
+ * the bus (GetManagedObjects, introspection) from now on. */
 static void hook_vf_added(Manager *m, VirtualFunction *vf)
 {
-        _cleanup_free_ char *p = vf_bus_path(vf);
+        BusState *b = m->bus_data;
+        int r = hashmap_put(b->new_vfs, vf->pci, vf);
 
-        if (p)
-                (void) sd_bus_emit_object_added(m->bus, p);
+        if (r < 0 && r != -EEXIST) {
+                _cleanup_free_ char *p = vf_bus_path(vf);
+
+                if (p)
+                        (void) sd_bus_emit_object_added(m->bus, p);
+        }
         bus_schedule_flush(m);
 }
 
@@ -263,6 +283,9 @@ static void hook_vf_removed(Manager *m, VirtualFunction *vf)
         BusState *b = m->bus_data;
         _cleanup_free_ char *p = vf_bus_path(vf);
 
+        /* Removed before it was announced: a client may still have seen it through
+         * GetManagedObjects, so InterfacesRemoved goes out all the same. */
+        hashmap_remove(b->new_vfs, vf->pci);
         hashmap_remove(b->dirty_vfs, vf->pci);
         if (p)
                 (void) sd_bus_emit_object_removed(m->bus, p);
@@ -287,6 +310,7 @@ static void hook_manager_free(Manager *m)
                 sd_event_source_disable_unref(b->flush);
                 hashmap_free(b->dirty_pfs);
                 hashmap_free(b->dirty_vfs);
+                hashmap_free(b->new_vfs);
                 free(b);
         }
         m->bus_data = NULL;
@@ -328,7 +352,8 @@ int bus_setup(Manager *m, const char *address)
         m->hooks = &bus_hooks;
         b->dirty_pfs = hashmap_new_string();
         b->dirty_vfs = hashmap_new_string();
-        if (!b->dirty_pfs || !b->dirty_vfs)
+        b->new_vfs = hashmap_new_string();
+        if (!b->dirty_pfs || !b->dirty_vfs || !b->new_vfs)
                 return -ENOMEM;
         r = sd_event_add_defer(m->event, &b->flush, on_flush, m);
         if (r < 0)
