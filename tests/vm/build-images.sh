@@ -83,6 +83,7 @@ rootfs_pkgs=(
         rdma-core ibverbs-utils ibverbs-providers jq python3 procps less strace
         libsystemd0 libudev1 libnl-3-200 libnl-route-3-200 libnl-genl-3-200
         libpci3 pci.ids libconfig9 libibverbs1 meson ninja-build
+        network-manager libpam-systemd
 )
 pkg_versions=$(apt-cache policy "${rootfs_pkgs[@]}" 2>/dev/null | sed -n 's/^ *Candidate: //p' | tr '\n' ' ')
 key=$( { cat "$0" "$here"/image/*; echo "$kabi ${rootfs_pkgs[*]} $pkg_versions $mirror"; } \
@@ -121,6 +122,7 @@ if [ ! -e "$rootfs" ]; then
         debootstrap --variant=minbase --include="$(IFS=,; echo "${rootfs_pkgs[*]}")" \
                 bookworm "$w/root" "$mirror" >"$w/debootstrap.log" 2>&1 || {
                 tail -n 30 "$w/debootstrap.log" >&2
+                tail -n 30 "$w/root/debootstrap/debootstrap.log" >&2 2>/dev/null
                 log "debootstrap failed"; exit 1; }
         r=$w/root
         # A fixed machine-id: "stable" VF MACs are derived from it and must not change
@@ -140,6 +142,15 @@ if [ ! -e "$rootfs" ]; then
                 ln -sf /dev/null "$r/etc/systemd/system/$u"
         done
         echo 'kernel.printk = 4 4 1 7' >"$r/etc/sysctl.d/50-quiet.conf"
+        # NetworkManager is there for bench/vm-compare.sh only (its `sriov.vfs` against
+        # sriovd's): off at boot, no automatic profiles, root-only without polkit. polkitd
+        # comes with it as a dependency but stays unreachable (no bus activation), so sriovd
+        # sees the same bus as without it: root or AccessDenied.
+        chroot "$r" systemctl disable -q NetworkManager.service NetworkManager-wait-online.service \
+                NetworkManager-dispatcher.service 2>/dev/null || true
+        rm -f "$r/usr/share/dbus-1/system-services/org.freedesktop.PolicyKit1.service"
+        ln -sf /dev/null "$r/etc/systemd/system/polkit.service"
+        printf '[main]\nno-auto-default=*\nauth-polkit=false\n' >"$r/etc/NetworkManager/conf.d/90-sriovd-bench.conf"
         # The guest kernel's modules, plus netdevsim, with a real depmod.
         mkdir -p "$r/lib/modules"
         cp -a "$moddir" "$r/lib/modules/"

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Issue 6's side-by-side bench on the VM tier's real kernel: sriovd against the kernel's
+# floor (bench/vf-floor), an `ip link` loop, systemd-udevd's .link [SR-IOV] and
+# NetworkManager's sriov.vfs; hot-plug to ready, split between kernel and sriovd; sriovd
+# idle. Boots one guest (TCG, 2 vCPUs) that runs bench/vm-compare.sh and prints its tables.
+#
+#   bench/run-vm-bench.sh [--build DIR] [--runs N] [--sizes "16 64 128"]
+#                         [--methods "floor sriovd sriovd-start ip udevd nm"]
+#                         [--idle SECONDS] [--hotplug-rounds N]
+#
+# ~15 min with the defaults here (2 host cores). Needs the VM tier's tools
+# (scripts/setup-deps.sh --vm). Tables: stdout and BUILD/vm-runs/vm-compare/bench.md;
+# every run: BUILD/vm-runs/vm-compare/bench-runs.txt.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=$src/build
+env=()
+while [ $# -gt 0 ]; do
+        case "$1" in
+        --build) build=$2; shift ;;
+        --runs) env+=(--env "BENCH_RUNS=$2"); shift ;;
+        --sizes) env+=(--env "BENCH_SIZES=${2// /,}"); shift ;;
+        --methods) env+=(--env "BENCH_METHODS=${2// /,}"); shift ;;
+        --idle) env+=(--env "BENCH_IDLE_SECONDS=$2"); shift ;;
+        --hotplug-rounds) env+=(--env "BENCH_HOTPLUG_ROUNDS=$2"); shift ;;
+        -h|--help) sed -n '3,15p' "$0"; exit 0 ;;
+        *) echo "run-vm-bench: unknown option $1" >&2; exit 2 ;;
+        esac
+        shift
+done
+[ -e "$build/build.ninja" ] || meson setup "$build" "$src" >/dev/null
+ninja -C "$build" >/dev/null
+out=$build/vm-runs/vm-compare
+rm -f "$out/bench.md"
+echo "# sriovd side by side on a real kernel, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "Host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); guest: QEMU TCG"
+rc=0
+"$src/tests/vm/run-vm.sh" --build "$build" --scenario "$src/bench/vm-compare.sh" --timeout 3000 "${env[@]}" \
+        >"$build/vm-compare.log" 2>&1 || rc=$?
+grep -E '^\[ *[0-9.]+\] (kernel|FAIL|some)' "$out/scenario.log" 2>/dev/null || true
+if [ -s "$out/bench.md" ]; then
+        cat "$out/bench.md"
+else
+        tail -n 40 "$build/vm-compare.log" >&2
+        echo "run-vm-bench: the guest printed no tables (log: $build/vm-compare.log, $out/)" >&2
+        rc=1
+fi
+exit $rc

@@ -1,0 +1,425 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Guest side of bench/run-vm-bench.sh (issue 6): the same VF layout applied by sriovd and by
+# what admins use today, on the VM tier's real kernel, timed from "config present" to "the
+# kernel shows every VF setting"; then hot-plug to ready, and sriovd idle. A bench, not a
+# test: it prints tables (also into $VM_OUT/bench.md) and fails only if a run goes wrong.
+#
+# Layout: VF i of PF k gets MAC 02:5b:00:k:i>>8:i&0xff, VLAN 42, spoofchk off, trust on,
+# max_tx_rate 1000 Mbit/s. Targets: one netdevsim PF with N = 16, 64, 128 VFs; the two igb
+# PFs with 7 VFs each. Methods:
+#   floor        bench/vf-floor apply: sriov_numvfs, then one RTM_SETLINK with every VF
+#   sriovd       sriovd running, drop-in written, SIGHUP (what `systemctl reload` sends)
+#   sriovd-start drop-in written, `systemctl start sriovd` (process start included)
+#   ip           `echo N >sriov_numvfs` and one `ip link set PF vf i ...` per VF
+#   udevd        systemd .link file: SR-IOVVirtualFunctions= and one [SR-IOV] section per
+#                VF, applied by `udevadm trigger --action=add` (systemd has no VF rate
+#                setting: its layout has no max_tx_rate, and the finish line does not ask)
+#   nm           NetworkManager running, `nmcli connection add ... sriov.total-vfs N
+#                sriov.vfs '0 mac=... vlans=42 spoof-check=false trust=true max-tx-rate=1000,
+#                ...'`, then `nmcli connection up`
+# Every configuration is written (or its command lines computed) before the clock starts.
+# The finish line is `vf-floor wait`, started (and subscribed to link notifications) before
+# the clock starts: it re-reads the PFs' whole VF tables after every link notification.
+# Between runs every tool is stopped, its configuration removed, the VFs destroyed (the
+# netdevsim device re-created, so no VF setting survives).
+#
+# Environment (lists comma-separated: the kernel command line carries them): BENCH_RUNS (5),
+# BENCH_SIZES (16,64,128), BENCH_METHODS (all),
+# BENCH_IDLE_SECONDS (60), BENCH_HOTPLUG_ROUNDS (3).
+# vm-args: --pfs 2 --hotplug-ports 1 --smp 2 --mem 2048
+. "$(dirname "$0")/../tests/vm/guest/lib.sh"
+
+RUNS=${BENCH_RUNS:-5}
+SIZES=${BENCH_SIZES:-16,64,128}
+SIZES=${SIZES//,/ }
+METHODS=${BENCH_METHODS:-floor,sriovd,sriovd-start,ip,udevd,nm}
+METHODS=${METHODS//,/ }
+IDLE_SECONDS=${BENCH_IDLE_SECONDS:-60}
+HOTPLUG_ROUNDS=${BENCH_HOTPLUG_ROUNDS:-3}
+FLOOR=$SRIOVD_VM_BUILD/bench/vf-floor
+VLAN=42 RATE=1000
+RES=/run/bench
+mkdir -p $RES
+: >$RES/runs
+[ -x "$FLOOR" ] || die "no $FLOOR (ninja -C $SRIOVD_VM_BUILD)"
+
+vf_mac() { printf '02:5b:00:%02x:%02x:%02x' "$1" $(($2 >> 8)) $(($2 & 255)); }
+
+# --- targets -------------------------------------------------------------------------
+NSIM=/sys/bus/netdevsim/devices/netdevsim1
+NSIM_MAX=128
+for n in $SIZES; do [ "$n" -gt $NSIM_MAX ] && NSIM_MAX=$n; done
+# nsim_recreate: a fresh netdevsim PF (no VF state survives), its name in NSIM_IF.
+nsim_recreate() {
+        [ -e $NSIM ] && echo 1 >/sys/bus/netdevsim/del_device
+        echo "1 1" >/sys/bus/netdevsim/new_device
+        udevadm settle --timeout=30
+        NSIM_IF=$(basename "$(ls -d $NSIM/net/* | head -n1)")
+        ip link set dev "$NSIM_IF" up
+        echo $NSIM_MAX >/sys/kernel/debug/netdevsim/netdevsim1/max_vfs
+}
+modprobe netdevsim || die "modprobe netdevsim"
+udevadm settle --timeout=60
+IGB=("$(pf_if 0)" "$(pf_if 1)")
+for p in "${IGB[@]}"; do ip link set dev "$p" up; done
+# igb takes a VF max rate only at link speed 1000 (igb_ndo_set_vf_bw): wait for the link.
+for p in "${IGB[@]}"; do
+        wait_for 30 "$p link up at 1000 Mbit/s" bash -c "[ \"\$(cat /sys/class/net/$p/speed)\" == 1000 ]"
+done
+
+# --- per-method configuration --------------------------------------------------------
+write_sriovd_conf() { # N PF...
+        local n=$1 k=0 p i; shift
+        {
+                echo "physical_functions = ("
+                for p in "$@"; do
+                        [ $k -gt 0 ] && echo ","
+                        echo "{ match = { interface = \"$p\"; }; num_vfs = $n; vfs = ("
+                        for ((i = 0; i < n; i++)); do
+                                [ $i -gt 0 ] && echo ","
+                                printf '{ range = "%d"; mac = "%s"; vlan = %d; spoofchk = false; trust = true; max_tx_rate = %d; }' \
+                                        $i "$(vf_mac $k $i)" $VLAN $RATE
+                        done
+                        echo "); }"
+                        k=$((k + 1))
+                done
+                echo ");"
+        } >/etc/sriov.d/50-bench.conf
+}
+write_link_files() { # N PF...
+        local n=$1 k=0 p i; shift
+        for p in "$@"; do
+                {
+                        printf '[Match]\nMACAddress=%s\n\n[Link]\nNamePolicy=keep\nSR-IOVVirtualFunctions=%d\n' \
+                                "$(cat /sys/class/net/$p/address)" "$n"
+                        for ((i = 0; i < n; i++)); do
+                                printf '\n[SR-IOV]\nVirtualFunction=%d\nMACAddress=%s\nVLANId=%d\nMACSpoofCheck=no\nTrust=yes\n' \
+                                        $i "$(vf_mac $k $i)" $VLAN
+                        done
+                } >/etc/systemd/network/10-bench-$k.link
+                k=$((k + 1))
+        done
+}
+nm_vfs() { # K N
+        local i s=
+        for ((i = 0; i < $2; i++)); do
+                s+="${s:+, }$i mac=$(vf_mac "$1" $i) vlans=$VLAN spoof-check=false trust=true max-tx-rate=$RATE"
+        done
+        echo "$s"
+}
+
+# reset PF...: stop every tool, drop its configuration, destroy the VFs.
+reset_all() {
+        systemctl stop sriovd.service NetworkManager.service 2>/dev/null
+        systemctl mask --runtime --now sriovd.service >/dev/null 2>&1
+        rm -f /etc/sriov.d/50-bench.conf /etc/systemd/network/10-bench-*.link \
+                /etc/NetworkManager/system-connections/bench-*
+        udevadm control --reload
+        local p
+        for p in "${IGB[@]}"; do
+                [ "$(cat /sys/class/net/$p/device/sriov_numvfs)" == 0 ] || echo 0 >/sys/class/net/$p/device/sriov_numvfs
+        done
+        nsim_recreate
+        udevadm settle --timeout=60
+}
+
+# prepare METHOD N PF...: everything before the clock starts: the configuration is
+# written (or, for ip and NetworkManager, its command lines computed) and daemons are up
+# and idle, so that the clock measures applying a configuration that is present.
+prepare() {
+        local m=$1 n=$2 k=0 p i; shift 2
+        MACS=() NM_VFS=()
+        for p in "$@"; do
+                for ((i = 0; i < n; i++)); do MACS[k * 4096 + i]=$(vf_mac $k $i); done
+                NM_VFS[k]=$(nm_vfs $k "$n")
+                k=$((k + 1))
+        done
+        case $m in
+        sriovd)
+                systemctl unmask --runtime sriovd.service >/dev/null 2>&1
+                systemctl start sriovd.service || return 1
+                SRIOVD_PID=$(sriovd_pid)
+                write_sriovd_conf "$n" "$@"
+                ;;
+        sriovd-start)
+                systemctl unmask --runtime sriovd.service >/dev/null 2>&1
+                write_sriovd_conf "$n" "$@"
+                ;;
+        udevd) write_link_files "$n" "$@" ;;
+        nm)
+                systemctl start NetworkManager.service || return 1
+                nm-online -s -q -t 60 || return 1
+                ;;
+        esac
+}
+# apply METHOD N PF...: the clock is running.
+apply() {
+        local m=$1 n=$2 k p i; shift 2
+        case $m in
+        floor)
+                local a=()
+                for p in "$@"; do a+=(--pf "$p"); done
+                "$FLOOR" apply "${a[@]}" --vfs "$n" --vlan $VLAN --rate $RATE >/dev/null
+                ;;
+        sriovd) kill -HUP "$SRIOVD_PID" ;;
+        sriovd-start) systemctl start sriovd.service ;;
+        ip)
+                k=0
+                for p in "$@"; do
+                        echo "$n" >/sys/class/net/$p/device/sriov_numvfs || return 1
+                        for ((i = 0; i < n; i++)); do
+                                ip link set dev "$p" vf $i mac "${MACS[k * 4096 + i]}" vlan $VLAN spoofchk off \
+                                        trust on max_tx_rate $RATE || return 1
+                        done
+                        k=$((k + 1))
+                done
+                ;;
+        udevd)
+                udevadm control --reload || return 1
+                for p in "$@"; do udevadm trigger --action=add "/sys/class/net/$p" || return 1; done
+                ;;
+        nm)
+                k=0
+                for p in "$@"; do
+                        nmcli connection add type ethernet ifname "$p" con-name "bench-$k" autoconnect no \
+                                ipv4.method disabled ipv6.method disabled \
+                                sriov.total-vfs "$n" sriov.vfs "${NM_VFS[k]}" >/dev/null || return 1
+                        k=$((k + 1))
+                done
+                k=0
+                for p in "$@"; do nmcli -w 120 connection up "bench-$k" >/dev/null || return 1; k=$((k + 1)); done
+                ;;
+        esac
+}
+
+# run_one TARGET METHOD N PF...: one timed run; appends "TARGET METHOD N MS CHECKS" to runs,
+# or "TARGET METHOD N FAIL reason".
+run_one() {
+        local target=$1 m=$2 n=$3; shift 3
+        local a=() p line t0 rate=(--rate $RATE) why
+        [ "$m" == udevd ] && rate=(--no-rate)
+        reset_all
+        [ "$target" == netdevsim ] && set -- "$NSIM_IF"
+        for p in "$@"; do a+=(--pf "$p"); done
+        prepare "$m" "$n" "$@" >$RES/apply.log 2>&1 || {
+                echo "$target $m $n FAIL $(tail -n1 $RES/apply.log)" >>$RES/runs; return 1; }
+        coproc CHK { exec "$FLOOR" wait "${a[@]}" --vfs "$n" --vlan $VLAN "${rate[@]}" --timeout 120; }
+        # bash drops CHK when the process ends: read from a copy of its output.
+        local chk
+        exec {chk}<&"${CHK[0]}"
+        local chkpid=$CHK_PID
+        line=
+        read -r -t 30 -u "$chk" line
+        [ "$line" == ready ] || { echo "$target $m $n FAIL vf-floor wait did not start" >>$RES/runs; exec {chk}<&-; return 1; }
+        t0=$(now_us)
+        if ! apply "$m" "$n" "$@" >$RES/apply.log 2>&1; then
+                why=$(grep . $RES/apply.log | tail -n1)
+                kill "$chkpid" 2>/dev/null; wait "$chkpid" 2>/dev/null; exec {chk}<&-
+                echo "$target $m $n FAIL ${why:-no message}" >>$RES/runs
+                return 1
+        fi
+        line=
+        read -r -t 150 -u "$chk" line
+        wait "$chkpid" 2>/dev/null; exec {chk}<&-
+        case $line in
+        match\ *)
+                set -- $line
+                local d=$(($2 - t0))
+                printf '%s %s %s %d.%d %s\n' "$target" "$m" "$n" $((d / 1000)) $(((d % 1000) / 100)) "$3" >>$RES/runs
+                say "$target $m N=$n: $((d / 1000)) ms ($3 reads)"
+                ;;
+        *)
+                echo "$target $m $n FAIL ${line:-no answer from vf-floor wait}" >>$RES/runs
+                say "$target $m N=$n: FAIL $line"
+                return 1
+                ;;
+        esac
+}
+
+install_sriovd
+mkdir -p /etc/sriov.d /etc/systemd/network
+systemctl mask --runtime --now sriovd.service >/dev/null 2>&1
+say "kernel $(uname -r), systemd $(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')," \
+        "NetworkManager $(NetworkManager --version 2>/dev/null), iproute2 $(ip -V | sed 's/.*iproute2-//')," \
+        "$(nproc) vCPU (TCG)"
+
+targets=()
+for n in $SIZES; do targets+=("netdevsim:$n"); done
+targets+=("igb:7")
+for t in "${targets[@]}"; do
+        target=${t%%:*} n=${t#*:}
+        for m in $METHODS; do
+                for ((r = 1; r <= RUNS; r++)); do
+                        # A method that cannot do the layout fails the same way every time.
+                        run_one "$target" "$m" "$n" "${IGB[@]}" || break
+                done
+        done
+done
+reset_all
+
+# --- tables --------------------------------------------------------------------------
+# median/min/max of the runs of TARGET METHOD N, in ms
+stats() {
+        awk -v t="$1" -v m="$2" -v n="$3" '$1 == t && $2 == m && $3 == n && $4 != "FAIL" { print $4 }' $RES/runs \
+                | sort -n | awk '{ v[NR] = $1 } END {
+                        if (NR == 0) exit 1
+                        med = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+                        printf "%.1f %.1f %.1f %d\n", med, v[1], v[NR], NR }'
+}
+{
+        echo "| target | VFs | method | median ms | min–max ms | runs | × sriovd |"
+        echo "|---|---:|---|---:|---|---:|---:|"
+        for t in "${targets[@]}"; do
+                target=${t%%:*} n=${t#*:}
+                total=$n
+                [ "$target" == igb ] && total="2 × $n"
+                base=$(stats "$target" sriovd "$n" | cut -d' ' -f1)
+                for m in $METHODS; do
+                        if s=$(stats "$target" "$m" "$n"); then
+                                set -- $s
+                                ratio=—
+                                [ -n "$base" ] && ratio=$(awk -v a="$1" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
+                                echo "| $target | $total | $m | $1 | $2–$3 | $4 | $ratio |"
+                        else
+                                why=$(awk -v t="$target" -v m="$m" -v n="$n" '$1 == t && $2 == m && $3 == n && $4 == "FAIL" { $1 = $2 = $3 = $4 = ""; print; exit }' $RES/runs)
+                                echo "| $target | $total | $m | n/a | ${why# *} | 0 | |"
+                        fi
+                done
+        done
+} >$RES/compare.md
+
+# --- hot-plug to ready ---------------------------------------------------------------
+# Timeline on one clock (CLOCK_MONOTONIC): kprobes in a tracefs instance with trace_clock
+# mono, a trace_marker at device_add, and sriovd's D-Bus signals as `sriovctl monitor`
+# prints them into the journal (__MONOTONIC_TIMESTAMP).
+T=/sys/kernel/tracing
+mountpoint -q $T || mount -t tracefs nodev $T
+HP=$(pf_pci 2)
+# No max_tx_rate here: a hot-plugged PF's link is down, and igb refuses VF rates then.
+cat >/etc/sriov.d/50-bench.conf <<CONF
+physical_functions = ( { match = { pci = "$HP"; }; num_vfs = 7;
+  vfs = ( { range = "0-6"; mac = "stable"; vlan = $VLAN; spoofchk = false; trust = true; } ); } );
+CONF
+systemctl unmask --runtime sriovd.service >/dev/null 2>&1
+systemctl start sriovd.service || die "sriovd did not start"
+for e in "p:hp/probe_in igb_probe" "r:hp/probe_out igb_probe" "p:hp/numvfs_in sriov_numvfs_store" \
+         "r:hp/numvfs_out sriov_numvfs_store" "p:hp/vf_mac igb_ndo_set_vf_mac"; do
+        echo "$e" >>$T/kprobe_events || die "kprobe $e"
+done
+mkdir -p $T/instances/hp
+echo mono >$T/instances/hp/trace_clock
+echo 1 >$T/instances/hp/events/hp/enable
+systemd-run -q --unit=bench-monitor -p Type=notify sriovctl monitor || die "sriovctl monitor"
+mon_lines() { journalctl -q -u bench-monitor -o cat | wc -l; }
+# configured FROM: the hot PF reached "configured" in a monitor line after line FROM
+configured() { journalctl -q -u bench-monitor -o cat | tail -n +"$1" | grep -q "pf $HP: .*State=configured"; }
+: >$RES/hotplug
+for ((r = 1; r <= HOTPLUG_ROUNDS; r++)); do
+        echo >$T/instances/hp/trace
+        from=$(($(mon_lines) + 1))
+        echo "device_add" >$T/instances/hp/trace_marker
+        vmctl device_add igb,id=hotpf,bus=hp0,netdev=hpnet0 || die "device_add"
+        wait_for 120 "round $r: hot-plugged PF configured on D-Bus" configured "$from" || break
+        n=$(sriovctl --json vfs | jq --arg p "${HP:0:8}" '[.[] | select((.PCIAddress | startswith($p)) and .State == "ready")] | length')
+        check_eq "round $r: 7 VFs of the hot PF on D-Bus, all ready" 7 "$n"
+        [ "$n" == 7 ] || sriovctl vfs
+        # The journal's CLOCK_MONOTONIC time of the monitor line that said "configured".
+        journalctl -q -u bench-monitor -o json | tail -n +"$from" | jq -r --arg hp "$HP" \
+                'select(.MESSAGE | test("pf " + $hp + ": .*State=configured")) | "configured " + .__MONOTONIC_TIMESTAMP' \
+                | head -n1 >$RES/hp.mon
+        # "SECONDS EVENT" from the trace; a marker's event is its text.
+        awk '{ for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) {
+                        e = $(i + 1); sub(/:$/, "", e)
+                        if (e == "tracing_mark_write") e = $(i + 2)
+                        print substr($i, 1, length($i) - 1), e; break } }' $T/instances/hp/trace >$RES/hp.trace
+        if line=$(awk -v round=$r '
+                FILENAME ~ /mon$/ { dbus = $2 / 1e6; next }
+                { t = $1; e = $2 }
+                e == "device_add" && !add { add = t }
+                e == "probe_in" && !pin { pin = t }
+                e == "probe_out" && !pout { pout = t }
+                e == "numvfs_in" && !nin { nin = t }
+                e == "numvfs_out" { nout = t }
+                e == "vf_mac" { if (!m0) m0 = t; m1 = t }
+                END {
+                        if (!add || !pout || !nin || !nout || !m0 || !dbus) { print "round " round " incomplete"; exit 1 }
+                        printf "%d %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", round,
+                                (pin - add) * 1e3, (pout - pin) * 1e3, (nin - pout) * 1e3, (nout - nin) * 1e3,
+                                (m0 - nout) * 1e3, (m1 - m0) * 1e3, (dbus - m1) * 1e3
+                }' $RES/hp.trace $RES/hp.mon); then
+                echo "$line" >>$RES/hotplug
+        else
+                say "FAIL round $r: $line"; VM_FAILS=$((VM_FAILS + 1))
+        fi
+        vmctl device_del hotpf || die "device_del"
+        wait_for 30 "round $r: the PF left sriovd" bash -c \
+                "! sriovctl --json list | jq -e --arg p '$HP' '.[] | select(.PCIAddress == \$p)' >/dev/null"
+done
+systemctl stop bench-monitor.service
+echo 0 >$T/instances/hp/events/hp/enable
+echo >$T/kprobe_events 2>/dev/null
+{
+        echo "| round | QEMU + pciehp to igb probe | igb probe (PF) | sriovd: uevent to sriov_numvfs | kernel: sriov_numvfs (7 VFs) | sriovd: VFs to RTM_SETLINK | kernel: batch | sriovd: read-back to D-Bus | total | kernel | sriovd |"
+        echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        awk '{ tot = $2 + $3 + $4 + $5 + $6 + $7 + $8
+               printf "| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n", $1, $2, $3, $4, $5, $6, $7, $8, tot,
+                        $2 + $3 + $5 + $7, $4 + $6 + $8 }' $RES/hotplug
+} >$RES/hotplug.md
+
+# --- idle ----------------------------------------------------------------------------
+# sriovd managing 4 netdevsim PFs × 256 VFs (1,024 VFs) and the two igb PFs, converged:
+# RSS, and over BENCH_IDLE_SECONDS its context switches (every wake-up is one) and CPU time.
+rss_of() { awk '/^VmRSS/ { print $2 }' /proc/"$1"/status; }
+pss_of() { awk '/^Pss:/ { print $2 }' /proc/"$1"/smaps_rollup; }
+ctxt_of() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ { s += $2 } END { print s }'; }
+cpu_of() { awk '{ print $14 + $15 }' /proc/"$1"/stat; }
+reset_all
+systemctl unmask --runtime sriovd.service >/dev/null 2>&1
+rm -f /etc/sriov.d/50-bench.conf
+systemctl start sriovd.service || die "sriovd did not start"
+sriovctl wait-online --timeout=60 >/dev/null
+pid=$(sriovd_pid)
+rss0=$(rss_of "$pid") pss0=$(pss_of "$pid")
+systemctl stop sriovd.service
+echo 1 >/sys/bus/netdevsim/del_device
+devs=()
+for d in 11 12 13 14; do
+        echo "$d 1" >/sys/bus/netdevsim/new_device
+        echo 256 >/sys/kernel/debug/netdevsim/netdevsim$d/max_vfs
+done
+udevadm settle --timeout=60
+for d in 11 12 13 14; do devs+=("$(basename "$(ls -d /sys/bus/netdevsim/devices/netdevsim$d/net/* | head -n1)")"); done
+{
+        echo "physical_functions = ("
+        for p in "${devs[@]}"; do
+                echo "{ match = { interface = \"$p\"; }; num_vfs = 256; vfs = ( { range = \"0-255\"; mac = \"stable\"; vlan = $VLAN; spoofchk = false; trust = true; max_tx_rate = $RATE; } ); },"
+        done
+        echo "{ match = { pci = \"$(pf_pci 0)\"; }; num_vfs = 7; }, { match = { pci = \"$(pf_pci 1)\"; }; num_vfs = 7; } );"
+} >/etc/sriov.d/50-bench.conf
+t=$(now_us)
+systemctl start sriovd.service || die "sriovd did not start"
+check "sriovd online with 1,024 + 14 VFs" sriovctl wait-online --timeout=300
+online=$(secs_since "$t")
+check_eq "sriovd lists 1,038 VFs" 1038 "$(sriovctl --json vfs | jq length)"
+pid=$(sriovd_pid)
+c0=$(ctxt_of "$pid") u0=$(cpu_of "$pid")
+sleep "$IDLE_SECONDS" # the measurement window, not a wait for anything
+c1=$(ctxt_of "$pid") u1=$(cpu_of "$pid")
+rss1=$(rss_of "$pid") pss1=$(pss_of "$pid")
+{
+        echo "| sriovd | VFs | VmRSS | PSS | over ${IDLE_SECONDS} s idle: wake-ups (context switches) | CPU |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        echo "| no PF declared | 0 | ${rss0} KiB | ${pss0} KiB | | |"
+        echo "| 4 netdevsim × 256 + 2 igb × 7, start to online ${online} s | 1,038 | ${rss1} KiB | ${pss1} KiB | $((c1 - c0)) | $(((u1 - u0) * 10)) ms |"
+} >$RES/idle.md
+check_eq "idle sriovd: no wake-up in ${IDLE_SECONDS} s" 0 $((c1 - c0))
+
+for f in compare hotplug idle; do
+        echo
+        cat $RES/$f.md
+done | tee "$VM_OUT/bench.md"
+cp $RES/runs "$VM_OUT/bench-runs.txt"
+check "every method ran" true
+grep -q FAIL $RES/runs && say "some methods failed: see the n/a rows"
+finish
