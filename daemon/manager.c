@@ -507,37 +507,52 @@ static int on_startup_deadline(sd_event_source *s, uint64_t usec, void *userdata
         return 0;
 }
 
+/* Brings PF's view of the kernel up to date before planning. Returns false if PF cannot be
+ * planned now (gone, or its state unreadable: reported). */
+static bool manager_refresh_pf(Manager *m, PhysicalFunction *pf)
+{
+        int r;
+
+        if (pf->job_running)
+                return true;
+        if (pf->needs_refresh) {
+                pf->needs_refresh = false;
+                r = pf_refresh(pf);
+                if (r < 0) {
+                        pf->dirty = false;
+                        /* Gone: its remove uevent is on the way; until then, leave it alone.
+                         * Anything else is reported, and retried if that may help. */
+                        if (r != -ENOENT && r != -ENODEV)
+                                reconcile_pf_fail(pf, r, "reading the device state");
+                        return false;
+                }
+                if (pf->link_stale)
+                        (void) pf_refresh_link(pf);
+                /* The netdev may have been renamed or appeared: re-match. */
+                manager_assign_config(m, pf, false);
+        } else if (pf->vfs_stale && pf_refresh_vfs(pf) < 0) {
+                pf->dirty = false;
+                return false;
+        }
+        return true;
+}
+
+static void manager_after_pass(Manager *m)
+{
+        if (!m->initial_done && manager_is_settled(m))
+                manager_mark_ready(m, "finished");
+        else
+                manager_update_state(m);
+}
+
 static int on_reconcile(sd_event_source *s, void *userdata)
 {
         Manager *m = userdata;
         PhysicalFunction *pf;
 
         m->n_reconcile_passes++;
-        HASHMAP_FOREACH(pf, m->pfs) {
-                if (pf->needs_refresh && !pf->job_running) {
-                        int r;
-
-                        pf->needs_refresh = false;
-                        r = pf_refresh(pf);
-                        if (r < 0) {
-                                pf->dirty = false;
-                                /* Gone: its remove uevent is on the way; until then, leave it
-                                 * alone. Anything else is reported, and retried if that may help. */
-                                if (r != -ENOENT && r != -ENODEV)
-                                        reconcile_pf_fail(pf, r, "reading the device state");
-                                continue;
-                        }
-                        if (pf->link_stale)
-                                (void) pf_refresh_link(pf);
-                        /* The netdev may have been renamed or appeared: re-match. */
-                        manager_assign_config(m, pf, false);
-                } else if (pf->vfs_stale && !pf->job_running) {
-                        if (pf_refresh_vfs(pf) < 0) {
-                                pf->dirty = false;
-                                continue;
-                        }
-                }
-        }
+        HASHMAP_FOREACH(pf, m->pfs)
+                (void) manager_refresh_pf(m, pf);
         /* After the refreshes (VFs and netdevs are current), before planning (VF health
          * depends on the RDMA device); marks the PFs whose VFs changed dirty. */
         if (m->rdma_stale)
@@ -546,11 +561,20 @@ static int on_reconcile(sd_event_source *s, void *userdata)
                 if (pf->dirty)
                         reconcile_pf(pf);
         }
-        if (!m->initial_done && manager_is_settled(m))
-                manager_mark_ready(m, "finished");
-        else
-                manager_update_state(m);
+        manager_after_pass(m);
         return 0;
+}
+
+void manager_reconcile_pf_now(Manager *m, PhysicalFunction *pf)
+{
+        m->n_reconcile_passes++;
+        if (manager_refresh_pf(m, pf)) {
+                if (m->rdma_stale)
+                        (void) manager_refresh_rdma(m);
+                if (pf->dirty)
+                        reconcile_pf(pf);
+        }
+        manager_after_pass(m);
 }
 
 /* ---- config ----------------------------------------------------------------------------- */

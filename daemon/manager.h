@@ -110,6 +110,9 @@ VirtualFunction *manager_get_vf(Manager *m, const char *pci);
 int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret);
 void manager_remove_pf(Manager *m, PhysicalFunction *pf);
 void manager_pf_dirty(Manager *m, PhysicalFunction *pf);
+/* One reconcile pass over PF alone, now, instead of after the pending events (the other
+ * dirty PFs keep waiting for the deferred pass). */
+void manager_reconcile_pf_now(Manager *m, PhysicalFunction *pf);
 /* Runs the event loop until cond(userdata) is true or the deadline (µs, CLOCK_MONOTONIC)
  * passes; for tests and tools. Returns 1 if the condition became true, 0 on timeout. */
 int manager_run_until(Manager *m, bool (*cond)(Manager *m, void *userdata), void *userdata, uint64_t usec);

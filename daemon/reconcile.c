@@ -183,8 +183,12 @@ static void num_vfs_job_done(void *p, int result)
         log_pf_full_errno(pf, LOG_INFO, 0, "sriov_numvfs %u -> %u", j->from, j->to);
         pf->changes++;
         pf->n_failures = 0;
-        /* All VF settings start from kernel defaults now: nothing is known unsupported. */
+        /* All VF settings start from kernel defaults now: nothing is known unsupported. The
+         * VFs are in the PF's table as soon as the write returns, and that is all the
+         * RTM_SETLINK needs: configure them now rather than after the burst of VF uevents
+         * udevd is about to deliver (on igb in the VM, ~130 ms of them). */
         manager_pf_dirty(pf->manager, pf);
+        manager_reconcile_pf_now(pf->manager, pf);
 }
 
 static int pf_start_num_vfs(PhysicalFunction *pf, unsigned to)
