@@ -6,7 +6,7 @@
 # idle. Boots one guest (TCG, 2 vCPUs) that runs bench/vm-compare.sh and prints its tables.
 #
 #   bench/run-vm-bench.sh [--build DIR] [--runs N] [--sizes "16 64 128"]
-#                         [--methods "floor sriovd sriovd-start ip udevd nm"]
+#                         [--methods "floor sriovd sriovd-start ip udevd nm"] [--targets "netdevsim igb"]
 #                         [--idle SECONDS] [--hotplug-rounds N]
 #
 # ~15 min with the defaults here (2 host cores). Needs the VM tier's tools
@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
         --runs) env+=(--env "BENCH_RUNS=$2"); shift ;;
         --sizes) env+=(--env "BENCH_SIZES=${2// /,}"); shift ;;
         --methods) env+=(--env "BENCH_METHODS=${2// /,}"); shift ;;
+        --targets) env+=(--env "BENCH_TARGETS=${2// /,}"); shift ;;
         --idle) env+=(--env "BENCH_IDLE_SECONDS=$2"); shift ;;
         --hotplug-rounds) env+=(--env "BENCH_HOTPLUG_ROUNDS=$2"); shift ;;
         -h|--help) sed -n '3,15p' "$0"; exit 0 ;;

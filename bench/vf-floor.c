@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The kernel's own cost of a VF layout, and the finish line of bench/vm-compare.sh.
  *
- *   vf-floor apply --pf IFNAME [--pf IFNAME...] --vfs N [--vlan V] [--rate MBIT]
+ *   vf-floor apply --pf IFNAME [--pf IFNAME...] --vfs N [--vlan V] [--rate MBIT] [--keep]
  *   vf-floor wait  --pf IFNAME [--pf IFNAME...] --vfs N [--vlan V] [--rate MBIT|--no-rate]
  *                  [--timeout S]
  *
@@ -11,7 +11,8 @@
  * apply: the least a program can do to get there. Per PF: `sriov_numvfs` (through 0 if it
  * holds another count), then ONE RTM_SETLINK carrying every VF's IFLA_VF_INFO, and the ACK.
  * No checks, no daemon; the only read is the PF's carrier, which a VF rate needs on igb
- * (see wait_carrier()). Prints the time of each step.
+ * (see wait_carrier()). Prints the time of each step. With --keep it then re-sends a PF's
+ * batch whenever its table drifts, until the layout holds (see keep_layout()).
  *
  * wait: subscribes to RTNLGRP_LINK, then reads every PF's VF table (RTM_GETLINK with
  * RTEXT_FILTER_VF|RTEXT_FILTER_SKIP_STATS: the whole list, which `ip -d link` truncates
@@ -59,6 +60,7 @@ static unsigned arg_vlan = 42;
 static unsigned arg_rate = 1000;
 static bool arg_check_rate = true;
 static double arg_timeout = 60;
+static bool arg_keep;
 
 static uint64_t now_usec(clockid_t clock)
 {
@@ -242,53 +244,6 @@ static int wait_carrier(struct nl_sock *sk, struct nl_sock *mon, const Pf *pf)
         }
 }
 
-static int do_apply(void)
-{
-        struct nl_sock *sk = nl_socket_alloc(), *mon = open_monitor();
-        int r;
-
-        if (!sk || !mon || nl_connect(sk, NETLINK_ROUTE) < 0) {
-                fprintf(stderr, "vf-floor: cannot open rtnetlink\n");
-                return 1;
-        }
-        for (unsigned k = 0; k < n_pfs; k++) {
-                Pf *pf = &pfs[k];
-                uint64_t t0 = now_usec(CLOCK_MONOTONIC), t1, t2, t3;
-                unsigned cur = 0;
-
-                r = read_numvfs(pf, &cur);
-                if (r >= 0 && cur != arg_vfs && cur != 0)
-                        r = write_numvfs(pf, 0);
-                if (r >= 0 && cur != arg_vfs)
-                        r = write_numvfs(pf, arg_vfs);
-                if (r < 0) {
-                        fprintf(stderr, "vf-floor: %s: sriov_numvfs=%u: %s\n", pf->name, arg_vfs,
-                                strerror(-r));
-                        return 1;
-                }
-                t1 = now_usec(CLOCK_MONOTONIC);
-                r = arg_rate > 0 ? wait_carrier(sk, mon, pf) : 0;
-                if (r < 0) {
-                        fprintf(stderr, "vf-floor: %s: waiting for the carrier: %s\n", pf->name,
-                                nl_geterror(r));
-                        return 1;
-                }
-                t2 = now_usec(CLOCK_MONOTONIC);
-                r = setlink_all(sk, pf);
-                if (r < 0) {
-                        fprintf(stderr, "vf-floor: %s: RTM_SETLINK of %u VFs: %s\n", pf->name, arg_vfs,
-                                nl_geterror(r));
-                        return 1;
-                }
-                t3 = now_usec(CLOCK_MONOTONIC);
-                printf("%s numvfs_us %" PRIu64 " carrier_us %" PRIu64 " setlink_us %" PRIu64 "\n", pf->name,
-                       t1 - t0, t2 - t1, t3 - t2);
-        }
-        nl_socket_free(mon);
-        nl_socket_free(sk);
-        return 0;
-}
-
 /* --- wait ----------------------------------------------------------------------------- */
 
 static Pf *pf_by_ifindex(int ifindex)
@@ -414,6 +369,101 @@ static int check_all(struct nl_sock *sk, unsigned *ret_ok)
         return 0;
 }
 
+/* --keep: what it takes on igb. A trusted VF may set its own MAC, and igbvf does when the
+ * PF's link comes back after VFs are enabled (a reset through the mailbox): the batch
+ * lands, then VF 0's MAC is the driver's again. Re-send the batch of a PF whose table
+ * differs after a link notification, until everything holds (or 60 s). */
+static int keep_layout(struct nl_sock *sk, struct nl_sock *mon)
+{
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + 60 * 1000000ULL;
+        unsigned resent = 0, ok = 0;
+        int r;
+
+        nl_socket_enable_msg_peek(sk);
+        for (;;) {
+                r = check_all(sk, &ok);
+                if (r < 0) {
+                        fprintf(stderr, "vf-floor: RTM_GETLINK: %s\n", nl_geterror(r));
+                        return 1;
+                }
+                if (ok == n_pfs)
+                        break;
+                for (unsigned k = 0; k < n_pfs; k++) {
+                        if (!pfs[k].diff[0])
+                                continue;
+                        r = setlink_all(sk, &pfs[k]);
+                        if (r < 0) {
+                                fprintf(stderr, "vf-floor: %s: RTM_SETLINK of %u VFs: %s\n", pfs[k].name,
+                                        arg_vfs, nl_geterror(r));
+                                return 1;
+                        }
+                        resent++;
+                }
+                if (now_usec(CLOCK_MONOTONIC) >= deadline) {
+                        fprintf(stderr, "vf-floor: the layout did not hold after %u batches\n", resent);
+                        return 1;
+                }
+                r = wait_link_event(mon, deadline);
+                if (r < 0) {
+                        fprintf(stderr, "vf-floor: link notifications: %s\n", nl_geterror(r));
+                        return 1;
+                }
+        }
+        printf("kept after %u more batch(es)\n", resent);
+        nl_socket_free(mon);
+        nl_socket_free(sk);
+        return 0;
+}
+
+static int do_apply(void)
+{
+        struct nl_sock *sk = nl_socket_alloc(), *mon = open_monitor();
+        int r;
+
+        if (!sk || !mon || nl_connect(sk, NETLINK_ROUTE) < 0) {
+                fprintf(stderr, "vf-floor: cannot open rtnetlink\n");
+                return 1;
+        }
+        for (unsigned k = 0; k < n_pfs; k++) {
+                Pf *pf = &pfs[k];
+                uint64_t t0 = now_usec(CLOCK_MONOTONIC), t1, t2, t3;
+                unsigned cur = 0;
+
+                r = read_numvfs(pf, &cur);
+                if (r >= 0 && cur != arg_vfs && cur != 0)
+                        r = write_numvfs(pf, 0);
+                if (r >= 0 && cur != arg_vfs)
+                        r = write_numvfs(pf, arg_vfs);
+                if (r < 0) {
+                        fprintf(stderr, "vf-floor: %s: sriov_numvfs=%u: %s\n", pf->name, arg_vfs,
+                                strerror(-r));
+                        return 1;
+                }
+                t1 = now_usec(CLOCK_MONOTONIC);
+                r = arg_rate > 0 ? wait_carrier(sk, mon, pf) : 0;
+                if (r < 0) {
+                        fprintf(stderr, "vf-floor: %s: waiting for the carrier: %s\n", pf->name,
+                                nl_geterror(r));
+                        return 1;
+                }
+                t2 = now_usec(CLOCK_MONOTONIC);
+                r = setlink_all(sk, pf);
+                if (r < 0) {
+                        fprintf(stderr, "vf-floor: %s: RTM_SETLINK of %u VFs: %s\n", pf->name, arg_vfs,
+                                nl_geterror(r));
+                        return 1;
+                }
+                t3 = now_usec(CLOCK_MONOTONIC);
+                printf("%s numvfs_us %" PRIu64 " carrier_us %" PRIu64 " setlink_us %" PRIu64 "\n", pf->name,
+                       t1 - t0, t2 - t1, t3 - t2);
+        }
+        if (arg_keep)
+                return keep_layout(sk, mon);
+        nl_socket_free(mon);
+        nl_socket_free(sk);
+        return 0;
+}
+
 static int do_wait(void)
 {
         struct nl_sock *sk = nl_socket_alloc(), *mon = open_monitor();
@@ -457,7 +507,7 @@ static int do_wait(void)
 static _Noreturn void usage(int status)
 {
         fputs("usage: vf-floor apply|wait --pf IFNAME [--pf IFNAME...] --vfs N [--vlan V]\n"
-              "                [--rate MBIT] [--no-rate] [--timeout S]\n",
+              "                [--rate MBIT] [--no-rate] [--keep] [--timeout S]\n",
               status ? stderr : stdout);
         exit(status);
 }
@@ -465,10 +515,15 @@ static _Noreturn void usage(int status)
 int main(int argc, char *argv[])
 {
         static const struct option opts[] = {
-                {"pf", required_argument, NULL, 'p'},   {"vfs", required_argument, NULL, 'n'},
-                {"vlan", required_argument, NULL, 'v'}, {"rate", required_argument, NULL, 'r'},
-                {"no-rate", no_argument, NULL, 'R'},    {"timeout", required_argument, NULL, 't'},
-                {"help", no_argument, NULL, 'h'},       {},
+                {"pf", required_argument, NULL, 'p'},
+                {"vfs", required_argument, NULL, 'n'},
+                {"vlan", required_argument, NULL, 'v'},
+                {"rate", required_argument, NULL, 'r'},
+                {"no-rate", no_argument, NULL, 'R'},
+                {"timeout", required_argument, NULL, 't'},
+                {"keep", no_argument, NULL, 'k'},
+                {"help", no_argument, NULL, 'h'},
+                {},
         };
         const char *verb;
         int c;
@@ -505,6 +560,9 @@ int main(int argc, char *argv[])
                         break;
                 case 't':
                         arg_timeout = strtod(optarg, NULL);
+                        break;
+                case 'k':
+                        arg_keep = true;
                         break;
                 case 'h':
                         usage(0);
