@@ -14,7 +14,7 @@ struct PciNames {
         struct pci_access *config; /* a second instance with a device access method */
 };
 
-static void pci_warning_handler(char *msg, ...)
+_printf_(1, 2) static void pci_warning_handler(char *msg, ...)
 {
         char buf[512];
         va_list ap;
@@ -29,7 +29,7 @@ static void pci_warning_handler(char *msg, ...)
  * call that failed instead, and that call returns "unknown". */
 static __thread jmp_buf *error_jump;
 
-_noreturn_ static void pci_error_handler(char *msg, ...)
+_printf_(1, 2) _noreturn_ static void pci_error_handler(char *msg, ...)
 {
         char buf[512];
         va_list ap;

@@ -77,7 +77,7 @@ results+=(build-asan/meson-logs/testlog-fast-asan.json)
 if command -v clang >/dev/null && [ -x tests/fuzz/run-fuzz.sh ]; then
         step "fuzzing (bounded)"
         if [ ! -d build-fuzz ]; then
-                CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false -Dvm-tests=disabled >/dev/null ||
+                CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false -Dvm-tests=disabled -Dwerror=true >/dev/null ||
                         fail_setup "meson setup build-fuzz"
         fi
         ninja -C build-fuzz || fail_setup "fuzz build"

@@ -612,7 +612,6 @@ static int fk_add_device(FakeKernel *fk, const char *subsystem, const char *pare
 
 static int rm_rf(const char *path)
 {
-        _cleanup_free_ char *cmd = NULL;
         DIR *d;
         struct dirent *de;
 

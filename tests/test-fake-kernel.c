@@ -17,7 +17,6 @@
 #define PF_SYSPATH "/sys/devices/pci0000:00/0000:00:02.0/0000:01:00.0"
 #define BRIDGE     "/sys/devices/pci0000:00/0000:00:02.0"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev *, udev_unref);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_enumerate *, udev_enumerate_unref);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_device *, udev_device_unref);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_monitor *, udev_monitor_unref);
