@@ -16,6 +16,7 @@ import pwd
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -68,36 +69,51 @@ class Daemon:
     """sriovd-test-daemon: started, waited for (READY on a pipe), reaped, cleaned up."""
 
     def __init__(self, address, *args, state_dir=None):
-        r, w = os.pipe()
-        argv = [DAEMON, '--ready-fd=%d' % w] + list(args)
+        # Readiness as systemd gets it: a datagram on $NOTIFY_SOCKET, here READY=1 with the
+        # fake kernel's directories (for cleanup). Other notifications are skipped.
+        self.notify_dir = tempfile.mkdtemp(prefix='sriovd-test-notify-')
+        path = os.path.join(self.notify_dir, 'notify')
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        argv = [DAEMON] + list(args)
         if state_dir:
             argv.append('--state-dir=' + state_dir)
-        env = dict(os.environ, SRIOVD_BUS_ADDRESS=address, LD_PRELOAD=PRELOAD, SRIOVD_LOG_LEVEL='notice')
-        env.pop('NOTIFY_SOCKET', None)
-        self.p = subprocess.Popen(argv, pass_fds=[w], env=env)
-        os.close(w)
+        env = dict(os.environ, SRIOVD_BUS_ADDRESS=address, LD_PRELOAD=PRELOAD, SRIOVD_LOG_LEVEL='notice',
+                   NOTIFY_SOCKET=path)
+        self.p = subprocess.Popen(argv, env=env)
         self.dirs = []
-        line = b''
+        fields = {}
         deadline = time.monotonic() + 60
-        with os.fdopen(r, 'rb') as f:
-            while not line.endswith(b'\n'):
+        try:
+            while 'X_SRIOVD_TEST_ROOT' not in fields:
                 left = deadline - time.monotonic()
-                rl, _, _ = select.select([f], [], [], max(left, 0))
+                rl, _, _ = select.select([sock], [], [], max(left, 0))
                 if not rl:
+                    if self.p.poll() is not None:
+                        raise AssertionError('test daemon exited before ready: rc %s' % self.p.returncode)
+                    stacks = self.stacks()
                     self.kill()
-                    raise AssertionError('test daemon not ready in time')
-                chunk = os.read(f.fileno(), 4096)
-                if not chunk:
-                    raise AssertionError('test daemon exited before ready: rc %s' % self.p.wait())
-                line += chunk
-        words = line.decode().split()
-        assert words[0] == 'READY', line
-        self.dirs = [w.split('=', 1)[1] for w in words[1:]]
+                    raise AssertionError('test daemon not ready in time; its threads:\n' + stacks)
+                msg = sock.recv(4096).decode()
+                fields = dict(kv.split('=', 1) for kv in msg.split('\n') if '=' in kv)
+        finally:
+            sock.close()
+            shutil.rmtree(self.notify_dir, ignore_errors=True)
+        assert fields.get('READY') == '1', fields
+        self.dirs = [fields['X_SRIOVD_TEST_ROOT'], fields['X_SRIOVD_TEST_TESTBED']]
 
     def cleanup(self):
         for d in self.dirs:
             if d.startswith('/tmp/'):
                 shutil.rmtree(d, ignore_errors=True)
+
+    def stacks(self):
+        """Every thread's backtrace, for a daemon that hangs (gdb may be missing)."""
+        try:
+            return subprocess.run(['gdb', '-p', str(self.p.pid), '-batch', '-ex', 'thread apply all bt'],
+                                  capture_output=True, text=True, timeout=60).stdout
+        except (OSError, subprocess.SubprocessError) as e:
+            return 'no backtrace: %s' % e
 
     def kill(self):
         self.p.kill()
