@@ -272,9 +272,7 @@ static int announce_ready(FakeSubstrate *s)
                         return log_error_errno(errno, "Cannot write to the ready fd: %m");
                 arg_ready_fd = safe_close(arg_ready_fd);
         }
-        /* The same line over $NOTIFY_SOCKET, as systemd's readiness protocol (sendmsg() on a
-         * socket of its own: nothing the umockdev preload wraps, unlike write() on an
-         * inherited fd number, which test-bus once saw vanish). */
+        /* The same over $NOTIFY_SOCKET, as systemd gets readiness: test-bus waits for this. */
         (void) sd_notifyf(false, "READY=1\nX_SRIOVD_TEST_ROOT=%s\nX_SRIOVD_TEST_TESTBED=%s", s->root,
                           fake_kernel_root_dir(s->kernel));
         return 0;

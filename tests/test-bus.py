@@ -83,6 +83,7 @@ class Daemon:
         self.p = subprocess.Popen(argv, env=env)
         self.dirs = []
         fields = {}
+        received = []
         deadline = time.monotonic() + 60
         try:
             while 'X_SRIOVD_TEST_ROOT' not in fields:
@@ -93,8 +94,10 @@ class Daemon:
                         raise AssertionError('test daemon exited before ready: rc %s' % self.p.returncode)
                     stacks = self.stacks()
                     self.kill()
-                    raise AssertionError('test daemon not ready in time; its threads:\n' + stacks)
+                    raise AssertionError('test daemon not ready in time (notifications received: %s); '
+                                         'its threads:\n%s' % (received, stacks))
                 msg = sock.recv(4096).decode()
+                received.append(msg.replace('\n', ' '))
                 fields = dict(kv.split('=', 1) for kv in msg.split('\n') if '=' in kv)
         finally:
             sock.close()
