@@ -84,7 +84,8 @@ class Daemon:
         self.dirs = []
         fields = {}
         received = []
-        deadline = time.monotonic() + 60
+        started = time.monotonic()
+        deadline = started + 60
         try:
             while 'X_SRIOVD_TEST_ROOT' not in fields:
                 left = deadline - time.monotonic()
@@ -93,9 +94,14 @@ class Daemon:
                     if self.p.poll() is not None:
                         raise AssertionError('test daemon exited before ready: rc %s' % self.p.returncode)
                     stacks = self.stacks()
+                    # Did the announcement come after all, late? (gdb took a few seconds.)
+                    late = []
+                    while select.select([sock], [], [], 0)[0]:
+                        late.append(sock.recv(4096).decode().replace('\n', ' '))
                     self.kill()
-                    raise AssertionError('test daemon not ready in time (notifications received: %s); '
-                                         'its threads:\n%s' % (received, stacks))
+                    raise AssertionError('test daemon not ready in %.0f s (notifications received: %s; '
+                                         'after the deadline: %s); its threads:\n%s' %
+                                         (time.monotonic() - started, received, late, stacks))
                 msg = sock.recv(4096).decode()
                 received.append(msg.replace('\n', ' '))
                 fields = dict(kv.split('=', 1) for kv in msg.split('\n') if '=' in kv)
