@@ -16,6 +16,7 @@ typedef struct FakeSubstrate {
         char *root;      /* config root (etc/sriov.d, etc/machine-id) */
         char *state_dir; /* leases */
         Manager *manager;
+        sd_event_source *uevents_idle; /* wakes the loop when the fake kernel's queue empties */
 } FakeSubstrate;
 
 int fake_substrate_new(FakeSubstrate **ret);
