@@ -50,7 +50,6 @@ typedef struct Pf {
         unsigned index; /* k in the MAC */
         /* filled by a check */
         char diff[160];
-        bool seen;
 } Pf;
 
 static Pf pfs[MAX_PFS];
@@ -315,7 +314,6 @@ static int on_link(struct nl_msg *m, void *userdata)
 
         if (h->nlmsg_type != RTM_NEWLINK || !(pf = pf_by_ifindex(ifi->ifi_index)))
                 return NL_OK;
-        pf->seen = true;
         if (nlmsg_parse(h, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0) {
                 snprintf(pf->diff, sizeof(pf->diff), "unparsable RTM_NEWLINK");
                 return NL_OK;
@@ -349,7 +347,6 @@ static int check_all(struct nl_sock *sk, unsigned *ret_ok)
                 struct nl_msg *m = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_REQUEST);
                 int r;
 
-                pfs[k].seen = false;
                 snprintf(pfs[k].diff, sizeof(pfs[k].diff), "no answer");
                 if (!m || nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
                     nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS) < 0) {
