@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
+#include "allocation.h"
 #include "lease.h"
 #include "log.h"
 #include "manager.h"
@@ -52,9 +53,10 @@ int manager_new(const ManagerOptions *o, Manager **ret)
                 return -ENOMEM;
         m->pfs = hashmap_new_string();
         m->vfs = hashmap_new_string();
+        m->busy_pcis = hashmap_new_string();
         m->ifindexes = hashmap_new_uint();
         m->vf_ifindexes = hashmap_new_uint();
-        if (!m->state_dir || !m->pfs || !m->vfs || !m->ifindexes || !m->vf_ifindexes)
+        if (!m->state_dir || !m->pfs || !m->vfs || !m->ifindexes || !m->vf_ifindexes || !m->busy_pcis)
                 return -ENOMEM;
 
         r = sd_event_default(&m->event);
@@ -111,6 +113,7 @@ Manager *manager_free(Manager *m)
                 pf_free(pf);
         hashmap_free(m->pfs);
         hashmap_free(m->vfs);
+        hashmap_free(m->busy_pcis);
         hashmap_free(m->ifindexes);
         hashmap_free(m->vf_ifindexes);
         sd_event_source_disable_unref(m->reconcile_source);
@@ -127,6 +130,7 @@ Manager *manager_free(Manager *m)
         config_sets_free(m->retained, m->n_retained);
         pools_free(m);
         lease_store_free(m->leases);
+        config_set_free(m->plan_config);
         for (size_t i = 0; i < m->n_tracks; i++) {
                 sd_bus_track_unref(m->tracks[i]);
                 free(m->track_names[i]);
@@ -236,10 +240,19 @@ int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret)
         r = hashmap_put(m->pfs, pf->pci, pf);
         if (r < 0)
                 return r;
+        pf->generation = ++m->pf_generation;
+        /* A namesake removed while its job ran may still be writing this PF's sysfs: wait. */
+        pf->job_running = hashmap_get(m->busy_pcis, pf->pci) != NULL;
         r = pf_refresh(pf);
         if (r < 0) {
+                /* The refresh may have registered VFs and the ifindex already: unregister them
+                 * before the PF goes, or the maps would point into freed memory. */
+                for (unsigned i = 0; i < pf->n_vf_slots; i++)
+                        pf_remove_vf(pf, i);
+                if (pf->ifindex > 0 && hashmap_get(m->ifindexes, UINT_TO_PTR(pf->ifindex)) == pf)
+                        hashmap_remove(m->ifindexes, UINT_TO_PTR(pf->ifindex));
                 hashmap_remove(m->pfs, pf->pci);
-                return r;
+                return log_pf_full_errno(pf, LOG_WARNING, r, "Cannot read PF %s, ignoring it: %m", pf->pci);
         }
         (void) pf_refresh_link(pf);
         manager_assign_config(m, pf, true);
@@ -710,7 +723,7 @@ int manager_start(Manager *m)
                 STRV_FOREACH(c, gone) {
                         unsigned n = 0;
 
-                        r = lease_store_remove_caller(m->leases, *c, &n);
+                        r = manager_release_caller(m, *c, &n);
                         if (r < 0)
                                 log_warning_errno(r, "Cannot remove leases of %s: %m", *c);
                         else

@@ -63,6 +63,10 @@ struct Manager {
         PciNames *pci_names;
         JobRunner *jobs;
         LeaseStore *leases;
+        /* Plan()'s parse of the drop-ins, kept while their fingerprint holds. */
+        ConfigSet *plan_config;
+        uint64_t plan_config_fingerprint;
+        uint64_t plan_config_loads; /* for tests */
         /* Bus connections holding bind_to_caller leases. */
         sd_bus_track **tracks;
         char **track_names;
@@ -73,6 +77,8 @@ struct Manager {
         Hashmap *ifindexes;    /* PF ifindex -> PhysicalFunction */
         Hashmap *vf_ifindexes; /* VF netdev ifindex -> VirtualFunction */
         Hashmap *pools;        /* name -> Pool (pool.c) */
+        Hashmap *busy_pcis;    /* PCI address -> count of jobs writing its sysfs (reconcile.c) */
+        uint64_t pf_generation;
 
         sd_event_source *reconcile_source; /* defer: drains dirty PFs, coalescing bursts */
         sd_event_source *sigterm_source, *sigint_source, *sighup_source;
