@@ -131,6 +131,8 @@ Manager *manager_free(Manager *m)
         pools_free(m);
         lease_store_free(m->leases);
         config_set_free(m->plan_config);
+        if (m->diagnose_cache_free)
+                m->diagnose_cache_free(m->diagnose_cache);
         for (size_t i = 0; i < m->n_tracks; i++) {
                 sd_bus_track_unref(m->tracks[i]);
                 free(m->track_names[i]);
@@ -164,18 +166,21 @@ void manager_pf_dirty(Manager *m, PhysicalFunction *pf)
 
 void manager_pf_changed(Manager *m, PhysicalFunction *pf)
 {
+        m->model_generation++;
         if (m->hooks && m->hooks->pf_changed)
                 m->hooks->pf_changed(m, pf);
 }
 
 void manager_vf_changed(Manager *m, VirtualFunction *vf)
 {
+        m->model_generation++;
         if (m->hooks && m->hooks->vf_changed)
                 m->hooks->vf_changed(m, vf);
 }
 
 void manager_vf_added(Manager *m, VirtualFunction *vf)
 {
+        m->model_generation++;
         m->rdma_stale = true; /* its RDMA device may already exist */
         if (m->hooks && m->hooks->vf_added)
                 m->hooks->vf_added(m, vf);
@@ -183,6 +188,7 @@ void manager_vf_added(Manager *m, VirtualFunction *vf)
 
 void manager_vf_removed(Manager *m, VirtualFunction *vf)
 {
+        m->model_generation++;
         if (m->hooks && m->hooks->vf_removed)
                 m->hooks->vf_removed(m, vf);
 }
@@ -260,6 +266,7 @@ int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret)
         log_pf_full_errno(pf, LOG_INFO, 0, "Found SR-IOV PF %s (%s %s, %u/%u VFs), %s%s.", pf->pci,
                           strna(pf->vendor_name), strna(pf->device_name), pf->num_vfs, pf->total_vfs,
                           pf->config ? "managed by " : "unmanaged", pf->config ? pf->config->file : "");
+        m->model_generation++;
         if (m->hooks && m->hooks->pf_added)
                 m->hooks->pf_added(m, pf);
         manager_pf_dirty(m, pf);
@@ -274,6 +281,7 @@ void manager_remove_pf(Manager *m, PhysicalFunction *pf)
         log_pf_full_errno(pf, LOG_INFO, 0, "PF %s is gone, dropping its %u VFs.", pf->pci, pf_count_vfs(pf));
         for (unsigned i = 0; i < pf->n_vf_slots; i++)
                 pf_remove_vf(pf, i);
+        m->model_generation++;
         if (m->hooks && m->hooks->pf_removed)
                 m->hooks->pf_removed(m, pf);
         if (pf->ifindex > 0 && hashmap_get(m->ifindexes, UINT_TO_PTR(pf->ifindex)) == pf)
@@ -637,6 +645,7 @@ int manager_reload(Manager *m)
                 m->retained[m->n_retained++] = m->config;
         }
         m->config = TAKE_PTR(set);
+        m->model_generation++;
         manager_log_config_errors(m);
         log_info("Loaded %zu configuration file(s), %zu PF declaration(s), %zu rejected.",
                  strv_length(m->config->files), m->config->n_pfs, strv_length(m->config->errors));

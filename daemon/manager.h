@@ -67,6 +67,10 @@ struct Manager {
         ConfigSet *plan_config;
         uint64_t plan_config_fingerprint;
         uint64_t plan_config_loads; /* for tests */
+        /* Bumped on every change the model announces: read paths cache per generation. */
+        uint64_t model_generation;
+        void *diagnose_cache; /* doctor-bus.c */
+        void (*diagnose_cache_free)(void *p);
         /* Bus connections holding bind_to_caller leases. */
         sd_bus_track **tracks;
         char **track_names;
