@@ -9,6 +9,7 @@
 
 static const char *arg_root;
 static const char *arg_state_dir;
+static const char *arg_cdi_dir = "/run/cdi";
 static bool arg_check_config;
 
 static void help(void)
@@ -19,6 +20,7 @@ static void help(void)
                "     --version           Show package version\n"
                "     --root=DIR          Use DIR as the root for configuration and machine-id\n"
                "     --state-dir=DIR     Where leases are kept (default " SRIOVD_STATE_DIR ")\n"
+               "     --cdi-dir=DIR       Where CDI specs of leased VFs go (default /run/cdi; \"\" = none)\n"
                "     --log-level=LEVEL   debug, info, notice, warning, err\n"
                "     --check-config      Load the drop-ins, print errors and the effective files, exit\n",
                program_invocation_short_name);
@@ -30,6 +32,7 @@ static int parse_argv(int argc, char *argv[])
                 ARG_VERSION = 0x100,
                 ARG_ROOT,
                 ARG_STATE_DIR,
+                ARG_CDI_DIR,
                 ARG_LOG_LEVEL,
                 ARG_CHECK_CONFIG,
         };
@@ -38,6 +41,7 @@ static int parse_argv(int argc, char *argv[])
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"root", required_argument, NULL, ARG_ROOT},
                 {"state-dir", required_argument, NULL, ARG_STATE_DIR},
+                {"cdi-dir", required_argument, NULL, ARG_CDI_DIR},
                 {"log-level", required_argument, NULL, ARG_LOG_LEVEL},
                 {"check-config", no_argument, NULL, ARG_CHECK_CONFIG},
                 {},
@@ -57,6 +61,9 @@ static int parse_argv(int argc, char *argv[])
                         break;
                 case ARG_STATE_DIR:
                         arg_state_dir = optarg;
+                        break;
+                case ARG_CDI_DIR:
+                        arg_cdi_dir = optarg;
                         break;
                 case ARG_LOG_LEVEL:
                         l = log_level_from_string(optarg);
@@ -108,6 +115,7 @@ static int run(int argc, char *argv[])
 
         o.root = arg_root;
         o.state_dir = arg_state_dir;
+        o.cdi_dir = arg_cdi_dir;
         r = manager_new(&o, &m);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up: %m");

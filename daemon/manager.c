@@ -3,6 +3,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "allocation.h"
+#include "cdi.h"
 #include "lease.h"
 #include "log.h"
 #include "manager.h"
@@ -48,6 +49,11 @@ int manager_new(const ManagerOptions *o, Manager **ret)
                         return -ENOMEM;
         }
         m->state_dir = strdup(o->state_dir ?: SRIOVD_STATE_DIR);
+        if (o->cdi_dir && !isempty(o->cdi_dir)) {
+                m->cdi_dir = strdup(o->cdi_dir);
+                if (!m->cdi_dir)
+                        return -ENOMEM;
+        }
         if ((o->sys_root && !(m->sys_root = strdup(o->sys_root))) ||
             (o->proc_root && !(m->proc_root = strdup(o->proc_root))))
                 return -ENOMEM;
@@ -143,6 +149,7 @@ Manager *manager_free(Manager *m)
         sd_event_unref(m->event);
         free(m->root);
         free(m->state_dir);
+        free(m->cdi_dir);
         free(m->sys_root);
         free(m->proc_root);
         return mfree(m);
@@ -174,6 +181,9 @@ void manager_pf_changed(Manager *m, PhysicalFunction *pf)
 void manager_vf_changed(Manager *m, VirtualFunction *vf)
 {
         m->model_generation++;
+        /* A leased VF's CDI spec names its group, netdev and RDMA device: keep it current. */
+        if (vf->allocated || vf->cdi_spec)
+                (void) cdi_sync_vf(m, vf);
         if (m->hooks && m->hooks->vf_changed)
                 m->hooks->vf_changed(m, vf);
 }
@@ -182,6 +192,8 @@ void manager_vf_added(Manager *m, VirtualFunction *vf)
 {
         m->model_generation++;
         m->rdma_stale = true; /* its RDMA device may already exist */
+        if (vf->allocated)
+                (void) cdi_sync_vf(m, vf);
         if (m->hooks && m->hooks->vf_added)
                 m->hooks->vf_added(m, vf);
 }
@@ -189,6 +201,8 @@ void manager_vf_added(Manager *m, VirtualFunction *vf)
 void manager_vf_removed(Manager *m, VirtualFunction *vf)
 {
         m->model_generation++;
+        if (vf->cdi_spec)
+                (void) cdi_remove_vf(m, vf);
         if (m->hooks && m->hooks->vf_removed)
                 m->hooks->vf_removed(m, vf);
 }
@@ -708,6 +722,9 @@ int manager_start(Manager *m)
         r = lease_store_open(m->state_dir, &m->leases);
         if (r < 0)
                 return log_error_errno(r, "Cannot open lease store in %s: %m", m->state_dir);
+        r = cdi_prune(m);
+        if (r < 0)
+                log_warning_errno(r, "Cannot clean CDI directory %s: %m", m->cdi_dir);
         STRV_FOREACH(e, (char **) lease_store_load_errors(m->leases))
                 log_warning("Skipped lease %s", *e);
         /* Leases bound to a bus connection from before a restart: re-watch them, they end

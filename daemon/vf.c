@@ -66,6 +66,7 @@ VirtualFunction *vf_free(VirtualFunction *vf)
         free(vf->owner);
         free(vf->last_error);
         free(vf->bus_path);
+        free(vf->cdi_spec);
         return mfree(vf);
 }
 
