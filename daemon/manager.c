@@ -7,6 +7,7 @@
 #include "lease.h"
 #include "log.h"
 #include "manager.h"
+#include "netdev-hints.h"
 #include "pci.h"
 #include "pool.h"
 #include "rdma.h"
@@ -52,6 +53,11 @@ int manager_new(const ManagerOptions *o, Manager **ret)
         if (o->cdi_dir && !isempty(o->cdi_dir)) {
                 m->cdi_dir = strdup(o->cdi_dir);
                 if (!m->cdi_dir)
+                        return -ENOMEM;
+        }
+        if (o->hint_dir && !isempty(o->hint_dir)) {
+                m->hint_dir = strdup(o->hint_dir);
+                if (!m->hint_dir)
                         return -ENOMEM;
         }
         if ((o->sys_root && !(m->sys_root = strdup(o->sys_root))) ||
@@ -150,6 +156,7 @@ Manager *manager_free(Manager *m)
         free(m->root);
         free(m->state_dir);
         free(m->cdi_dir);
+        free(m->hint_dir);
         free(m->sys_root);
         free(m->proc_root);
         return mfree(m);
@@ -184,6 +191,7 @@ void manager_vf_changed(Manager *m, VirtualFunction *vf)
         /* A leased VF's CDI spec names its group, netdev and RDMA device: keep it current. */
         if (vf->allocated || vf->cdi_spec)
                 (void) cdi_sync_vf(m, vf);
+        (void) netdev_hint_sync_vf(m, vf);
         if (m->hooks && m->hooks->vf_changed)
                 m->hooks->vf_changed(m, vf);
 }
@@ -194,6 +202,7 @@ void manager_vf_added(Manager *m, VirtualFunction *vf)
         m->rdma_stale = true; /* its RDMA device may already exist */
         if (vf->allocated)
                 (void) cdi_sync_vf(m, vf);
+        (void) netdev_hint_sync_vf(m, vf);
         if (m->hooks && m->hooks->vf_added)
                 m->hooks->vf_added(m, vf);
 }
@@ -238,6 +247,14 @@ static void manager_assign_config(Manager *m, PhysicalFunction *pf, bool log_lat
         }
         if (c != pf->config || !c)
                 pf_set_config(pf, c);
+        /* Pools are known from here on: the VFs' udev hints can follow them. */
+        if (!pf->pools_known) {
+                VirtualFunction *vf;
+
+                pf->pools_known = true;
+                PF_FOREACH_VF(vf, pf)
+                        (void) netdev_hint_sync_vf(m, vf);
+        }
 }
 
 int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret)
@@ -529,6 +546,7 @@ static void manager_mark_ready(Manager *m, const char *why)
         m->initial_done = true;
         m->startup_deadline = sd_event_source_disable_unref(m->startup_deadline);
         log_info("Initial reconcile %s.", why);
+        (void) netdev_hint_prune(m);
         /* Pools exist before anyone is told we are ready (Allocate checks them). */
         pools_sync(m);
         if (m->notify)

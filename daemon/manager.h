@@ -40,6 +40,7 @@ typedef struct ManagerOptions {
         const char *root;      /* alternative root for config (and machine-id); NULL = / */
         const char *state_dir; /* NULL = SRIOVD_STATE_DIR */
         const char *cdi_dir;   /* CDI specs of leased VFs (cdi.c); NULL = none written */
+        const char *hint_dir;  /* udev hints for pooled VFs (netdev-hints.c); NULL = none */
         Netlink *netlink;      /* NULL = a real rtnetlink socket; the manager takes ownership */
         bool no_netlink_monitor;
         bool no_notify;         /* don't sd_notify (tests) */
@@ -55,7 +56,8 @@ struct Manager {
 
         char *root;
         char *state_dir;
-        char *cdi_dir; /* NULL: no CDI specs */
+        char *cdi_dir;  /* NULL: no CDI specs */
+        char *hint_dir; /* NULL: no udev hints */
         ConfigSet *config;
         ConfigSet **retained; /* older sets still used by PFs whose file is now rejected */
         size_t n_retained;
