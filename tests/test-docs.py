@@ -87,6 +87,13 @@ for k in doc_keys:
     if 'Default:' not in entry and 'Required' not in entry:
         missing.append('sriov.d(5) key %s: Default: or Required' % k)
 sriovd_d_text = man('sriov.d.5')
+# Keys used in the page's examples (literal blocks and "Example:" lines) exist too.
+names = {k.split('.')[-1] for k in code_keys}
+examples = '\n'.join(re.findall(r'^\t?```\n(.*?)^\t?```', sriovd_d_text, re.M | re.S) +
+                     re.findall(r'^Example: (.*)$', sriovd_d_text, re.M))
+for used in sorted(set(re.findall(r'\b([a-z_]+) = ', examples))):
+    if used not in names:
+        wrong.append('sriov.d(5) example key ' + used)
 for d in ('/etc/sriov.d/', '/run/sriov.d/', '/usr/lib/sriov.d/', '/dev/null', 'masks'):
     if d not in sriovd_d_text:
         missing.append('sriov.d(5) drop-in directories and masking: ' + d)
