@@ -73,9 +73,11 @@ for f in $files; do
         [ -e "$f" ] || [ -L "$f" ] && left+=" $f"
 done
 check_eq "package files left after purge" "" "$left"
-left=$(ls -d /var/lib/sriovd /var/lib/private/sriovd /etc/systemd/system/*/sriovd*.service \
-        /etc/systemd/system/dbus-org.sriovd1.service /var/lib/systemd/deb-systemd-helper-enabled/*sriovd* \
-        /var/lib/systemd/deb-systemd-helper-enabled/*/*sriovd* 2>/dev/null | tr '\n' ' ')
+# (sriovd-vm-boot.service is the test harness's own unit, not the package's.)
+left=$(ls -d /var/lib/sriovd /var/lib/private/sriovd /etc/systemd/system/*/sriovd.service \
+        /etc/systemd/system/*/sriovd-wait-online.service /etc/systemd/system/dbus-org.sriovd1.service \
+        /var/lib/systemd/deb-systemd-helper-enabled/{,*/}{sriovd.service,sriovd-wait-online.service,dbus-org.sriovd1.service}* \
+        2>/dev/null | tr '\n' ' ')
 check_eq "state, enablement symlinks left after purge" "" "$left"
 check "org.sriovd1 no longer activatable (bus reloaded)" not_activatable
 # What Debian policy keeps: files the administrator created.
