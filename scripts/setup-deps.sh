@@ -22,6 +22,7 @@ pkgs=(
         libpci-dev pci.ids libconfig-dev libibverbs-dev
         umockdev libumockdev-dev dbus iproute2 pciutils python3 jq
         python3-gi gir1.2-glib-2.0 libxml2-utils
+        systemd # busctl: the D-Bus tests drive the API with it
 )
 
 missing=()
