@@ -15,23 +15,32 @@ ip link set dev "$PF1" up
 
 banner() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 run() { banner "$*"; "$@"; }
+# run_check: the same, and a failing command fails the demo (its exit status is a result).
+run_check() {
+        local rc=0
+        banner "$*"
+        "$@" || rc=$?
+        check_eq "exit status of: $*" 0 "$rc"
+}
 
 # The config goes in first: once installed, the udev rule may start sriovd at any time.
 mkdir -p /etc/sriov.d
 run cp "$VM_SRCDIR/conf.d/40-igb-lab.conf.example" /etc/sriov.d/40-igb-lab.conf
 install_sriovd
-run systemctl enable --now sriovd
-run sriovctl wait-online --timeout=120
+run_check systemctl enable --now sriovd
+run_check sriovctl wait-online --timeout=120
 run systemctl status --no-pager --lines=0 sriovd
 run sriovctl list
 run sriovctl pools
 run sriovctl vfs
 banner "ip -d link show $PF0 (VF lines)"
 ip -d link show dev "$PF0" | grep -E '^ +vf '
-run sriovctl allocate jobs --owner demo-job-1
+run_check sriovctl allocate jobs --owner demo-job-1
 run sriovctl vfs --pool jobs
 vf=$(sriovctl --json vfs --pool jobs | jq -r '.[] | select(.Owner == "demo-job-1") | .PCIAddress')
-run sriovctl release "$vf" --owner demo-job-1
+check_eq "VFs of pool jobs allocated to demo-job-1" 1 "$(grep -c . <<<"$vf")"
+run_check sriovctl release "$vf" --owner demo-job-1
+check_eq "the VF is free again" false "$(vf_prop "$vf" Allocated)"
 run sriovctl doctor
 
 # What the demo promises.
