@@ -480,6 +480,18 @@ static const VfAttrInfo vf_attrs[_VF_ATTR_MAX] = {
                         .parse = guid_parse,
                         .format = guid_format,
                 },
+        [VF_ATTR_QUERY_RSS] =
+                {
+                        .attr = VF_ATTR_QUERY_RSS,
+                        .name = "query_rss",
+                        .fields = {VF_ATTR_FIELD(query_rss)},
+                        .keys = {{"query_rss", VF_ATTR_CONFIG_BOOL}},
+                        .properties = {{"QueryRSS", "b"}},
+                        .ifla = {{IFLA_VF_RSS_QUERY_EN, sizeof(struct ifla_vf_rss_query_en)}},
+                        .put = put_setting,
+                        .parse = parse_setting,
+                        .format = format_bool,
+                },
 };
 
 /* ---- lookups and generic operations ------------------------------------------------------- */

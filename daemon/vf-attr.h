@@ -26,6 +26,7 @@ typedef enum VfAttr {
         VF_ATTR_RATE,       /* IFLA_VF_RATE (min and max together) */
         VF_ATTR_IB_NODE_GUID,
         VF_ATTR_IB_PORT_GUID,
+        VF_ATTR_QUERY_RSS, /* IFLA_VF_RSS_QUERY_EN */
         _VF_ATTR_MAX,
         _VF_ATTR_INVALID = -EINVAL,
 } VfAttr;
@@ -47,6 +48,7 @@ typedef struct VfSettings {
         uint32_t link_state; /* IFLA_VF_LINK_STATE_* */
         uint32_t min_tx_rate, max_tx_rate;
         uint64_t node_guid, port_guid;
+        bool query_rss;
 } VfSettings;
 
 typedef struct VfLayout VfLayout;

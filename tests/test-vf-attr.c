@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The VF attribute table (daemon/vf-attr.c): the docs and the D-Bus interface file say what
- * it says, and every row survives a trip through the fake kernel. */
+ * it says, every row survives a trip through the fake kernel, and query_rss (added as one
+ * row) is declared, applied, reported, planned and refused like the others. */
 #include <linux/if_link.h>
 
 #include "fake-substrate.h"
@@ -9,6 +10,8 @@
 
 #include "bus-util.h"
 #include "log.h"
+#include "pf.h"
+#include "plan.h"
 #include "util.h"
 
 #define SEC 1000000ULL
@@ -117,7 +120,7 @@ TEST(docs_key_list_matches_table)
                 }
         }
         fprintf(stderr, "%u table keys, %u vfs.* headings\n", n_table, n_doc);
-        ASSERT_TRUE(n_table >= 9);
+        ASSERT_TRUE(n_table >= 10);
         ASSERT_TRUE(!bad);
 }
 
@@ -166,7 +169,7 @@ TEST(dbus_properties_match_table)
                         ASSERT_TRUE(in_vtable);
                         n++;
                 }
-        ASSERT_TRUE(n >= 9);
+        ASSERT_TRUE(n >= 10);
         ASSERT_TRUE(!bad);
 }
 
@@ -191,6 +194,7 @@ TEST(every_row_round_trips)
                 .max_tx_rate = 500,
                 .node_guid = 0x1122,
                 .port_guid = 0x3344,
+                .query_rss = true,
         };
         const VfSettings *got;
 
@@ -211,6 +215,104 @@ TEST(every_row_round_trips)
                 fprintf(stderr, "%s: %s\n", vf_attr_to_string(a), buf);
                 ASSERT_TRUE(vf_attr_equal(&want, got, a));
         }
+        /* VF 0 was left alone: query_rss off, as the driver starts it. */
+        ASSERT_TRUE(!link_info_find_vf(li, 0)->query_rss);
+        ASSERT_TRUE(link_info_find_vf(li, 0)->mask & VF_ATTR_BIT(VF_ATTR_QUERY_RSS));
+}
+
+TEST(query_rss_config)
+{
+        _cleanup_(config_set_freep) ConfigSet *set = NULL;
+        const char *ok = "physical_functions = ( { match = { interface = \"x\"; }; num_vfs = 2;\n"
+                         "  vfs = ( { range = \"0\"; query_rss = true; }, { range = \"1\"; query_rss = "
+                         "false; } ); } );\n";
+        const char *bad = "physical_functions = ( { match = { interface = \"x\"; }; num_vfs = 2;\n"
+                          "  vfs = ( { range = \"0\"; query_rss = \"on\"; } ); } );\n";
+
+        set = calloc(1, sizeof(ConfigSet));
+        ASSERT_TRUE(set);
+        ASSERT_OK(config_set_add_buffer(set, "/etc/sriov.d/q.conf", ok, strlen(ok)));
+        ASSERT_EQ(strv_length(set->errors), 0);
+        ASSERT_EQ(set->pfs[0].vfs[0].settings.mask, VF_ATTR_BIT(VF_ATTR_QUERY_RSS));
+        ASSERT_TRUE(set->pfs[0].vfs[0].settings.query_rss);
+        ASSERT_EQ(set->pfs[0].vfs[1].settings.mask, VF_ATTR_BIT(VF_ATTR_QUERY_RSS));
+        ASSERT_TRUE(!set->pfs[0].vfs[1].settings.query_rss);
+        ASSERT_OK(config_set_add_buffer(set, "/etc/sriov.d/r.conf", bad, strlen(bad)));
+        ASSERT_EQ(strv_length(set->errors), 1);
+        ASSERT_STREQ(set->errors[0],
+                     "/etc/sriov.d/r.conf:2: query_rss must be a boolean (true or false), got a string");
+}
+
+/* A PF whose driver has the setting gets it on every declared VF and the bus reads it back; a
+ * PF whose driver lacks it (igb) degrades those VFs with the reason and still applies the rest. */
+TEST(query_rss_applied_reported_refused)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        PhysicalFunction *good, *igb;
+        VfSettings v;
+        bool planned = false;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_igb(s, 1, 7, NULL));
+        ASSERT_OK(fake_substrate_add_igb(s, 2, 7, NULL));
+        ASSERT_OK(fake_netlink_set_quirks(s->netlink, 102, FAKE_QUIRK_NO_RSS_QUERY));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = (\n"
+                "  { match = { interface = \"enp1s0\"; }; num_vfs = 3;\n"
+                "    vfs = ( { range = \"0-1\"; query_rss = true; vlan = 5; } ); },\n"
+                "  { match = { interface = \"enp2s0\"; }; num_vfs = 2;\n"
+                "    vfs = ( { range = \"0-1\"; query_rss = true; vlan = 6; } ); } );\n"));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
+        good = manager_get_pf(s->manager, "0000:01:00.0");
+        igb = manager_get_pf(s->manager, "0000:02:00.0");
+        ASSERT_TRUE(good && igb);
+
+        for (unsigned i = 0; i < 3; i++) {
+                ASSERT_OK(fake_netlink_get_vf(s->netlink, 101, i, &v));
+                ASSERT_EQ(v.query_rss, i < 2);                      /* VF 2 is in no range */
+                ASSERT_TRUE(good->vfs[i]->state == VF_STATE_READY); /* nothing refused */
+                ASSERT_TRUE(link_info_find_vf(good->link, i)->query_rss == (i < 2));
+        }
+        for (unsigned i = 0; i < 2; i++) {
+                ASSERT_EQ(igb->vfs[i]->state, VF_STATE_DEGRADED);
+                fprintf(stderr, "igb VF %u: %s\n", i, igb->vfs[i]->last_error);
+                ASSERT_STREQ(igb->vfs[i]->last_error, "query_rss: Operation not supported (refused by igb)");
+                ASSERT_OK(fake_netlink_get_vf(s->netlink, 102, i, &v));
+                ASSERT_EQ(v.vlan, 6); /* the rest landed */
+                ASSERT_TRUE(!(link_info_find_vf(igb->link, i)->mask & VF_ATTR_BIT(VF_ATTR_QUERY_RSS)));
+        }
+
+        /* Converged: a resync writes nothing, the refused one is not retried in a loop. */
+        fake_substrate_reset_counts(s);
+        manager_resync(s->manager);
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(fake_substrate_setlinks(s), 0);
+
+        /* Plan words a change of it from the table. */
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-test.conf",
+                "physical_functions = (\n"
+                "  { match = { interface = \"enp1s0\"; }; num_vfs = 3;\n"
+                "    vfs = ( { range = \"0-1\"; query_rss = false; vlan = 5; } ); } );\n"));
+        ASSERT_OK(manager_plan(s->manager, &plan));
+        for (size_t i = 0; i < plan->n_items; i++) {
+                fprintf(stderr, "plan: %s %s %s\n", plan->items[i].object, plan->items[i].action,
+                        plan->items[i].reason);
+                if (streq(plan->items[i].action, "configure-vf") &&
+                    streq(plan->items[i].reason, "query_rss on -> off"))
+                        planned = true;
+        }
+        ASSERT_TRUE(planned);
+
+        /* A reload does what Plan said. */
+        ASSERT_OK(manager_reload(s->manager));
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_OK(fake_netlink_get_vf(s->netlink, 101, 0, &v));
+        ASSERT_TRUE(!v.query_rss);
 }
 
 int main(void)
@@ -220,5 +322,7 @@ int main(void)
         RUN(docs_key_list_matches_table);
         RUN(dbus_properties_match_table);
         RUN(every_row_round_trips);
+        RUN(query_rss_config);
+        RUN(query_rss_applied_reported_refused);
         return 0;
 }
