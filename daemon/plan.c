@@ -83,16 +83,22 @@ static int plan_vf(Plan *p, const PfConfig *c, VirtualFunction *vf)
                 char what[512] = "";
 
                 /* "vlan 0 qos 0 802.1Q -> 100 qos 0 802.1Q, trust off -> on": names and values as
-                 * vf-attr.c words them. */
+                 * vf-attr.c words them. Attributes the driver refused before are planned again:
+                 * a reload asks again (pf_set_config()). */
                 for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
                         if (diff & VF_ATTR_BIT(a)) {
                                 char from[64], to[64];
                                 size_t len = strlen(what);
 
-                                vf_attr_format(have, a, from, sizeof(from));
+                                /* Not reported by the driver: no "from". */
+                                from[0] = 0;
+                                if (have && (have->mask & VF_ATTR_BIT(a))) {
+                                        from[0] = ' ';
+                                        vf_attr_format(have, a, from + 1, sizeof(from) - 1);
+                                }
                                 vf_attr_format(&s, a, to, sizeof(to));
-                                snprintf(what + len, sizeof(what) - len, "%s%s %s -> %s",
-                                         len > 0 ? ", " : "", vf_attr_to_string(a), from, to);
+                                snprintf(what + len, sizeof(what) - len, "%s%s%s -> %s", len > 0 ? ", " : "",
+                                         vf_attr_to_string(a), from, to);
                         }
                 r = plan_add(p, vf_bus_path(vf), "configure-vf", "%s", what);
                 if (r < 0)
