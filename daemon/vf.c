@@ -36,6 +36,7 @@ int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFun
         vf->index = index;
         vf->iommu_group = -1;
         vf->numa_node = -1;
+        vf->netdev_hint = -1;
         if (syspath) {
                 vf->syspath = strdup(syspath);
                 vf->pci = strdup(path_basename(syspath));
@@ -66,6 +67,8 @@ VirtualFunction *vf_free(VirtualFunction *vf)
         free(vf->owner);
         free(vf->last_error);
         free(vf->bus_path);
+        free(vf->cdi_spec);
+        free(vf->hint_ifname);
         return mfree(vf);
 }
 
@@ -166,9 +169,16 @@ int vf_refresh(VirtualFunction *vf)
 
 void vf_set_layout(VirtualFunction *vf, const VfLayout *layout)
 {
+        int r;
+
         vf->layout = layout;
-        if (free_and_strdup(&vf->pool, layout ? layout->pool : "") < 0)
+        r = free_and_strdup(&vf->pool, layout ? layout->pool : "");
+        if (r < 0)
                 log_oom();
+        /* Pool is on the bus, and decides who may manage the VF's netdev. */
+        if (r > 0 && vf->pf && vf->pf->manager && vf->pf->vfs && vf->index < vf->pf->n_vf_slots &&
+            vf->pf->vfs[vf->index] == vf)
+                manager_vf_changed(vf->pf->manager, vf);
 }
 
 void vf_set_state(VirtualFunction *vf, VfState state, const char *error_fmt, ...)

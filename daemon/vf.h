@@ -64,6 +64,9 @@ typedef struct VirtualFunction {
         char *last_error;
         uint64_t error_pass; /* reconcile pass that set last_error */
         char *bus_path;      /* object path, encoded once by the bus layer (vf_object_path()) */
+        char *cdi_spec;      /* the CDI spec written for it (cdi.c), NULL if none */
+        int netdev_hint;     /* its udev hint file exists (netdev-hints.c); -1: not looked yet */
+        char *hint_ifname;   /* the netdev that was last told of it */
 } VirtualFunction;
 
 int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret);

@@ -165,6 +165,47 @@ TEST(lease_blocks_without_vf_object)
         ASSERT_EQ(pf->num_vfs, 4);
 }
 
+/* A PF whose first read fails after it registered some VFs (here: its virtfn1 names a VF
+ * that belongs to another PF) must take them out of the maps before it is freed. */
+TEST(failed_first_read_leaves_no_dangling_vf)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s =
+                setup("physical_functions = ( { match = { pci = \"0000:01:00.*\"; };\n"
+                      "  num_vfs = 2; } );\n");
+        _cleanup_free_ char *a_pf = NULL, *a_vf0 = NULL, *b_pf = NULL, *bridge = NULL, *l0 = NULL,
+                            *l1 = NULL, *t0 = NULL, *t1 = NULL;
+        const char *root = fake_kernel_root_dir(s->kernel);
+
+        ASSERT_OK(fake_kernel_pf_syspath(s->kernel, "0000:01:00.0", &a_pf));
+        ASSERT_OK(fake_kernel_vf_syspath(s->kernel, "0000:01:00.0", 0, &a_vf0));
+        bridge = strdup(a_pf);
+        ASSERT_TRUE(bridge);
+        *strrchr(bridge, '/') = 0;
+
+        /* PF B appears with sriov_numvfs = 2; virtfn0 names a PCI function nobody has claimed
+         * (the bridge), virtfn1 names PF A's VF 0. */
+        ASSERT_OK(fake_substrate_add_igb(s, 2, 7, NULL));
+        ASSERT_OK(fake_kernel_pf_syspath(s->kernel, "0000:02:00.0", &b_pf));
+        ASSERT_OK(fake_kernel_set_attr(s->kernel, b_pf, "sriov_numvfs", "2\n", NULL));
+        ASSERT_OK(asprintf_safe(&l0, "%s%s/virtfn0", root, b_pf));
+        ASSERT_OK(asprintf_safe(&l1, "%s%s/virtfn1", root, b_pf));
+        ASSERT_OK(asprintf_safe(&t0, "%s%s", root, bridge));
+        ASSERT_OK(asprintf_safe(&t1, "%s%s", root, a_vf0));
+        (void) unlink(l0);
+        (void) unlink(l1);
+        ASSERT_OK(symlink(t0, l0) < 0 ? -errno : 0);
+        ASSERT_OK(symlink(t1, l1) < 0 ? -errno : 0);
+        ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
+
+        ASSERT_TRUE(manager_get_pf(s->manager, "0000:02:00.0") == NULL);
+        /* Every VF in the map belongs to a PF that exists. */
+        ASSERT_EQ(hashmap_size(s->manager->vfs), pf_count_vfs(manager_get_pf(s->manager, "0000:01:00.0")));
+        /* Before the fix the bridge's "VF" stayed in the map, pointing into the freed PF. */
+        ASSERT_TRUE(manager_get_vf(s->manager, path_basename(bridge)) == NULL);
+        ASSERT_TRUE(manager_get_vf(s->manager, path_basename(a_vf0))->pf ==
+                    manager_get_pf(s->manager, "0000:01:00.0"));
+}
+
 /* ---- the model announces what it observes ------------------------------------------------ */
 
 static VirtualFunction *watched_vf;
@@ -368,6 +409,7 @@ int main(void)
         log_set_max_level(LOG_DEBUG);
         RUN(vfio_in_use_fails_closed);
         RUN(lease_blocks_without_vf_object);
+        RUN(failed_first_read_leaves_no_dangling_vf);
         RUN(observed_changes_are_announced);
         RUN(storage_faults_keep_disk_and_bus_in_agreement);
         RUN(plan_logs_nothing_and_parses_once_per_change);
