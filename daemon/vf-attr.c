@@ -13,7 +13,7 @@
 #include "util.h"
 #include "vf-attr.h"
 
-/* ---- generic hooks: attributes whose kernel struct is { __u32 vf; __u32 setting; } --------- */
+/* ---- fields, read and written at their own width ----------------------------------------- */
 
 static uint64_t field_get(const VfSettings *s, const VfAttrField *f)
 {
@@ -52,6 +52,8 @@ static void field_set(VfSettings *s, const VfAttrField *f, uint64_t v, bool is_b
                 *(uint64_t *) (void *) p = v;
         }
 }
+
+/* ---- generic hooks: attributes whose kernel struct is { __u32 vf; __u32 setting; } --------- */
 
 typedef struct VfSetting {
         uint32_t vf;
