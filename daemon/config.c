@@ -535,23 +535,32 @@ static void parse_vf(Parser *p, const config_setting_t *g, VfLayout *vf, bool *r
         /* Checks between keys of the entry. */
         if (!range)
                 parser_error(p, setting_line(g), "vfs entry has no range (e.g. range = \"0-3\";)");
-        if (!config_setting_get_member(g, "vlan")) {
-                const config_setting_t *s;
+        /* Checks between the keys of one VF attribute, as its row says. */
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
+                const VfAttrInfo *i = vf_attr_info(a);
+                const config_setting_t *keys[VF_ATTR_KEYS_MAX] = {};
+                unsigned present = 0;
 
-                /* The kernel takes qos and protocol only together with a VLAN id. */
-                s = config_setting_get_member(g, "qos");
-                if (s)
-                        parser_error(p, setting_line(s), "qos requires vlan");
-                s = config_setting_get_member(g, "vlan_proto");
-                if (s)
-                        parser_error(p, setting_line(s), "vlan_proto requires vlan");
+                if (!i->config_check)
+                        continue;
+                for (unsigned k = 0; k < VF_ATTR_KEYS_MAX && i->keys[k].name; k++) {
+                        keys[k] = config_setting_get_member(g, i->keys[k].name);
+                        if (keys[k])
+                                present |= 1u << k;
+                }
+                for (unsigned k = 0; k < VF_ATTR_KEYS_MAX; k++) {
+                        _cleanup_free_ char *msg = NULL;
+                        int r;
+
+                        if (!keys[k])
+                                continue;
+                        r = i->config_check(vf, present, k, &msg);
+                        if (r == -ENOMEM)
+                                p->oom = true;
+                        else if (r < 0)
+                                parser_error(p, setting_line(keys[k]), "%s", strna(msg));
+                }
         }
-        /* A rate not given stays 0 (none), so both are set when both are non-zero. */
-        if (vf->settings.min_tx_rate > 0 && vf->settings.max_tx_rate > 0 &&
-            vf->settings.min_tx_rate > vf->settings.max_tx_rate)
-                parser_error(p, setting_line(config_setting_get_member(g, "min_tx_rate")),
-                             "min_tx_rate %" PRIu32 " is greater than max_tx_rate %" PRIu32,
-                             vf->settings.min_tx_rate, vf->settings.max_tx_rate);
         if (vf->mac_mode == VF_MAC_FIXED && *ret_range_ok && vf->first != vf->last) {
                 char buf[24];
 

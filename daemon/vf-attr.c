@@ -184,6 +184,15 @@ static int vlan_proto_config_set(VfLayout *l, const char *str, long long num, ch
         return 0;
 }
 
+/* The kernel takes qos and protocol only together with a VLAN id. */
+static int vlan_config_check(const VfLayout *l, unsigned present, unsigned key, char **ret_message)
+{
+        if (key == 0 || (present & 1u))
+                return 0;
+        return asprintf_safe(ret_message, "%s requires vlan", key == 1 ? "qos" : "vlan_proto") < 0 ? -ENOMEM
+                                                                                                   : -EINVAL;
+}
+
 static bool vlan_converged(const VfSettings *want, const VfSettings *have)
 {
         return want->vlan == have->vlan && want->qos == have->qos &&
@@ -313,6 +322,18 @@ static void link_state_format(const VfAttrInfo *a, const VfSettings *s, char *bu
 
 /* ---- tx rates ----------------------------------------------------------------------------- */
 
+/* A rate not given stays 0 (none): both are set when both are non-zero. */
+static int rate_config_check(const VfLayout *l, unsigned present, unsigned key, char **ret_message)
+{
+        if (key != 0 || l->settings.min_tx_rate == 0 || l->settings.max_tx_rate == 0 ||
+            l->settings.min_tx_rate <= l->settings.max_tx_rate)
+                return 0;
+        return asprintf_safe(ret_message, "min_tx_rate %" PRIu32 " is greater than max_tx_rate %" PRIu32,
+                             l->settings.min_tx_rate, l->settings.max_tx_rate) < 0
+                       ? -ENOMEM
+                       : -EINVAL;
+}
+
 static int rate_put(const VfAttrInfo *a, struct nl_msg *m, const VfSettings *v)
 {
         struct ifla_vf_rate r = {
@@ -402,6 +423,7 @@ static const VfAttrInfo vf_attrs[_VF_ATTR_MAX] = {
                                        {"VLANProtocol", "s", 2, vlan_proto_get}},
                         .ifla = {{IFLA_VF_VLAN, sizeof(struct ifla_vf_vlan)}, {IFLA_VF_VLAN_LIST, 0}},
                         .consumer_owned = true,
+                        .config_check = vlan_config_check,
                         .converged = vlan_converged,
                         .request_size = vlan_request_size,
                         .put = vlan_put,
@@ -454,6 +476,7 @@ static const VfAttrInfo vf_attrs[_VF_ATTR_MAX] = {
                         .properties = {{"MinTxRate", "u", 0}, {"MaxTxRate", "u", 1}},
                         .ifla = {{IFLA_VF_RATE, sizeof(struct ifla_vf_rate)},
                                  {IFLA_VF_TX_RATE, sizeof(struct ifla_vf_tx_rate)}},
+                        .config_check = rate_config_check,
                         .put = rate_put,
                         .parse = rate_parse,
                         .format = rate_format,

@@ -127,6 +127,9 @@ struct VfAttrInfo {
         /* The kernel reads nothing after it in the same IFLA_VF_INFO: it travels in one of its own. */
         bool own_info;
 
+        /* Once a "vfs" entry is read, for each of the row's keys given in it (present: bit k
+         * for keys[k]): 0, or -EINVAL with a message blaming that key. NULL: nothing to check. */
+        int (*config_check)(const VfLayout *l, unsigned present, unsigned key, char **ret_message);
         /* want already holds what have reports? NULL: the fields are equal. */
         bool (*converged)(const VfSettings *want, const VfSettings *have);
         /* Upper bound of the bytes put() adds to a request. */
