@@ -18,7 +18,8 @@ static void help(void)
                "  -h --help              Show this help\n"
                "     --version           Show package version\n"
                "     --root=DIR          Use DIR as the root for configuration and machine-id\n"
-               "     --state-dir=DIR     Where leases are kept (default " SRIOVD_STATE_DIR ")\n"
+               "     --state-dir=DIR     Where leases are kept (default $STATE_DIRECTORY, else\n"
+               "                         " SRIOVD_STATE_DIR ")\n"
                "     --log-level=LEVEL   debug, info, notice, warning, err\n"
                "     --check-config      Load the drop-ins, print errors and the effective files, exit\n",
                program_invocation_short_name);
@@ -108,6 +109,10 @@ static int run(int argc, char *argv[])
 
         o.root = arg_root;
         o.state_dir = arg_state_dir;
+        /* Under the unit (StateDirectory=sriovd) the lease directory is the one systemd made
+         * writable, whatever prefix the build was configured with. Only one is declared. */
+        if (!o.state_dir && !isempty(getenv("STATE_DIRECTORY")) && !strchr(getenv("STATE_DIRECTORY"), ':'))
+                o.state_dir = getenv("STATE_DIRECTORY");
         r = manager_new(&o, &m);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up: %m");
