@@ -10,7 +10,9 @@
  *
  * Input: up to 4 calls, each: a byte picks the call, the next the mode (bit 0: a sequence of arbitrary
  * types instead of the declared signature, so wrong signatures are covered; bit 1: the object is a
- * fuzzed path instead of an existing one; bit 2: allow interactive authorization), the
+ * fuzzed path instead of an existing one; bit 2: allow interactive authorization; bit 3:
+ * sent by a unique name, not known as root, so polkit is asked; bit 4: polkit's answer;
+ * bits 5-7: which of 8 unique names), the
  * following bytes feed the path and the arguments.
  *
  * Beyond "no crash, no leak, no UB" it checks: every call gets exactly one reply (method
@@ -55,6 +57,22 @@ typedef struct Env {
 } Env;
 
 static Env env;
+
+/* The client side plays polkit for the daemon's CheckAuthorization calls. */
+static bool polkit_authorizes;
+static unsigned polkit_checks;
+
+static int polkit_check(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        polkit_checks++;
+        return sd_bus_reply_method_return(m, "(bba{ss})", polkit_authorizes, false, 0);
+}
+
+static const sd_bus_vtable polkit_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("CheckAuthorization", "(sa{sv})sa{ss}us", "(bba{ss})", polkit_check, 0),
+        SD_BUS_VTABLE_END,
+};
 
 static void env_cleanup(void)
 {
@@ -127,6 +145,8 @@ static void env_setup(void)
         CHECK(sd_bus_set_fd(env.client, pair[1], pair[1]) >= 0);
         CHECK(sd_bus_set_anonymous(env.client, 1) >= 0);
         CHECK(sd_bus_start(env.client) >= 0);
+        CHECK(sd_bus_add_object_vtable(env.client, NULL, "/org/freedesktop/PolicyKit1/Authority",
+                                       "org.freedesktop.PolicyKit1.Authority", polkit_vtable, NULL) >= 0);
         m->bus = env.server;
         CHECK(sd_bus_add_object_manager(m->bus, NULL, SRIOVD_BUS_PATH) >= 0);
         CHECK(sd_bus_add_object_vtable(m->bus, NULL, SRIOVD_BUS_PATH, SRIOVD_MANAGER_IFACE, manager_vtable,
@@ -502,6 +522,18 @@ static bool one_call(Input *in)
                 return false;
         if (mode & 4)
                 (void) sd_bus_message_set_allow_interactive_authorization(msg, true);
+        /* With a unique name, as the bus daemon stamps it (a peer-to-peer message has none),
+         * the caller is not known to be root: the mutating methods ask polkit, whose answer
+         * comes from the input, and bind_to_caller leases name the caller. Without one the
+         * socket's peer (root) is the caller. */
+        if (mode & 8) {
+                char sender[16];
+
+                snprintf(sender, sizeof(sender), ":1.%u", 100u + (mode >> 5));
+                if (sd_bus_message_set_sender(msg, sender) < 0)
+                        return false;
+        }
+        polkit_authorizes = mode & 16;
 
         if (getenv("FUZZ_BUS_VERBOSE"))
                 fprintf(stderr, "%s %s.%s\n", path, c->iface, c->member);
