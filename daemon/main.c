@@ -20,7 +20,8 @@ static void help(void)
                "  -h --help              Show this help\n"
                "     --version           Show package version\n"
                "     --root=DIR          Use DIR as the root for configuration and machine-id\n"
-               "     --state-dir=DIR     Where leases are kept (default " SRIOVD_STATE_DIR ")\n"
+               "     --state-dir=DIR     Where leases are kept (default $STATE_DIRECTORY, else\n"
+               "                         " SRIOVD_STATE_DIR ")\n"
                "     --cdi-dir=DIR       Where CDI specs of leased VFs go (default /run/cdi; \"\" = none)\n"
                "     --udev-hint-dir=DIR Where udev hints for pooled VFs go (default /run/sriovd/udev)\n"
                "     --log-level=LEVEL   debug, info, notice, warning, err\n"
@@ -124,6 +125,10 @@ static int run(int argc, char *argv[])
         o.state_dir = arg_state_dir;
         o.cdi_dir = arg_cdi_dir;
         o.hint_dir = arg_hint_dir;
+        /* Under the unit (StateDirectory=sriovd) the lease directory is the one systemd made
+         * writable, whatever prefix the build was configured with. Only one is declared. */
+        if (!o.state_dir && !isempty(getenv("STATE_DIRECTORY")) && !strchr(getenv("STATE_DIRECTORY"), ':'))
+                o.state_dir = getenv("STATE_DIRECTORY");
         r = manager_new(&o, &m);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up: %m");

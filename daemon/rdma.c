@@ -362,6 +362,8 @@ int rdma_device_load(const char *syspath, RdmaDevice **ret)
 
         r = rdma_ops->query_device(rdma_ops_userdata, d->name, &d->node_guid, &n_ports);
         live = r >= 0;
+        if (live)
+                log_debug("RDMA device %s: queried through libibverbs.", d->name);
         if (!live) {
                 log_debug("RDMA device %s: libibverbs query failed (%s), reading sysfs.", d->name,
                           strerror(-r));

@@ -3,6 +3,7 @@
 #include <spawn.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 
 #include "sysfs.h"
 #include "util.h"
@@ -14,19 +15,43 @@ static int real_write(void *userdata, const char *path, const char *value)
 
 extern char **environ;
 
-static int real_load_module(void *userdata, const char *name)
+static int spawn_and_wait(char **argv)
 {
-        char *argv[] = {(char *) "modprobe", (char *) "-q", (char *) "--", (char *) name, NULL};
         pid_t pid;
         int status, r;
 
-        r = posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ);
+        r = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
         if (r != 0)
                 return -r;
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return negative_errno();
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENOENT;
+}
+
+/* On a systemd host the module is loaded by modprobe@.service, outside our sandbox: the unit
+ * then needs neither CAP_SYS_MODULE nor the module syscalls (see units/sriovd.service.in).
+ * That service ignores modprobe's result, so the caller checks that the driver appeared.
+ * Without systemd, or if systemctl fails, modprobe directly. */
+static int real_load_module(void *userdata, const char *name)
+{
+        char *argv[] = {(char *) "modprobe", (char *) "-q", (char *) "--", (char *) name, NULL};
+
+        if (sd_booted() > 0) {
+                /* The instance is unescaped with "-" as "/": spell the module with "_", which
+                 * modprobe takes as the same name. Driver names come from config.c's known list. */
+                _cleanup_free_ char *unit = NULL;
+
+                if (asprintf_safe(&unit, "modprobe@%s.service", name) < 0)
+                        return -ENOMEM;
+                for (char *c = unit; *c; c++)
+                        if (*c == '-')
+                                *c = '_';
+                if (spawn_and_wait((char *[]){(char *) "systemctl", (char *) "start", (char *) "--quiet",
+                                              unit, NULL}) >= 0)
+                        return 0;
+        }
+        return spawn_and_wait(argv);
 }
 
 static const SysfsOps real_ops = {
