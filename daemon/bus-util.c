@@ -52,12 +52,25 @@ VirtualFunction *vf_from_bus_path(Manager *m, const char *path)
         return manager_get_vf(m, pci);
 }
 
+int bus_property_get_bool(sd_bus *bus, const char *path, const char *iface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        int b = *(const bool *) userdata;
+
+        return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
 /* ---- polkit ----------------------------------------------------------------------------- */
 
 #define POLKIT_ACTION "org.sriovd1.manage"
 
+/* Each pending check pins its request message: bound them, per caller and in all. */
+#define POLKIT_PENDING_PER_SENDER_MAX 16
+#define POLKIT_PENDING_MAX            256
+
 typedef struct PolkitQuery {
         Manager *manager;
+        char *sender;
         sd_bus_message *request;
         sd_bus_message_handler_t handler;
         sd_bus_slot *slot;
@@ -82,6 +95,7 @@ static PolkitQuery *polkit_query_free(PolkitQuery *q)
         sd_bus_slot_unref(q->slot);
         sd_bus_track_unref(q->caller);
         sd_bus_message_unref(q->request);
+        free(q->sender);
         return mfree(q);
 }
 
@@ -151,9 +165,29 @@ int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handle
         if (!sender)
                 return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Caller has no bus name.");
 
+        {
+                unsigned n_all = 0, n_sender = 0;
+
+                for (q = queries; q; q = q->next)
+                        if (q->result < 0) {
+                                n_all++;
+                                n_sender += streq(q->sender, sender);
+                        }
+                if (n_sender >= POLKIT_PENDING_PER_SENDER_MAX || n_all >= POLKIT_PENDING_MAX)
+                        return sd_bus_error_setf(
+                                error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                "Too many authorization checks pending (%s), try again later.",
+                                n_sender >= POLKIT_PENDING_PER_SENDER_MAX ? "for this caller" : "in all");
+        }
+
         q = calloc(1, sizeof(PolkitQuery));
         if (!q)
                 return -ENOMEM;
+        q->sender = strdup(sender);
+        if (!q->sender) {
+                free(q);
+                return -ENOMEM;
+        }
         q->manager = m;
         q->request = sd_bus_message_ref(message);
         q->handler = handler;

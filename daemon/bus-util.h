@@ -38,6 +38,11 @@ const char *vf_object_path(VirtualFunction *vf);
 int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handler_t handler,
                       sd_bus_error *error);
 
+/* Getter for a C `bool` field (userdata + offset). sd-bus's default getter for "b" reads an
+ * int: 4 bytes, of which 3 belong to the fields that follow the bool. */
+int bus_property_get_bool(sd_bus *bus, const char *path, const char *iface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error);
+
 extern const sd_bus_vtable manager_vtable[];
 extern const sd_bus_vtable pf_vtable[];
 extern const sd_bus_vtable vf_vtable[];

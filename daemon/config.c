@@ -1002,8 +1002,9 @@ int config_set_add_buffer(ConfigSet *set, const char *path, const char *text, si
                 strv_free(p.errors);
                 return -ENOMEM;
         }
+        /* Not logged here: the loader also serves read paths (Plan, --check-config); whoever
+         * applies a set logs its errors, once. */
         STRV_FOREACH(e, p.errors) {
-                log_error("%s", *e);
                 if (strv_extend(&set->errors, *e) < 0) {
                         strv_free(p.errors);
                         return -ENOMEM;
@@ -1081,7 +1082,7 @@ static int classify_drop_in(const char *root, const char *path, bool *ret_masked
                 return -ENOMEM;
 
         if (stat(target, &st) < 0)
-                return log_warning_errno(errno, "Ignoring %s: %m", path), 0;
+                return log_debug_errno(errno, "Ignoring %s: %m", path), 0;
         if (is_dev_null(&st)) {
                 *ret_masked = true;
                 *ret_target = NULL;
@@ -1117,7 +1118,7 @@ static int collect_dir(const char *root, const char *dir, DropIn **drop_ins, siz
         dh = opendir(d);
         if (!dh) {
                 if (errno != ENOENT)
-                        log_warning_errno(errno, "Cannot read %s, ignoring: %m", d);
+                        log_debug_errno(errno, "Cannot read %s, ignoring: %m", d);
                 return 0;
         }
 
@@ -1170,7 +1171,7 @@ static int collect_dir(const char *root, const char *dir, DropIn **drop_ins, siz
                 r = 0;
         }
         if (r == 0 && errno > 0)
-                log_warning_errno(errno, "Cannot read %s completely: %m", d);
+                log_debug_errno(errno, "Cannot read %s completely: %m", d);
         closedir(dh);
         return r;
 }
@@ -1219,6 +1220,78 @@ static bool dir_is_repeated_later(const char *const *dirs, size_t i)
         return false;
 }
 
+static void drop_ins_free(DropIn *drop_ins, size_t n_drop_ins)
+{
+        FOREACH_ARRAY(d, drop_ins, n_drop_ins)
+                drop_in_done(d);
+        free(drop_ins);
+}
+
+/* The surviving drop-ins of all directories, by basename, in the order they are read. */
+static int collect_drop_ins(const char *root, const char *const *dirs, DropIn **ret, size_t *ret_n)
+{
+        DropIn *drop_ins = NULL;
+        size_t n_drop_ins = 0;
+        int r;
+
+        if (!dirs)
+                dirs = config_dirs_default;
+        for (size_t i = 0; dirs[i]; i++) {
+                /* PKG_LIBDIR_SRIOVD may equal /usr/lib/sriov.d; keep only the occurrence with
+                 * the highest priority so a directory is never read twice. */
+                if (dir_is_repeated_later(dirs, i))
+                        continue;
+                r = collect_dir(root, dirs[i], &drop_ins, &n_drop_ins);
+                if (r < 0) {
+                        drop_ins_free(drop_ins, n_drop_ins);
+                        return r;
+                }
+        }
+        if (n_drop_ins > 0)
+                qsort(drop_ins, n_drop_ins, sizeof(DropIn), drop_in_compare);
+        *ret = drop_ins;
+        *ret_n = n_drop_ins;
+        return 0;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+        const unsigned char *c = p;
+
+        for (size_t i = 0; i < n; i++) {
+                h ^= c[i];
+                h *= 0x100000001b3ULL;
+        }
+        return h;
+}
+
+int config_set_fingerprint(const char *root, const char *const *dirs, uint64_t *ret)
+{
+        DropIn *drop_ins = NULL;
+        size_t n_drop_ins = 0;
+        uint64_t h = 0xcbf29ce484222325ULL;
+        int r;
+
+        r = collect_drop_ins(root, dirs, &drop_ins, &n_drop_ins);
+        if (r < 0)
+                return r;
+        FOREACH_ARRAY(d, drop_ins, n_drop_ins) {
+                struct stat st = {};
+
+                h = fnv1a(h, d->path, strlen(d->path) + 1);
+                h = fnv1a(h, &d->masked, sizeof(d->masked));
+                if (d->target && stat(d->target, &st) >= 0) {
+                        uint64_t v[5] = {st.st_dev, st.st_ino, (uint64_t) st.st_size,
+                                         (uint64_t) st.st_mtim.tv_sec, (uint64_t) st.st_mtim.tv_nsec};
+
+                        h = fnv1a(h, v, sizeof(v));
+                }
+        }
+        drop_ins_free(drop_ins, n_drop_ins);
+        *ret = h;
+        return 0;
+}
+
 int config_set_load(const char *root, const char *const *dirs, ConfigSet **ret)
 {
         _cleanup_(config_set_freep) ConfigSet *set = NULL;
@@ -1228,25 +1301,13 @@ int config_set_load(const char *root, const char *const *dirs, ConfigSet **ret)
 
         if (!ret)
                 return -EINVAL;
-        if (!dirs)
-                dirs = config_dirs_default;
 
         set = calloc(1, sizeof(ConfigSet));
         if (!set)
                 return -ENOMEM;
-
-        for (size_t i = 0; dirs[i]; i++) {
-                /* PKG_LIBDIR_SRIOVD may equal /usr/lib/sriov.d; keep only the occurrence with
-                 * the highest priority so a directory is never read twice. */
-                if (dir_is_repeated_later(dirs, i))
-                        continue;
-                r = collect_dir(root, dirs[i], &drop_ins, &n_drop_ins);
-                if (r < 0)
-                        goto finish;
-        }
-
-        if (n_drop_ins > 0)
-                qsort(drop_ins, n_drop_ins, sizeof(DropIn), drop_in_compare);
+        r = collect_drop_ins(root, dirs, &drop_ins, &n_drop_ins);
+        if (r < 0)
+                return r;
 
         FOREACH_ARRAY(d, drop_ins, n_drop_ins) {
                 _cleanup_free_ char *text = NULL;
@@ -1261,7 +1322,6 @@ int config_set_load(const char *root, const char *const *dirs, ConfigSet **ret)
                         goto finish;
                 if (r < 0) {
                         /* Not readable counts as a bad file: reported, and the rest loads. */
-                        log_error_errno(r, "%s:1: cannot read file: %m", d->path);
                         if (!config_set_intern_file(set, d->path) ||
                             strv_extendf(&set->errors, "%s:1: cannot read file: %s", d->path, strerror(-r)) <
                                     0) {
@@ -1278,9 +1338,7 @@ int config_set_load(const char *root, const char *const *dirs, ConfigSet **ret)
         *ret = TAKE_PTR(set);
 
 finish:
-        FOREACH_ARRAY(d, drop_ins, n_drop_ins)
-                drop_in_done(d);
-        free(drop_ins);
+        drop_ins_free(drop_ins, n_drop_ins);
         return r;
 }
 

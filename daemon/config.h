@@ -104,6 +104,9 @@ extern const char *const config_dirs_default[];
 /* Loads every drop-in. Never fails for bad files (they land in ->errors); fails only on
  * -ENOMEM and similar. dirs == NULL means config_dirs_default. */
 int config_set_load(const char *root, const char *const *dirs, ConfigSet **ret);
+/* Changes whenever config_set_load() would read something else: the surviving drop-ins'
+ * paths, masks and (device, inode, size, mtime). Stats only, no parsing. */
+int config_set_fingerprint(const char *root, const char *const *dirs, uint64_t *ret);
 /* Parses one file's text; used by config_set_load, by tests and by the fuzzer.
  * On success appends entries to set->pfs; on a bad file appends the error(s) to set->errors
  * and leaves set->pfs untouched (a rejected file affects nothing). Returns 0 or -ENOMEM. */

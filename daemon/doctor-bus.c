@@ -4,16 +4,66 @@
 #include "manager.h"
 #include "util.h"
 
+/* Diagnose walks every PF and VF and reads /sys and /proc: at thousands of VFs that is a
+ * noticeable stretch of the loop, and it is open to every local user. A report is reused
+ * while the model has not changed and it is younger than DIAGNOSE_CACHE_USEC, so a caller in
+ * a loop costs one walk per change, not one per call. */
+#define DIAGNOSE_CACHE_USEC (2 * 1000000ULL)
+
+typedef struct DiagnoseCache {
+        DoctorReport *report;
+        uint64_t generation;
+        uint64_t at;
+} DiagnoseCache;
+
+static void diagnose_cache_free(void *p)
+{
+        DiagnoseCache *c = p;
+
+        if (c)
+                doctor_report_free(c->report);
+        free(c);
+}
+
+static int diagnose_report(Manager *m, const DoctorReport **ret)
+{
+        DiagnoseCache *c = m->diagnose_cache;
+        uint64_t now = 0;
+        int r;
+
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (!c) {
+                c = calloc(1, sizeof(DiagnoseCache));
+                if (!c)
+                        return -ENOMEM;
+                m->diagnose_cache = c;
+                m->diagnose_cache_free = diagnose_cache_free;
+        }
+        if (!c->report || c->generation != m->model_generation || now - c->at > DIAGNOSE_CACHE_USEC) {
+                DoctorReport *report = NULL;
+
+                r = doctor_run(m, m->sys_root, m->proc_root, &report);
+                if (r < 0)
+                        return r;
+                doctor_report_free(c->report);
+                c->report = report;
+                c->generation = m->model_generation;
+                c->at = now;
+        }
+        *ret = c->report;
+        return 0;
+}
+
 /* Manager.Diagnose() → a(ssss): (check, status, object, advice). Read-only, open to all:
  * it reads what any local user can read in /sys and /proc. */
 int bus_method_diagnose(sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(doctor_report_freep) DoctorReport *report = NULL;
+        const DoctorReport *report;
         Manager *m = userdata;
         int r;
 
-        r = doctor_run(m, m->sys_root, m->proc_root, &report);
+        r = diagnose_report(m, &report);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot diagnose: %s", strerror(-r));
         r = sd_bus_message_new_method_return(message, &reply);

@@ -53,7 +53,12 @@ int job_runner_new(sd_event *e, JobRunner **ret)
         if (!r)
                 return -ENOMEM;
         r->pipe[0] = r->pipe[1] = -EBADF;
-        if (pipe2(r->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        /* Only the read end is non-blocking: a worker whose result does not fit waits for the
+         * loop to drain the pipe rather than lose it (a lost result would leave its PF's job
+         * "running" forever). */
+        if (pipe2(r->pipe, O_CLOEXEC) < 0)
+                return negative_errno();
+        if (fcntl(r->pipe[0], F_SETFL, O_NONBLOCK) < 0)
                 return negative_errno();
         rr = sd_event_add_io(e, &r->source, r->pipe[0], EPOLLIN, on_job_done, r);
         if (rr < 0)
@@ -87,6 +92,10 @@ static void *job_thread(void *p)
         do
                 n = write(j->runner->pipe[1], &j, sizeof(j));
         while (n < 0 && errno == EINTR);
+        /* A pointer is smaller than PIPE_BUF: the write is whole or fails, and it fails only
+         * when the read end is gone, i.e. the process is going down. */
+        if (n != (ssize_t) sizeof(j))
+                log_error_errno(n < 0 ? errno : EIO, "Cannot report a finished job: %m");
         return NULL;
 }
 
@@ -118,6 +127,11 @@ int job_start(JobRunner *r, job_work_t work, job_done_t done, job_free_t free_fu
         }
         r->n_active++;
         return 0;
+}
+
+int job_runner_set_capacity(JobRunner *r, unsigned bytes)
+{
+        return fcntl(r->pipe[1], F_SETPIPE_SZ, (int) bytes) < 0 ? negative_errno() : 0;
 }
 
 unsigned job_runner_active(const JobRunner *r)

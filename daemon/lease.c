@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,7 +21,26 @@ struct LeaseStore {
         Lease **leases; /* sorted by (pf_pci, vf_index) */
         size_t n_leases, n_allocated;
         char **load_errors;
+        /* Storage faults injected by tests (lease_store_fail_next()). */
+        int fault_error[_LEASE_IO_MAX];
+        unsigned fault_count[_LEASE_IO_MAX];
 };
+
+void lease_store_fail_next(LeaseStore *s, LeaseIo io, int error, unsigned count)
+{
+        assert(io >= 0 && io < _LEASE_IO_MAX && error < 0);
+        s->fault_error[io] = error;
+        s->fault_count[io] = count;
+}
+
+/* The storage seam: 0, or the injected -errno (the operation is then not performed). */
+static int lease_io_fault(LeaseStore *s, LeaseIo io)
+{
+        if (s->fault_count[io] == 0)
+                return 0;
+        s->fault_count[io]--;
+        return s->fault_error[io];
+}
 
 static bool utf8_valid_no_control(const char *s, size_t max)
 {
@@ -574,12 +594,15 @@ static int write_all(int fd, const char *buf, size_t n)
         return 0;
 }
 
-/* temp file in the same directory, fsync, rename over, fsync the directory. */
+/* temp file in the same directory, fsync, rename over, fsync the directory. The rename is
+ * the point of no return: if the directory cannot be synced after it, the file is taken
+ * back (unlink) so that disk and memory agree that nothing was granted; if even that
+ * fails, the lease stands (returns 1): it is on disk, so it must be in memory too. */
 static int lease_store_write_file(LeaseStore *s, const char *name, const char *text)
 {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
-        int r;
+        int r, k;
 
         r = asprintf_safe(&tmp, "%s/" TEMP_PREFIX "%s.XXXXXX", s->dir, name);
         if (r < 0)
@@ -591,19 +614,36 @@ static int lease_store_write_file(LeaseStore *s, const char *name, const char *t
                 r = negative_errno();
                 goto fail;
         }
-        r = write_all(fd, text, strlen(text));
+        r = lease_io_fault(s, LEASE_IO_WRITE) ?: write_all(fd, text, strlen(text));
         if (r < 0)
                 goto fail;
-        if (fsync(fd) < 0) {
+        r = lease_io_fault(s, LEASE_IO_FSYNC);
+        if (r == 0 && fsync(fd) < 0)
                 r = negative_errno();
+        if (r < 0)
                 goto fail;
-        }
         fd = safe_close(fd);
-        if (renameat(AT_FDCWD, tmp, s->dir_fd, name) < 0) {
+        r = lease_io_fault(s, LEASE_IO_RENAME);
+        if (r == 0 && renameat(AT_FDCWD, tmp, s->dir_fd, name) < 0)
                 r = negative_errno();
+        if (r < 0)
                 goto fail;
+
+        r = lease_io_fault(s, LEASE_IO_DIR_FSYNC) ?: fsync_dir_fd(s->dir_fd);
+        if (r >= 0)
+                return 0;
+        k = lease_io_fault(s, LEASE_IO_UNLINK);
+        if (k == 0 && unlinkat(s->dir_fd, name, 0) < 0 && errno != ENOENT)
+                k = negative_errno();
+        if (k < 0) {
+                log_warning_errno(r,
+                                  "Lease %s/%s is on disk but the directory could not be synced (%m), "
+                                  "and taking it back failed too: keeping it.",
+                                  s->dir, name);
+                return 1;
         }
-        return fsync_dir_fd(s->dir_fd);
+        (void) fsync_dir_fd(s->dir_fd);
+        return r;
 
 fail:
         (void) unlink(tmp);
@@ -662,6 +702,9 @@ int lease_store_add(LeaseStore *s, const Lease *l, const Lease **ret)
         return 0;
 }
 
+/* unlink is the point of no return: once the file is gone, so is the lease, in memory too,
+ * even if the directory cannot be synced after it (logged; the lease could only come back
+ * after a power loss, never after a restart). */
 static int lease_store_remove_at(LeaseStore *s, size_t i)
 {
         _cleanup_free_ char *name = NULL;
@@ -670,12 +713,16 @@ static int lease_store_remove_at(LeaseStore *s, size_t i)
         r = lease_file_name(s->leases[i]->pf_pci, s->leases[i]->vf_index, &name);
         if (r < 0)
                 return r;
-        if (unlinkat(s->dir_fd, name, 0) < 0 && errno != ENOENT)
-                return log_object_full_errno(LOG_ERR, errno, s->leases[i]->pf_pci, NULL,
-                                             "Failed to remove lease file %s/%s: %m", s->dir, name);
-        r = fsync_dir_fd(s->dir_fd);
+        r = lease_io_fault(s, LEASE_IO_UNLINK);
+        if (r == 0 && unlinkat(s->dir_fd, name, 0) < 0 && errno != ENOENT)
+                r = negative_errno();
         if (r < 0)
-                return log_error_errno(r, "Failed to sync %s: %m", s->dir);
+                return log_object_full_errno(LOG_ERR, r, s->leases[i]->pf_pci, NULL,
+                                             "Failed to remove lease file %s/%s: %m", s->dir, name);
+        r = lease_io_fault(s, LEASE_IO_DIR_FSYNC) ?: fsync_dir_fd(s->dir_fd);
+        if (r < 0)
+                log_warning_errno(r, "Removed lease %s/%s, but syncing the directory failed: %m", s->dir,
+                                  name);
         lease_store_drop_at(s, i);
         return 0;
 }

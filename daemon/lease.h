@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <errno.h>
 #include <stdint.h>
 
 #include "macro.h"
@@ -47,8 +48,8 @@ LeaseStore *lease_store_free(LeaseStore *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(LeaseStore *, lease_store_free);
 
 /* Durably records a copy of *l. -EEXIST if (pf, index) is already leased, -EINVAL if a
- * field is invalid. On success *ret (optional) points to the stored lease, valid until it
- * is removed or the store is freed. */
+ * field is invalid. On any error nothing is leased, on disk or in memory. On success *ret (optional) points
+ * to the stored lease, valid until it is removed or the store is freed. */
 int lease_store_add(LeaseStore *s, const Lease *l, const Lease **ret);
 /* Durably removes a lease. -ENOENT if there is none. */
 int lease_store_remove(LeaseStore *s, const char *pf_pci, unsigned vf_index);
@@ -65,6 +66,19 @@ const Lease *lease_store_get(const LeaseStore *s, size_t i);
 #define LEASE_STORE_FOREACH(l, s)                        \
         for (size_t _i_##l = 0; _i_##l == 0; _i_##l = 1) \
                 for (const Lease *l; (l = lease_store_get((s), _i_##l)); _i_##l++)
+
+/* Storage fault injection for tests: the next `count` operations of kind `io` fail with
+ * `error` (-errno) without being performed. */
+typedef enum LeaseIo {
+        LEASE_IO_WRITE,
+        LEASE_IO_FSYNC,
+        LEASE_IO_RENAME,
+        LEASE_IO_UNLINK,
+        LEASE_IO_DIR_FSYNC,
+        _LEASE_IO_MAX,
+        _LEASE_IO_INVALID = -EINVAL,
+} LeaseIo;
+void lease_store_fail_next(LeaseStore *s, LeaseIo io, int error, unsigned count);
 
 /* "FILE: what is wrong", one per file skipped at open. */
 char *const *lease_store_load_errors(const LeaseStore *s);

@@ -52,12 +52,26 @@ void log_setup(void)
                                                                              : LOG_TARGET_CONSOLE;
 }
 
+static unsigned log_counts[LOG_DEBUG + 1];
+
+unsigned log_get_count(int level)
+{
+        unsigned n = 0;
+
+        for (int l = 0; l <= level && l <= LOG_DEBUG; l++)
+                n += log_counts[l];
+        return n;
+}
+
 int log_object_internal(int level, int error, const char *pci, const char *ifname, const char *file,
                         int line, const char *func, const char *fmt, ...)
 {
         char msg[2048];
         va_list ap;
         int saved = errno;
+
+        if (level >= 0 && level <= LOG_DEBUG)
+                __atomic_add_fetch(&log_counts[level], 1, __ATOMIC_RELAXED);
 
         error = abs(error);
         errno = error; /* so that %m works */

@@ -21,6 +21,8 @@ void log_set_max_level(int level);
 int log_get_max_level(void);
 int log_level_from_string(const char *s);
 void log_set_target(LogTarget t);
+/* Messages logged so far at `level` or more severe (for tests: a read path logs nothing). */
+unsigned log_get_count(int level);
 /* Reads SRIOVD_LOG_LEVEL and picks the journal when JOURNAL_STREAM/INVOCATION_ID say so. */
 void log_setup(void);
 

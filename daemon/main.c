@@ -9,6 +9,8 @@
 
 static const char *arg_root;
 static const char *arg_state_dir;
+static const char *arg_cdi_dir = "/run/cdi";
+static const char *arg_hint_dir = "/run/sriovd/udev";
 static bool arg_check_config;
 
 static void help(void)
@@ -19,6 +21,8 @@ static void help(void)
                "     --version           Show package version\n"
                "     --root=DIR          Use DIR as the root for configuration and machine-id\n"
                "     --state-dir=DIR     Where leases are kept (default " SRIOVD_STATE_DIR ")\n"
+               "     --cdi-dir=DIR       Where CDI specs of leased VFs go (default /run/cdi; \"\" = none)\n"
+               "     --udev-hint-dir=DIR Where udev hints for pooled VFs go (default /run/sriovd/udev)\n"
                "     --log-level=LEVEL   debug, info, notice, warning, err\n"
                "     --check-config      Load the drop-ins, print errors and the effective files, exit\n",
                program_invocation_short_name);
@@ -30,6 +34,8 @@ static int parse_argv(int argc, char *argv[])
                 ARG_VERSION = 0x100,
                 ARG_ROOT,
                 ARG_STATE_DIR,
+                ARG_CDI_DIR,
+                ARG_HINT_DIR,
                 ARG_LOG_LEVEL,
                 ARG_CHECK_CONFIG,
         };
@@ -38,6 +44,8 @@ static int parse_argv(int argc, char *argv[])
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"root", required_argument, NULL, ARG_ROOT},
                 {"state-dir", required_argument, NULL, ARG_STATE_DIR},
+                {"cdi-dir", required_argument, NULL, ARG_CDI_DIR},
+                {"udev-hint-dir", required_argument, NULL, ARG_HINT_DIR},
                 {"log-level", required_argument, NULL, ARG_LOG_LEVEL},
                 {"check-config", no_argument, NULL, ARG_CHECK_CONFIG},
                 {},
@@ -57,6 +65,12 @@ static int parse_argv(int argc, char *argv[])
                         break;
                 case ARG_STATE_DIR:
                         arg_state_dir = optarg;
+                        break;
+                case ARG_CDI_DIR:
+                        arg_cdi_dir = optarg;
+                        break;
+                case ARG_HINT_DIR:
+                        arg_hint_dir = optarg;
                         break;
                 case ARG_LOG_LEVEL:
                         l = log_level_from_string(optarg);
@@ -110,6 +124,8 @@ static int run(int argc, char *argv[])
         test_stop_at = getenv("SRIOVD_TEST_STOP_AT");
         o.root = arg_root;
         o.state_dir = arg_state_dir;
+        o.cdi_dir = arg_cdi_dir;
+        o.hint_dir = arg_hint_dir;
         r = manager_new(&o, &m);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up: %m");

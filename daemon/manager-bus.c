@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "allocation.h"
 #include "bus-util.h"
 #include "doctor.h"
 #include "lease.h"
@@ -123,6 +124,8 @@ static int method_list_pools(sd_bus_message *message, void *userdata, sd_bus_err
 
 /* ---- leases ----------------------------------------------------------------------------- */
 
+#define HINT_NAME_MAX 64
+
 static int parse_hints(sd_bus_message *message, AllocateHints *h, bool *ret_bind, sd_bus_error *error)
 {
         int r;
@@ -132,7 +135,7 @@ static int parse_hints(sd_bus_message *message, AllocateHints *h, bool *ret_bind
         r = sd_bus_message_enter_container(message, 'a', "{sv}");
         if (r < 0)
                 return r;
-        for (;;) {
+        for (unsigned seen = 0;; seen++) {
                 const char *key, *contents;
 
                 r = sd_bus_message_enter_container(message, 'e', "sv");
@@ -140,6 +143,11 @@ static int parse_hints(sd_bus_message *message, AllocateHints *h, bool *ret_bind
                         return r;
                 if (r == 0)
                         break;
+                /* Five keys exist. A longer list is no accident, and polkit may pin the
+                 * message while it decides. */
+                if (seen >= 5)
+                        return sd_bus_error_set(error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                                "Too many hints (at most one of each).");
                 r = sd_bus_message_read(message, "s", &key);
                 if (r < 0)
                         return r;
@@ -149,7 +157,9 @@ static int parse_hints(sd_bus_message *message, AllocateHints *h, bool *ret_bind
 #define EXPECT(sig)                                                    \
         if (!streq(contents, sig))                                     \
         return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT, \
-                                 "Hint '%s' must be of type '%s', got '%s'.", key, sig, contents)
+                                 "Hint '%.64s' must be of type '%s', got '%.16s'.", key, sig, contents)
+                if (strlen(key) > 32)
+                        return sd_bus_error_set(error, SRIOVD_ERROR_INVALID_ARGUMENT, "Unknown hint.");
                 if (streq(key, "numa_node")) {
                         EXPECT("i");
                         r = sd_bus_message_read(message, "v", "i", &h->numa_node);
@@ -183,17 +193,14 @@ static int parse_hints(sd_bus_message *message, AllocateHints *h, bool *ret_bind
                 if (r < 0)
                         return r;
         }
-        return sd_bus_message_exit_container(message);
-}
-
-static void vf_attach_lease(VirtualFunction *vf, const Lease *l)
-{
-        bool was = vf->allocated;
-
-        vf->allocated = l != NULL;
-        (void) free_and_strdup(&vf->owner, l ? l->owner : NULL);
-        if (was != vf->allocated)
-                manager_vf_changed(vf->pf->manager, vf);
+        r = sd_bus_message_exit_container(message);
+        if (r < 0)
+                return r;
+        /* A PCI address is 12 characters, an interface name 15. */
+        if ((h->pf && strlen(h->pf) > HINT_NAME_MAX) || (h->pci && strlen(h->pci) > HINT_NAME_MAX))
+                return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                         "Hints 'pf' and 'pci' are at most %d characters.", HINT_NAME_MAX);
+        return 0;
 }
 
 static int on_caller_gone(sd_bus_track *track, void *userdata);
@@ -205,9 +212,8 @@ static int method_allocate(sd_bus_message *message, void *userdata, sd_bus_error
         _cleanup_free_ char *path = NULL;
         VirtualFunction *vf;
         AllocateHints h;
-        const Lease *stored;
+        const char *caller;
         bool bind;
-        Lease l;
         int r;
 
         /* validate → authorize → mutate → reply */
@@ -232,58 +238,40 @@ static int method_allocate(sd_bus_message *message, void *userdata, sd_bus_error
         if (r == 0)
                 return 1; /* polkit asked: handled, the reply comes when it answers */
 
-        r = pool_pick_vf(m, pool, &h, &vf);
+        caller = bind ? sd_bus_message_get_sender(message) : NULL;
+        if (caller) {
+                /* Watch the caller before the lease exists: one that has already left gets
+                 * no lease that nothing would ever end. */
+                r = manager_track_caller(m, caller);
+                if (r == -ENXIO)
+                        return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                                 "Caller %s has left the bus; no lease bound to it.",
+                                                 caller);
+                if (r < 0)
+                        return reply_error_errno(error, r, "Cannot watch the caller");
+        }
+        r = manager_allocate(m, pool, owner, &h, caller, &vf);
         if (r == -ENOENT)
                 return sd_bus_error_setf(error, SRIOVD_ERROR_NO_SUCH_POOL, "No pool '%.64s'.", pool);
-        if (r < 0)
+        if (r == -EBUSY)
                 return sd_bus_error_setf(error, SRIOVD_ERROR_POOL_EXHAUSTED,
                                          "No free, healthy VF in pool '%.64s'%s.", pool,
                                          h.numa_node >= 0 || h.pf || h.pci ? " matching the hints" : "");
-
-        l = (Lease){
-                .pf_pci = vf->pf->pci,
-                .vf_index = vf->index,
-                .vf_pci = vf->pci,
-                .pool = (char *) pool,
-                .owner = (char *) owner,
-                .bind_to_caller = bind,
-                .caller = (char *) (bind ? sd_bus_message_get_sender(message) : ""),
-        };
-        /* Durable before the reply: a crash after this point keeps the lease. */
-        r = lease_store_add(m->leases, &l, &stored);
         if (r < 0)
                 return reply_error_errno(error, r, "Cannot record lease");
-        if (bind) {
-                r = manager_track_caller(m, l.caller);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot track %s, lease is not bound to it: %m", l.caller);
-        }
-        vf_attach_lease(vf, stored);
-        log_vf_full_errno(vf, LOG_INFO, 0, "VF %s allocated to '%s' from pool '%s'.", vf->pci, owner, pool);
         path = vf_bus_path(vf);
         if (!path)
                 return -ENOMEM;
         return sd_bus_reply_method_return(message, "o", path);
 }
 
-/* After a release the declared settings come back (the consumer owned MAC and VLAN), and a
- * PF blocked by this lease may proceed. */
-static void vf_released(Manager *m, VirtualFunction *vf)
-{
-        vf_attach_lease(vf, NULL);
-        vf->pf->link_stale = true;
-        manager_pf_dirty(m, vf->pf);
-}
-
 static int release_one(Manager *m, VirtualFunction *vf, sd_bus_error *error)
 {
         int r;
 
-        r = lease_store_remove(m->leases, vf->pf->pci, vf->index);
-        if (r < 0 && r != -ENOENT)
+        r = manager_release_vf(m, vf);
+        if (r < 0)
                 return reply_error_errno(error, r, "Cannot remove lease");
-        log_vf_full_errno(vf, LOG_INFO, 0, "VF %s released by '%s'.", vf->pci, strempty(vf->owner));
-        vf_released(m, vf);
         return 0;
 }
 
@@ -317,31 +305,6 @@ static int method_release(sd_bus_message *message, void *userdata, sd_bus_error 
         return sd_bus_reply_method_return(message, NULL);
 }
 
-static unsigned release_matching(Manager *m, const char *owner, const char *caller)
-{
-        PhysicalFunction *pf;
-        VirtualFunction *vf;
-        unsigned n = 0;
-
-        HASHMAP_FOREACH(pf, m->pfs)
-                PF_FOREACH_VF(vf, pf) {
-                        const Lease *l;
-
-                        if (!vf->allocated)
-                                continue;
-                        l = lease_store_find(m->leases, pf->pci, vf->index);
-                        if (!l)
-                                continue;
-                        if (owner && !streq(l->owner, owner))
-                                continue;
-                        if (caller && !(l->bind_to_caller && streq_ptr(l->caller, caller)))
-                                continue;
-                        vf_released(m, vf);
-                        n++;
-                }
-        return n;
-}
-
 static int method_release_owner(sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
         Manager *m = userdata;
@@ -360,9 +323,7 @@ static int method_release_owner(sd_bus_message *message, void *userdata, sd_bus_
                 return r;
         if (r == 0)
                 return 1; /* polkit asked: handled, the reply comes when it answers */
-        /* Model first (it needs the leases to match), then the store. */
-        (void) release_matching(m, owner, NULL);
-        r = lease_store_remove_owner(m->leases, owner, &n);
+        r = manager_release_owner(m, owner, &n);
         if (r < 0)
                 return reply_error_errno(error, r, "Cannot remove leases");
         return sd_bus_reply_method_return(message, "u", n);
@@ -373,6 +334,7 @@ static int on_caller_gone(sd_bus_track *track, void *userdata)
         Manager *m = userdata;
         const char *name = sd_bus_track_first(track);
         unsigned n = 0;
+        int r;
 
         /* The track holds one name; when it drops, that connection is gone. */
         (void) name;
@@ -380,9 +342,16 @@ static int on_caller_gone(sd_bus_track *track, void *userdata)
                 if (m->tracks[i] == track) {
                         const char *caller = m->track_names[i];
 
-                        (void) release_matching(m, NULL, caller);
-                        (void) lease_store_remove_caller(m->leases, caller, &n);
-                        log_info("Bus client %s went away, released %u bound lease(s).", caller, n);
+                        r = manager_release_caller(m, caller, &n);
+                        if (r < 0)
+                                /* Those not ended stay on disk and in the model alike; the
+                                 * next start ends them (the client is gone by then). */
+                                log_error_errno(r,
+                                                "Bus client %s went away; released %u bound lease(s), "
+                                                "the rest stay: %m",
+                                                caller, n);
+                        else
+                                log_info("Bus client %s went away, released %u bound lease(s).", caller, n);
                         sd_bus_track_unref(track);
                         free(m->track_names[i]);
                         m->tracks[i] = m->tracks[--m->n_tracks];

@@ -2,9 +2,12 @@
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
+#include "allocation.h"
+#include "cdi.h"
 #include "lease.h"
 #include "log.h"
 #include "manager.h"
+#include "netdev-hints.h"
 #include "pci.h"
 #include "pool.h"
 #include "rdma.h"
@@ -47,14 +50,25 @@ int manager_new(const ManagerOptions *o, Manager **ret)
                         return -ENOMEM;
         }
         m->state_dir = strdup(o->state_dir ?: SRIOVD_STATE_DIR);
+        if (o->cdi_dir && !isempty(o->cdi_dir)) {
+                m->cdi_dir = strdup(o->cdi_dir);
+                if (!m->cdi_dir)
+                        return -ENOMEM;
+        }
+        if (o->hint_dir && !isempty(o->hint_dir)) {
+                m->hint_dir = strdup(o->hint_dir);
+                if (!m->hint_dir)
+                        return -ENOMEM;
+        }
         if ((o->sys_root && !(m->sys_root = strdup(o->sys_root))) ||
             (o->proc_root && !(m->proc_root = strdup(o->proc_root))))
                 return -ENOMEM;
         m->pfs = hashmap_new_string();
         m->vfs = hashmap_new_string();
+        m->busy_pcis = hashmap_new_string();
         m->ifindexes = hashmap_new_uint();
         m->vf_ifindexes = hashmap_new_uint();
-        if (!m->state_dir || !m->pfs || !m->vfs || !m->ifindexes || !m->vf_ifindexes)
+        if (!m->state_dir || !m->pfs || !m->vfs || !m->ifindexes || !m->vf_ifindexes || !m->busy_pcis)
                 return -ENOMEM;
 
         r = sd_event_default(&m->event);
@@ -111,6 +125,7 @@ Manager *manager_free(Manager *m)
                 pf_free(pf);
         hashmap_free(m->pfs);
         hashmap_free(m->vfs);
+        hashmap_free(m->busy_pcis);
         hashmap_free(m->ifindexes);
         hashmap_free(m->vf_ifindexes);
         sd_event_source_disable_unref(m->reconcile_source);
@@ -127,6 +142,9 @@ Manager *manager_free(Manager *m)
         config_sets_free(m->retained, m->n_retained);
         pools_free(m);
         lease_store_free(m->leases);
+        config_set_free(m->plan_config);
+        if (m->diagnose_cache_free)
+                m->diagnose_cache_free(m->diagnose_cache);
         for (size_t i = 0; i < m->n_tracks; i++) {
                 sd_bus_track_unref(m->tracks[i]);
                 free(m->track_names[i]);
@@ -137,6 +155,8 @@ Manager *manager_free(Manager *m)
         sd_event_unref(m->event);
         free(m->root);
         free(m->state_dir);
+        free(m->cdi_dir);
+        free(m->hint_dir);
         free(m->sys_root);
         free(m->proc_root);
         return mfree(m);
@@ -160,25 +180,38 @@ void manager_pf_dirty(Manager *m, PhysicalFunction *pf)
 
 void manager_pf_changed(Manager *m, PhysicalFunction *pf)
 {
+        m->model_generation++;
         if (m->hooks && m->hooks->pf_changed)
                 m->hooks->pf_changed(m, pf);
 }
 
 void manager_vf_changed(Manager *m, VirtualFunction *vf)
 {
+        m->model_generation++;
+        /* A leased VF's CDI spec names its group, netdev and RDMA device: keep it current. */
+        if (vf->allocated || vf->cdi_spec)
+                (void) cdi_sync_vf(m, vf);
+        (void) netdev_hint_sync_vf(m, vf);
         if (m->hooks && m->hooks->vf_changed)
                 m->hooks->vf_changed(m, vf);
 }
 
 void manager_vf_added(Manager *m, VirtualFunction *vf)
 {
+        m->model_generation++;
         m->rdma_stale = true; /* its RDMA device may already exist */
+        if (vf->allocated)
+                (void) cdi_sync_vf(m, vf);
+        (void) netdev_hint_sync_vf(m, vf);
         if (m->hooks && m->hooks->vf_added)
                 m->hooks->vf_added(m, vf);
 }
 
 void manager_vf_removed(Manager *m, VirtualFunction *vf)
 {
+        m->model_generation++;
+        if (vf->cdi_spec)
+                (void) cdi_remove_vf(m, vf);
         if (m->hooks && m->hooks->vf_removed)
                 m->hooks->vf_removed(m, vf);
 }
@@ -214,6 +247,14 @@ static void manager_assign_config(Manager *m, PhysicalFunction *pf, bool log_lat
         }
         if (c != pf->config || !c)
                 pf_set_config(pf, c);
+        /* Pools are known from here on: the VFs' udev hints can follow them. */
+        if (!pf->pools_known) {
+                VirtualFunction *vf;
+
+                pf->pools_known = true;
+                PF_FOREACH_VF(vf, pf)
+                        (void) netdev_hint_sync_vf(m, vf);
+        }
 }
 
 int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret)
@@ -236,10 +277,19 @@ int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret)
         r = hashmap_put(m->pfs, pf->pci, pf);
         if (r < 0)
                 return r;
+        pf->generation = ++m->pf_generation;
+        /* A namesake removed while its job ran may still be writing this PF's sysfs: wait. */
+        pf->job_running = hashmap_get(m->busy_pcis, pf->pci) != NULL;
         r = pf_refresh(pf);
         if (r < 0) {
+                /* The refresh may have registered VFs and the ifindex already: unregister them
+                 * before the PF goes, or the maps would point into freed memory. */
+                for (unsigned i = 0; i < pf->n_vf_slots; i++)
+                        pf_remove_vf(pf, i);
+                if (pf->ifindex > 0 && hashmap_get(m->ifindexes, UINT_TO_PTR(pf->ifindex)) == pf)
+                        hashmap_remove(m->ifindexes, UINT_TO_PTR(pf->ifindex));
                 hashmap_remove(m->pfs, pf->pci);
-                return r;
+                return log_pf_full_errno(pf, LOG_WARNING, r, "Cannot read PF %s, ignoring it: %m", pf->pci);
         }
         (void) pf_refresh_link(pf);
         manager_assign_config(m, pf, true);
@@ -247,6 +297,7 @@ int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret)
         log_pf_full_errno(pf, LOG_INFO, 0, "Found SR-IOV PF %s (%s %s, %u/%u VFs), %s%s.", pf->pci,
                           strna(pf->vendor_name), strna(pf->device_name), pf->num_vfs, pf->total_vfs,
                           pf->config ? "managed by " : "unmanaged", pf->config ? pf->config->file : "");
+        m->model_generation++;
         if (m->hooks && m->hooks->pf_added)
                 m->hooks->pf_added(m, pf);
         manager_pf_dirty(m, pf);
@@ -261,6 +312,7 @@ void manager_remove_pf(Manager *m, PhysicalFunction *pf)
         log_pf_full_errno(pf, LOG_INFO, 0, "PF %s is gone, dropping its %u VFs.", pf->pci, pf_count_vfs(pf));
         for (unsigned i = 0; i < pf->n_vf_slots; i++)
                 pf_remove_vf(pf, i);
+        m->model_generation++;
         if (m->hooks && m->hooks->pf_removed)
                 m->hooks->pf_removed(m, pf);
         if (pf->ifindex > 0 && hashmap_get(m->ifindexes, UINT_TO_PTR(pf->ifindex)) == pf)
@@ -494,6 +546,7 @@ static void manager_mark_ready(Manager *m, const char *why)
         m->initial_done = true;
         m->startup_deadline = sd_event_source_disable_unref(m->startup_deadline);
         log_info("Initial reconcile %s.", why);
+        (void) netdev_hint_prune(m);
         /* Pools exist before anyone is told we are ready (Allocate checks them). */
         pools_sync(m);
         if (m->notify)
@@ -624,6 +677,7 @@ int manager_reload(Manager *m)
                 m->retained[m->n_retained++] = m->config;
         }
         m->config = TAKE_PTR(set);
+        m->model_generation++;
         manager_log_config_errors(m);
         log_info("Loaded %zu configuration file(s), %zu PF declaration(s), %zu rejected.",
                  strv_length(m->config->files), m->config->n_pfs, strv_length(m->config->errors));
@@ -686,6 +740,9 @@ int manager_start(Manager *m)
         r = lease_store_open(m->state_dir, &m->leases);
         if (r < 0)
                 return log_error_errno(r, "Cannot open lease store in %s: %m", m->state_dir);
+        r = cdi_prune(m);
+        if (r < 0)
+                log_warning_errno(r, "Cannot clean CDI directory %s: %m", m->cdi_dir);
         STRV_FOREACH(e, (char **) lease_store_load_errors(m->leases))
                 log_warning("Skipped lease %s", *e);
         /* Leases bound to a bus connection from before a restart: re-watch them, they end
@@ -710,7 +767,7 @@ int manager_start(Manager *m)
                 STRV_FOREACH(c, gone) {
                         unsigned n = 0;
 
-                        r = lease_store_remove_caller(m->leases, *c, &n);
+                        r = manager_release_caller(m, *c, &n);
                         if (r < 0)
                                 log_warning_errno(r, "Cannot remove leases of %s: %m", *c);
                         else

@@ -39,6 +39,8 @@ typedef enum ManagerState {
 typedef struct ManagerOptions {
         const char *root;      /* alternative root for config (and machine-id); NULL = / */
         const char *state_dir; /* NULL = SRIOVD_STATE_DIR */
+        const char *cdi_dir;   /* CDI specs of leased VFs (cdi.c); NULL = none written */
+        const char *hint_dir;  /* udev hints for pooled VFs (netdev-hints.c); NULL = none */
         Netlink *netlink;      /* NULL = a real rtnetlink socket; the manager takes ownership */
         bool no_netlink_monitor;
         bool no_notify;         /* don't sd_notify (tests) */
@@ -54,6 +56,8 @@ struct Manager {
 
         char *root;
         char *state_dir;
+        char *cdi_dir;  /* NULL: no CDI specs */
+        char *hint_dir; /* NULL: no udev hints */
         ConfigSet *config;
         ConfigSet **retained; /* older sets still used by PFs whose file is now rejected */
         size_t n_retained;
@@ -63,6 +67,14 @@ struct Manager {
         PciNames *pci_names;
         JobRunner *jobs;
         LeaseStore *leases;
+        /* Plan()'s parse of the drop-ins, kept while their fingerprint holds. */
+        ConfigSet *plan_config;
+        uint64_t plan_config_fingerprint;
+        uint64_t plan_config_loads; /* for tests */
+        /* Bumped on every change the model announces: read paths cache per generation. */
+        uint64_t model_generation;
+        void *diagnose_cache; /* doctor-bus.c */
+        void (*diagnose_cache_free)(void *p);
         /* Bus connections holding bind_to_caller leases. */
         sd_bus_track **tracks;
         char **track_names;
@@ -73,6 +85,8 @@ struct Manager {
         Hashmap *ifindexes;    /* PF ifindex -> PhysicalFunction */
         Hashmap *vf_ifindexes; /* VF netdev ifindex -> VirtualFunction */
         Hashmap *pools;        /* name -> Pool (pool.c) */
+        Hashmap *busy_pcis;    /* PCI address -> count of jobs writing its sysfs (reconcile.c) */
+        uint64_t pf_generation;
 
         sd_event_source *reconcile_source; /* defer: drains dirty PFs, coalescing bursts */
         sd_event_source *sigterm_source, *sigint_source, *sighup_source;

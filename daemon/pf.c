@@ -257,13 +257,24 @@ int pf_refresh(PhysicalFunction *pf)
                 /* Unknown is an answer too: "" keeps us from reloading pci.ids on every refresh. */
                 if (!pf->vendor_name)
                         pf->vendor_name = strdup("");
+                /* The VF device ID from sysfs: reading it from config space past 64 bytes needs
+                 * CAP_SYS_ADMIN, which the unit does not grant. */
+                if (!pf->vfs_without_devices) {
+                        _cleanup_free_ char *vfdev = NULL;
+                        uint16_t id;
+
+                        if (sysfs_read_attr(pf->syspath, "sriov_vf_device", &vfdev) >= 0 &&
+                            safe_atou16_hex(vfdev, &id) >= 0)
+                                pf->vf_device_id = id;
+                }
                 if (m->pci_names && !pf->vfs_without_devices) {
                         PciSriovCap cap;
 
                         r = pci_read_sriov_cap(m->pci_names, pf->pci, &cap);
                         if (r >= 0) {
                                 pf->has_sriov_cap = true;
-                                pf->vf_device_id = cap.vf_device;
+                                if (cap.vf_device != 0)
+                                        pf->vf_device_id = cap.vf_device;
                                 pf->vf_offset = cap.vf_offset;
                                 pf->vf_stride = cap.vf_stride;
                                 if (cap.total_vfs != total)
@@ -330,23 +341,89 @@ int pf_refresh_vfs(PhysicalFunction *pf)
         return 0;
 }
 
+static bool vf_observed_equal(const VfSettings *a, const VfSettings *b)
+{
+        if (!a || !b)
+                return a == b;
+        if (a->mask != b->mask)
+                return false;
+        for (VfAttr i = 0; i < _VF_ATTR_MAX; i++) {
+                bool same = true;
+
+                if (!(a->mask & VF_ATTR_BIT(i)))
+                        continue;
+                switch (i) {
+                case VF_ATTR_MAC:
+                        same = ether_addr_equal(&a->mac, &b->mac);
+                        break;
+                case VF_ATTR_VLAN:
+                        same = a->vlan == b->vlan && a->qos == b->qos && a->vlan_proto == b->vlan_proto;
+                        break;
+                case VF_ATTR_SPOOFCHK:
+                        same = a->spoofchk == b->spoofchk;
+                        break;
+                case VF_ATTR_TRUST:
+                        same = a->trust == b->trust;
+                        break;
+                case VF_ATTR_LINK_STATE:
+                        same = a->link_state == b->link_state;
+                        break;
+                case VF_ATTR_RATE:
+                        same = a->min_tx_rate == b->min_tx_rate && a->max_tx_rate == b->max_tx_rate;
+                        break;
+                case VF_ATTR_IB_NODE_GUID:
+                        same = a->node_guid == b->node_guid;
+                        break;
+                case VF_ATTR_IB_PORT_GUID:
+                        same = a->port_guid == b->port_guid;
+                        break;
+                default:
+                        break;
+                }
+                if (!same)
+                        return false;
+        }
+        return true;
+}
+
+/* Drops the VF table; every VF that showed settings shows none now. */
+static void pf_drop_link(PhysicalFunction *pf)
+{
+        VirtualFunction *vf;
+        LinkInfo *old = pf->link;
+
+        pf->link = NULL;
+        if (old)
+                PF_FOREACH_VF(vf, pf)
+                        if (link_info_find_vf(old, vf->index))
+                                manager_vf_changed(pf->manager, vf);
+        link_info_free(old);
+}
+
 int pf_refresh_link(PhysicalFunction *pf)
 {
-        LinkInfo *l = NULL;
+        LinkInfo *l = NULL, *old;
+        VirtualFunction *vf;
         int r;
 
         pf->link_stale = false;
         if (pf->ifindex <= 0 || !pf->manager->netlink) {
-                pf->link = link_info_free(pf->link);
+                pf_drop_link(pf);
                 return 0;
         }
         r = netlink_get_link(pf->manager->netlink, pf->ifindex, &l);
         if (r < 0) {
-                pf->link = link_info_free(pf->link);
+                pf_drop_link(pf);
                 return r;
         }
-        link_info_free(pf->link);
+        old = pf->link;
         pf->link = l;
+        /* The bus shows the VF table as observed: every VF whose entry moved is announced
+         * (drift, a correction, a consumer's change), whatever caused the re-read. */
+        PF_FOREACH_VF(vf, pf)
+                if (!vf_observed_equal(link_info_find_vf(old, vf->index), link_info_find_vf(l, vf->index)))
+                        manager_vf_changed(pf->manager, vf);
+        link_info_free(old);
         return 0;
 }
 

@@ -58,7 +58,9 @@ struct PhysicalFunction {
         bool link_stale;     /* re-read the VF settings before planning */
         bool needs_refresh;  /* re-read the device model (uevent seen) */
         bool vfs_stale;      /* uevents of some VFs: re-read those and the empty slots only */
-        bool job_running;    /* a blocking write runs in a worker */
+        bool job_running;    /* a blocking write runs in a worker (ours, or a removed namesake's) */
+        uint64_t generation; /* unique per PF object: a job's result finds only its own PF */
+        bool pools_known;    /* its declaration was looked up: VF pools are what they will be */
         unsigned n_failures; /* consecutive, for backoff */
         bool retry_failed;   /* this pass may retry what failed (backoff expired, config changed) */
         sd_event_source *retry_source;

@@ -149,16 +149,31 @@ static int plan_pf(Plan *p, ConfigSet *set, PhysicalFunction *pf)
 
 int manager_plan(Manager *m, Plan **ret)
 {
-        _cleanup_(config_set_freep) ConfigSet *set = NULL;
         _cleanup_(plan_freep) Plan *p = NULL;
         _cleanup_free_ PhysicalFunction **pfs = NULL;
         PhysicalFunction *pf;
+        ConfigSet *set;
+        uint64_t fp;
         size_t n = 0;
         int r;
 
-        r = config_set_load(m->root, NULL, &set);
+        /* Plan is open to every local user: parse the drop-ins only when they changed
+         * (a stat of each, not a parse, per call), and log nothing. */
+        r = config_set_fingerprint(m->root, NULL, &fp);
         if (r < 0)
                 return r;
+        if (!m->plan_config || m->plan_config_fingerprint != fp) {
+                ConfigSet *fresh = NULL;
+
+                r = config_set_load(m->root, NULL, &fresh);
+                if (r < 0)
+                        return r;
+                config_set_free(m->plan_config);
+                m->plan_config = fresh;
+                m->plan_config_fingerprint = fp;
+                m->plan_config_loads++;
+        }
+        set = m->plan_config;
         p = calloc(1, sizeof(Plan));
         pfs = calloc(hashmap_size(m->pfs) + 1, sizeof(PhysicalFunction *));
         if (!p || !pfs)

@@ -2,7 +2,9 @@
 #include <linux/if_ether.h>
 #include <sys/stat.h>
 
+#include "allocation.h"
 #include "job.h"
+#include "lease.h"
 #include "log.h"
 #include "manager.h"
 #include "rdma.h"
@@ -119,6 +121,7 @@ void reconcile_pf_fail(PhysicalFunction *pf, int error, const char *what)
 typedef struct NumVfsJob {
         Manager *manager;
         char *pci, *syspath;
+        uint64_t generation;
         unsigned from, to;
         int step_failed; /* 0: writing 0 failed, 1: writing `to` failed */
 } NumVfsJob;
@@ -156,14 +159,29 @@ static int num_vfs_job_work(void *p)
         return 0;
 }
 
-static PhysicalFunction *job_pf(Manager *m, const char *pci)
+/* A job writes one PF's sysfs; no second job may write it meanwhile, even for a PF object
+ * that replaced a removed one of the same address (hot-unplug and re-add during a job). */
+static int job_claim(Manager *m, const char *pci)
 {
-        PhysicalFunction *pf = manager_get_pf(m, pci);
+        return hashmap_put(m->busy_pcis, pci, (void *) pci);
+}
 
-        if (pf) {
-                pf->job_running = false;
-                pf->needs_refresh = true;
-                pf->link_stale = true;
+/* The PF a finished job belongs to: the same object (generation), else NULL. A namesake
+ * that waited for this job may start its own now. */
+static PhysicalFunction *job_pf(Manager *m, const char *pci, uint64_t generation)
+{
+        PhysicalFunction *pf;
+
+        hashmap_remove(m->busy_pcis, pci);
+        pf = manager_get_pf(m, pci);
+        if (!pf)
+                return NULL;
+        pf->job_running = false;
+        pf->needs_refresh = true;
+        pf->link_stale = true;
+        if (pf->generation != generation) {
+                manager_pf_dirty(m, pf);
+                return NULL;
         }
         return pf;
 }
@@ -171,7 +189,7 @@ static PhysicalFunction *job_pf(Manager *m, const char *pci)
 static void num_vfs_job_done(void *p, int result)
 {
         NumVfsJob *j = p;
-        PhysicalFunction *pf = job_pf(j->manager, j->pci);
+        PhysicalFunction *pf = job_pf(j->manager, j->pci, j->generation);
 
         if (!pf)
                 return; /* unplugged meanwhile */
@@ -206,12 +224,19 @@ static int pf_start_num_vfs(PhysicalFunction *pf, unsigned to)
         j->syspath = strdup(pf->syspath);
         j->from = pf->num_vfs;
         j->to = to;
+        j->generation = pf->generation;
         if (!j->pci || !j->syspath) {
                 num_vfs_job_free(j);
                 return -ENOMEM;
         }
+        r = job_claim(pf->manager, j->pci);
+        if (r < 0) {
+                num_vfs_job_free(j);
+                return r;
+        }
         r = job_start(pf->manager->jobs, num_vfs_job_work, num_vfs_job_done, num_vfs_job_free, j);
         if (r < 0) {
+                hashmap_remove(pf->manager->busy_pcis, j->pci);
                 num_vfs_job_free(j);
                 return r;
         }
@@ -234,6 +259,18 @@ int pf_plan_num_vfs(PhysicalFunction *pf, unsigned *ret_desired, char **ret_bloc
                 if (vf_is_in_use(vf, ret_blocker))
                         return -EBUSY;
         }
+        /* A lease blocks whether or not its VF object exists now (a VF whose device has not
+         * been seen yet, or was dropped by a failed read, is still someone's). */
+        {
+                const Lease *l = manager_find_pf_lease(pf->manager, pf, pf->num_vfs);
+
+                if (l) {
+                        if (ret_blocker)
+                                (void) asprintf_safe(ret_blocker, "VF %u is allocated to '%s'", l->vf_index,
+                                                     l->owner);
+                        return -EBUSY;
+                }
+        }
         return 1;
 }
 
@@ -247,6 +284,7 @@ typedef struct BindItem {
 typedef struct BindJob {
         Manager *manager;
         char *pf_pci;
+        uint64_t generation;
         BindItem *items;
         size_t n_items;
 } BindJob;
@@ -337,7 +375,7 @@ static int bind_job_work(void *p)
 static void bind_job_done(void *p, int result)
 {
         BindJob *j = p;
-        PhysicalFunction *pf = job_pf(j->manager, j->pf_pci);
+        PhysicalFunction *pf = job_pf(j->manager, j->pf_pci, j->generation);
 
         if (!pf)
                 return;
@@ -416,9 +454,15 @@ static int pf_start_binds(PhysicalFunction *pf, unsigned desired, bool *ret_star
         }
         if (j->n_items == 0)
                 return 0;
-        r = job_start(pf->manager->jobs, bind_job_work, bind_job_done, bind_job_free, j);
+        j->generation = pf->generation;
+        r = job_claim(pf->manager, j->pf_pci);
         if (r < 0)
                 return r;
+        r = job_start(pf->manager->jobs, bind_job_work, bind_job_done, bind_job_free, j);
+        if (r < 0) {
+                hashmap_remove(pf->manager->busy_pcis, j->pf_pci);
+                return r;
+        }
         TAKE_PTR(j);
         pf->job_running = true;
         *ret_started = true;

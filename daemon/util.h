@@ -45,6 +45,15 @@ static inline bool ether_addr_equal(const struct ether_addr *a, const struct eth
 }
 
 int asprintf_safe(char **ret, const char *fmt, ...) _printf_(2, 3);
+static inline bool startswith(const char *s, const char *prefix)
+{
+        return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+static inline bool endswith(const char *s, const char *suffix)
+{
+        size_t a = s ? strlen(s) : 0, b = strlen(suffix);
+        return s && a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
 int free_and_strdup(char **p, const char *s); /* 1 if changed, 0 if equal, <0 on error */
 /* Like free_and_strdup() with a formatted value; fmt == NULL sets NULL. */
 int free_and_vasprintf(char **p, const char *fmt, va_list ap) _printf_(2, 0);

@@ -173,7 +173,7 @@ const sd_bus_vtable vf_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Pool", "s", property_get_str, offsetof(VirtualFunction, pool),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Allocated", "b", NULL, offsetof(VirtualFunction, allocated),
+        SD_BUS_PROPERTY("Allocated", "b", bus_property_get_bool, offsetof(VirtualFunction, allocated),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Owner", "s", property_get_str, offsetof(VirtualFunction, owner),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

@@ -30,8 +30,9 @@ typedef struct VirtualFunction {
         int ifindex;
         char *driver;
         char *driver_override;
-        int iommu_group; /* -1: none */
-        char *vfio_device;
+        int iommu_group;   /* -1: none */
+        char *vfio_device; /* group node: /dev/vfio/N or /dev/vfio/noiommu-N */
+        char *vfio_cdev;   /* iommufd device node /dev/vfio/devices/vfioN, if the kernel has one */
         /* RDMA, from rdma.c's mapping: the first device (by name) on the VF and its port. */
         char *rdma_device;
         uint32_t rdma_port; /* 0: none */
@@ -63,6 +64,9 @@ typedef struct VirtualFunction {
         char *last_error;
         uint64_t error_pass; /* reconcile pass that set last_error */
         char *bus_path;      /* object path, encoded once by the bus layer (vf_object_path()) */
+        char *cdi_spec;      /* the CDI spec written for it (cdi.c), NULL if none */
+        int netdev_hint;     /* its udev hint file exists (netdev-hints.c); -1: not looked yet */
+        char *hint_ifname;   /* the netdev that was last told of it */
 } VirtualFunction;
 
 int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret);
@@ -76,7 +80,10 @@ void vf_set_state(VirtualFunction *vf, VfState state, const char *error_fmt, ...
 
 /* What the VF's settings should be, given its layout and whether a consumer owns it. */
 void vf_desired_settings(const VirtualFunction *vf, VfSettings *ret);
-/* Whether destroying the VF would break a consumer, and why. */
+/* vfio-pci or one of its variant drivers. */
+bool vf_driver_is_vfio(const char *driver);
+/* Whether destroying the VF would break a consumer, and why. Fails closed: what cannot be
+ * told counts as in use, with the reason. */
 bool vf_is_in_use(const VirtualFunction *vf, char **ret_reason);
 const char *vf_name(const VirtualFunction *vf); /* ifname or PCI address, for messages */
 

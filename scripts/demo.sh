@@ -54,12 +54,13 @@ if [ "$mode" = host ]; then
         for pf in "${host_pfs[@]}"; do build/sriovctl/sriovctl status "$pf" || true; done
         build/sriovctl/sriovctl doctor || true
         echo
-        echo "To manage these PFs: sudo meson install -C build, write /etc/sriov.d/*.conf"
-        echo "(examples in conf.d/), then: sudo systemctl enable --now sriovd"
+        echo "To manage these PFs: dpkg-buildpackage -us -uc -b && sudo apt install ../sriovd_*_amd64.deb,"
+        echo "write /etc/sriov.d/*.conf (examples in /usr/share/doc/sriovd/examples/), then: sudo sriovctl reload"
         exit 0
 fi
 
-echo "=== booting a QEMU guest with two emulated igb SR-IOV NICs (TCG; first run builds the images)"
+echo "=== booting a QEMU guest with two emulated igb SR-IOV NICs (TCG; first run builds the images);"
+echo "    run-vm.sh builds the Debian package (tests/vm/build-deb.sh) and the guest installs it"
 args=(--scenario demo)
 [ "$shell" -eq 1 ] && args+=(--shell)
 rc=0

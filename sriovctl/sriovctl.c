@@ -1841,7 +1841,7 @@ static int parse_argv(int argc, char *argv[])
                         help();
                         return 0;
                 case ARG_VERSION:
-                        puts(PACKAGE_VERSION);
+                        printf("%s %s\n", program_invocation_short_name, PACKAGE_VERSION);
                         return 0;
                 case ARG_JSON:
                         arg_json = true;

@@ -139,17 +139,6 @@ static const char *const default_drivers[] = {
 
 /* ---- small helpers ---- */
 
-static bool startswith(const char *s, const char *prefix)
-{
-        return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static bool endswith(const char *s, const char *suffix)
-{
-        size_t ls = strlen(s), lx = strlen(suffix);
-        return ls >= lx && streq(s + ls - lx, suffix);
-}
-
 static char *fk_real(FakeKernel *fk, const char *sys_path)
 {
         return path_join(fk->root, sys_path);
@@ -891,9 +880,14 @@ static int fn_bind(FakeKernel *fk, FakeFn *fn, const char *driver)
                 return r;
 
         /* probe creates the class devices before the core announces "bind" */
-        if (streq(driver, "vfio-pci"))
-                r = fn_add_vfio(fk, fn);
-        else if (streq_ptr(driver, fn->native_driver)) {
+        if (streq(driver, "vfio-pci") || endswith(driver, "_vfio_pci")) {
+                _cleanup_free_ char *enable = path_join(fn->syspath, "enable");
+
+                /* vfio-pci enables the device only when a user opens it. */
+                r = enable ? fk_write_file(fk, enable, "0\n") : -ENOMEM;
+                if (r >= 0)
+                        r = fn_add_vfio(fk, fn);
+        } else if (streq_ptr(driver, fn->native_driver)) {
                 r = fn_add_netdev(fk, fn);
                 if (r >= 0)
                         r = fn_add_rdma(fk, fn);
@@ -917,6 +911,12 @@ static int fn_unbind(FakeKernel *fk, FakeFn *fn)
                 pf_destroy_vfs(fk, fn->pf);
         fn_remove_rdma(fk, fn);
         fn_remove_netdev(fk, fn);
+        if (fn->vfio_syspath) {
+                _cleanup_free_ char *enable = path_join(fn->syspath, "enable");
+
+                if (enable)
+                        (void) fk_write_file(fk, enable, "1\n");
+        }
         fn_remove_vfio(fk, fn);
 
         if (asprintf(&back, "/sys/bus/pci/drivers/%s/%s", fn->driver, fn->pci) < 0 ||

@@ -48,6 +48,7 @@ BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Config
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow user="*"/>
+    <allow own="org.freedesktop.PolicyKit1"/>
     <allow send_destination="*"/>
     <allow receive_type="method_call"/>
     <allow receive_type="method_return"/>
@@ -477,6 +478,112 @@ def test_access_control(bus):
     bus.mgr('Release', 'os', taken, 'root-job')
     bus.mgr('Reload')
     bus.alive()
+
+
+GONE_CLIENT = r'''
+import sys
+from gi.repository import Gio, GLib
+conn = Gio.DBusConnection.new_for_address_sync(sys.argv[1], Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+    Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+conn.call('org.sriovd1', '/org/sriovd1', 'org.sriovd1.Manager', 'Allocate',
+          GLib.Variant('(ssa{sv})', ('vm', 'gone-vm', {'bind_to_caller': GLib.Variant('b', True)})),
+          None, Gio.DBusCallFlags.NONE, 30000, None, None)
+conn.flush_sync(None)
+print(conn.get_unique_name(), flush=True)
+'''
+
+
+def fake_polkit(bus):
+    """A polkit that takes every check and answers only when the test says so."""
+    pk = bus.connect()
+    node = Gio.DBusNodeInfo.new_for_xml(POLKIT_XML)
+    held = []
+    pk.register_object('/org/freedesktop/PolicyKit1/Authority', node.interfaces[0],
+                       lambda *a: held.append(a[-1]), None, None)
+    pk.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'RequestName',
+                 GLib.Variant('(su)', ('org.freedesktop.PolicyKit1', 4)), None, Gio.DBusCallFlags.NONE, 5000, None)
+    return pk, held
+
+
+def test_bind_to_caller_gone_before_polkit_answers(bus):
+    """A caller that leaves while polkit decides gets no lease that nothing would ever end."""
+    if os.geteuid() != 0:
+        raise Skip('needs root to run a client as nobody')
+    free = pools(bus)['vm'][2]
+    pk, held = fake_polkit(bus)
+    pw = pwd.getpwnam('nobody')
+    name = subprocess.run(['setpriv', '--reuid=%d' % pw.pw_uid, '--regid=%d' % pw.pw_gid, '--clear-groups',
+                           '/usr/bin/python3', '-c', GONE_CLIENT, bus.address],
+                          capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    bus.wait(lambda: len(held) == 1, 'the check reaching polkit')
+    bus.wait(lambda: any(m == 'NameOwnerChanged' and a[0] == name and not a[2] for p, i, m, a in bus.signals),
+             'the bus announcing that the caller left')
+    held[0].return_value(GLib.Variant('((bba{ss}))', ((True, False, {}),)))
+    # pk's next call reaches the daemon after its answer: when it returns, the answer is handled.
+    pk.call_sync(NAME, ROOT, PROPS, 'Get', GLib.Variant('(ss)', (MGR, 'State')), None,
+                 Gio.DBusCallFlags.NONE, 30000, None)
+    assert pools(bus)['vm'][2] == free, 'a lease bound to a caller that had left'
+    assert bus.mgr('ReleaseOwner', 's', 'gone-vm') == (0,)
+    pk.close_sync(None)
+    bus.alive()
+
+
+FLOOD_CLIENT = r'''
+import json, sys, time
+from gi.repository import Gio, GLib
+conn = Gio.DBusConnection.new_for_address_sync(sys.argv[1], Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+    Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+n = int(sys.argv[2])
+errors = []
+def done(c, res, _):
+    try:
+        c.call_finish(res)
+        errors.append('ok')
+    except GLib.Error as e:
+        errors.append(Gio.DBusError.get_remote_error(e))
+for i in range(n):
+    conn.call('org.sriovd1', '/org/sriovd1', 'org.sriovd1.Manager', 'Allocate',
+              GLib.Variant('(ssa{sv})', ('vm', 'flood-%d' % i, {})), None, Gio.DBusCallFlags.NONE, 60000, None,
+              done, None)
+ctx = GLib.MainContext.default()
+deadline = time.monotonic() + 30
+# Those over the limit are answered at once; the pending ones only when polkit answers (never).
+while len(errors) < n - 16 and time.monotonic() < deadline:
+    ctx.iteration(True)
+print(json.dumps(errors))
+'''
+
+
+POLKIT_XML = '''<node><interface name="org.freedesktop.PolicyKit1.Authority">
+<method name="CheckAuthorization"><arg type="(sa{sv})" direction="in"/><arg type="s" direction="in"/>
+<arg type="a{ss}" direction="in"/><arg type="u" direction="in"/><arg type="s" direction="in"/>
+<arg type="(bba{ss})" direction="out"/></method></interface></node>'''
+
+
+def test_polkit_checks_are_bounded(bus):
+    """Pending polkit checks pin their messages: at most 16 per caller, the rest refused at once,
+    and the daemon keeps answering meanwhile."""
+    if os.geteuid() != 0:
+        raise Skip('needs root to run a client as nobody')
+    pk, held = fake_polkit(bus)  # it never answers
+    pw = pwd.getpwnam('nobody')
+    p = subprocess.Popen(['setpriv', '--reuid=%d' % pw.pw_uid, '--regid=%d' % pw.pw_gid, '--clear-groups',
+                          '/usr/bin/python3', '-c', FLOOD_CLIENT, bus.address, '40'],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        out, _ = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    got = json.loads(out)
+    assert len(got) == 24 and all(e == 'org.freedesktop.DBus.Error.LimitsExceeded' for e in got), got
+    # responsive while 16 checks are pending
+    t = time.monotonic()
+    bus.alive()
+    assert time.monotonic() - t < 1.0
+    assert pools(bus)['vm'][2] == pools(bus)['vm'][1], 'nothing was allocated'
+    bus.wait(lambda: len(held) == 16, 'the 16 checks reaching polkit')
+    pk.close_sync(None)
 
 
 def test_bind_to_caller_across_restart():

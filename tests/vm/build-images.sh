@@ -84,6 +84,7 @@ rootfs_pkgs=(
         libsystemd0 libudev1 libnl-3-200 libnl-route-3-200 libnl-genl-3-200
         libpci3 pci.ids libconfig9 libibverbs1 meson ninja-build
         network-manager libpam-systemd
+        man-db
 )
 pkg_versions=$(apt-cache policy "${rootfs_pkgs[@]}" 2>/dev/null | sed -n 's/^ *Candidate: //p' | tr '\n' ' ')
 key=$( { cat "$0" "$here"/image/*; echo "$kabi ${rootfs_pkgs[*]} $pkg_versions $mirror"; } \
@@ -138,10 +139,13 @@ if [ ! -e "$rootfs" ]; then
         install -D -m 0644 "$here/image/autologin.conf" "$r/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf"
         # Nothing periodic or networked: boots stay short and deterministic.
         for u in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
-                 systemd-timesyncd.service dpkg-db-backup.timer getty@tty1.service; do
+                 systemd-timesyncd.service dpkg-db-backup.timer getty@tty1.service man-db.timer; do
                 ln -sf /dev/null "$r/etc/systemd/system/$u"
         done
         echo 'kernel.printk = 4 4 1 7' >"$r/etc/sysctl.d/50-quiet.conf"
+        # man-db is there for `man` on the installed package's pages; its dpkg trigger
+        # would re-index every page under TCG on each install: man finds pages without it.
+        rm -f "$r/var/lib/man-db/auto-update"
         # NetworkManager is there for bench/vm-compare.sh only (its `sriov.vfs` against
         # sriovd's): off at boot, no automatic profiles, root-only without polkit. polkitd
         # comes with it as a dependency but stays unreachable (no bus activation), so sriovd

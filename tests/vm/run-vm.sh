@@ -40,16 +40,28 @@ if ! command -v qemu-system-x86_64 >/dev/null || ! command -v debootstrap >/dev/
 fi
 "$here/build-images.sh" "$build/vm-cache"
 "$here/prepare-build.sh" "$src" "$build/vm-build"
+# Scenarios with a "# vm-needs: deb" line install the Debian package instead of the meson
+# tree: it is built here, on the host, once per source state (BUILD/vm-deb), never in the
+# guest. --prepare-only builds it too when the host can, so that they are cache hits.
+f=
+if [ -n "$scenario" ]; then
+        f=$scenario
+        [ -f "$f" ] || f=$here/scenarios/$scenario.sh
+        [ -f "$f" ] || { echo "run-vm: no scenario $scenario" >&2; exit 1; }
+fi
+deb=
+if { [ -n "$f" ] && grep -q '^# vm-needs:.*\<deb\>' "$f"; } ||
+        { [ "$prepare_only" -eq 1 ] && command -v dpkg-buildpackage >/dev/null; }; then
+        deb=$("$here/build-deb.sh" "$src" "$build/vm-deb")
+fi
 printf 'run-vm: images and VM build ready in %.1fs\n' "$(echo "$(date +%s.%N) - $t0" | bc)"
 [ "$prepare_only" -eq 1 ] && exit 0
 
 args=(run --cache "$build/vm-cache" --share "$src" --share "$build"
       --env "SRIOVD_VM_BUILD=$build/vm-build")
+[ -n "$deb" ] && args+=(--env "SRIOVD_VM_DEB=$deb")
 name=shell
 if [ -n "$scenario" ]; then
-        f=$scenario
-        [ -f "$f" ] || f=$here/scenarios/$scenario.sh
-        [ -f "$f" ] || { echo "run-vm: no scenario $scenario" >&2; exit 1; }
         name=$(basename "$f" .sh)
         # shellcheck disable=SC2207
         args+=(--scenario "$f" $(sed -n 's/^# vm-args://p' "$f"))

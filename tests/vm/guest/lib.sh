@@ -74,6 +74,26 @@ install_sriovd() {
         udevadm control --reload
 }
 
+# Install sriovd from the Debian package run-vm.sh built on the host (scenarios with a
+# "# vm-needs: deb" line get SRIOVD_VM_DEB). The package's postinst enables and starts
+# sriovd, so the configuration must be in place before, as with install_sriovd.
+SRIOVD_VM_DEB=${SRIOVD_VM_DEB:-}
+install_sriovd_deb() {
+        local t
+        [ -n "$SRIOVD_VM_DEB" ] && [ -f "$SRIOVD_VM_DEB" ] || die "no .deb (run-vm.sh sets SRIOVD_VM_DEB for '# vm-needs: deb')"
+        # Core dumps as with install_sriovd, set up first: postinst starts the service.
+        printf '#!/bin/sh\ncat >"%s/core.$1.$2"\n' "$VM_OUT" >/usr/local/sbin/sriovd-vm-core
+        chmod +x /usr/local/sbin/sriovd-vm-core
+        echo '|/usr/local/sbin/sriovd-vm-core %e %p' >/proc/sys/kernel/core_pattern
+        mkdir -p /etc/systemd/system/sriovd.service.d
+        printf '[Service]\nLimitCORE=infinity\n' >/etc/systemd/system/sriovd.service.d/90-vm-core.conf
+        say "dpkg -i $(basename "$SRIOVD_VM_DEB")"
+        t=$(now_us)
+        DEBIAN_FRONTEND=noninteractive dpkg -i "$SRIOVD_VM_DEB" >/tmp/dpkg-install.log 2>&1 \
+                || { cat /tmp/dpkg-install.log; die "dpkg -i failed"; }
+        say "installed (and started by postinst) in $(secs_since "$t")s"
+}
+
 # start_sriovd: enable and start the installed service; fails the scenario if it does not
 # come up (Type=notify: `systemctl start` returns after READY=1).
 start_sriovd() {

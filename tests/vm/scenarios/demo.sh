@@ -1,11 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The README's demo: two emulated Intel 82576 (igb) SR-IOV PFs behind an intel-iommu, sriovd
-# installed with meson and started under systemd, the shipped 40-igb-lab example applied,
-# and the result shown as an admin sees it. Also a test: it fails if the layout is not there.
+# installed from its Debian package (built on the host) and started by it, the shipped
+# 40-igb-lab example applied, and the result shown as an admin sees it. Also a test: it
+# fails if the layout is not there.
 #   tests/vm/run-vm.sh --scenario demo            prints and powers off
 #   tests/vm/run-vm.sh --shell --scenario demo    prints, then leaves you in the guest
 # vm-args: --pfs 2 --hotplug-ports 0
+# vm-needs: deb
 . "$(dirname "$0")/../guest/lib.sh"
 
 udevadm settle --timeout=60
@@ -16,11 +18,13 @@ ip link set dev "$PF1" up
 banner() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 run() { banner "$*"; "$@"; }
 
-# The config goes in first: once installed, the udev rule may start sriovd at any time.
-mkdir -p /etc/sriov.d
-run cp "$VM_SRCDIR/conf.d/40-igb-lab.conf.example" /etc/sriov.d/40-igb-lab.conf
-install_sriovd
-run systemctl enable --now sriovd
+# The package enables and starts sriovd; with no drop-in yet every PF is unmanaged.
+banner "dpkg -i $(basename "$SRIOVD_VM_DEB")"
+install_sriovd_deb
+run systemctl is-enabled sriovd
+run cp /usr/share/doc/sriovd/examples/40-igb-lab.conf.example /etc/sriov.d/40-igb-lab.conf
+# Returns once the new configuration is loaded: wait-online then waits for the PFs.
+run sriovctl reload
 run sriovctl wait-online --timeout=120
 run systemctl status --no-pager --lines=0 sriovd
 run sriovctl list
