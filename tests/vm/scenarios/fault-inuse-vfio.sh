@@ -5,7 +5,7 @@
 # non-root VMM does, survives a num_vfs decrease. sriovd runs without CAP_DAC_OVERRIDE, so
 # it cannot open that node itself: "cannot tell" must read as "in use" (PF blocked, the
 # reason in LastError), never as "free" (the VF destroyed under the running VM). Once the
-# holder exits, a Reload lets the count change proceed.
+# holder exits and the node is root's again, a Reload lets the count change proceed.
 # vm-args: --pfs 1 --hotplug-ports 0
 . "$(dirname "$0")/../guest/lib.sh"
 
@@ -52,8 +52,10 @@ check_eq "VF1 still on vfio-pci" vfio-pci "$(drv_of "/sys/bus/pci/devices/$VF1")
 check "the holder still holds $GROUP" holds "$HOLDER" "$GROUP"
 check "sriovd alive" sriovd_alive
 
-# The VMM goes away: the next Reload proceeds.
+# The VMM goes away and hands the node back, as libvirt's DAC driver restores the owner
+# when a domain stops (a node still owned by another user reads as claimed: in use).
 kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
+chown root:root "$GROUP"
 check "Reload after the holder exited" busctl call $SRIOVD_M Reload
 wait_for 60 "sriov_numvfs 2 -> 1" numvfs_is 0 1
 wait_for 60 "PF configured" pf_state_is "$PCI0" configured
