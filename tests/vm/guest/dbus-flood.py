@@ -10,7 +10,8 @@ COUNT calls spread over CONNECTIONS connections (senders). Summary: {"sent", "re
 "errors": {name: n}, "fast": {name or "return": n}, "pending_after_fast",
 "max_pending_per_connection_after_fast", "unanswered"}; "fast" counts the replies that came
 within $DBUS_FLOOD_FAST s (default 1) of the calls being sent, "unanswered" those still
-pending after HOLD. $DBUS_FLOOD_SENT: a file created once every call is sent.
+pending after HOLD. $DBUS_FLOOD_SENT: a file created once every call is sent;
+$DBUS_FLOOD_QUIET: one created once no answer came for 1 s (what is left is pending).
 """
 import json
 import os
@@ -140,12 +141,15 @@ def main():
     answered = [0] * conns
     snap = None
     end = sent_at + hold
+    quiet_file = os.environ.get('DBUS_FLOOD_QUIET')
+    last_reply = sent_at
     while True:
         for c, rd in enumerate(readers):
             for mtype, reply, err in rd.messages():
                 if reply is None or reply < 2:
                     continue
                 answered[c] += 1
+                last_reply = time.monotonic()
                 key = 'return' if mtype == 2 else err
                 if mtype == 2:
                     summary['returns'] += 1
@@ -154,12 +158,17 @@ def main():
                 if time.monotonic() - sent_at <= fast:
                     summary['fast'][key] = summary['fast'].get(key, 0) + 1
         now = time.monotonic()
+        if quiet_file and now - last_reply > 1.0:
+            # No answer for 1 s: what is left is what the daemon keeps pending.
+            open(quiet_file, 'w').close()
+            summary['quiet_after_s'] = round(last_reply - sent_at, 2)
+            quiet_file = None
         if snap is None and now - sent_at > fast:
             # Calls still unanswered FAST s after sending: what the daemon keeps pending.
             snap = [n - a for n, a in zip(per, answered)]
             summary['pending_after_fast'] = sum(snap)
             summary['max_pending_per_connection_after_fast'] = max(snap)
-        left = min(end, sent_at + fast + 0.05 if snap is None else end) - now
+        left = min(end, sent_at + fast + 0.05 if snap is None else end, now + 0.2) - now
         if now >= end:
             break
         r, _, _ = select.select([rd.sock for rd in readers], [], [], max(0.0, left))
@@ -167,6 +176,7 @@ def main():
             if rd.sock in r:
                 rd.feed(0)
     summary['unanswered'] = sum(per) - sum(answered)
+    summary['max_unanswered_per_connection'] = max(n - a for n, a in zip(per, answered))
     print(json.dumps(summary, sort_keys=True), flush=True)
     for rd in readers:
         rd.sock.close()

