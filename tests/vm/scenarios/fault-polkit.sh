@@ -91,7 +91,7 @@ say "slow caller, gone after 0.5 s: $o"
 check "no answer before the caller left" jqe '.unanswered == 1' <<<"$o"
 check "polkit is still deciding (its rule's sleep runs)" polkit_thinking
 wait_for 20 "polkit decided (the rule's sleep ended)" bash -c "! pgrep -u polkitd -x sleep"
-never_within 3 "a lease for the caller that left" bash -c "[ \"\$(sriovctl --json vfs | jq '[.[] | select(.Owner == \"job-gone\")] | length')\" != 0 ]"
+never_within 3 "lease for the caller that left" bash -c "[ \"\$(sriovctl --json vfs | jq '[.[] | select(.Owner == \"job-gone\")] | length')\" != 0 ]"
 check_eq "pool 'net' free count unchanged" "$free0" "$(free_in net)"
 check "sriovd alive, same PID" same_daemon
 
