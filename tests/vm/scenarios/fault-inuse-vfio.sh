@@ -22,6 +22,9 @@ CONF
 }
 conf 2
 install_sriovd
+# systemd resolves the unit's DeviceAllow=char-vfio through /proc/devices when sriovd starts:
+# whether the vfio module was loaded then decides whether sriovd may open /dev/vfio/N.
+say "vfio char major before sriovd starts: $(awk '$2 == "vfio" {print $1}' /proc/devices)"
 start_sriovd
 check "sriovctl wait-online" sriovctl wait-online --timeout=60
 VF1=$(basename "$(vf_dev 0 1)")
@@ -57,7 +60,13 @@ check "sriovd alive" sriovd_alive
 kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
 chown root:root "$GROUP"
 check "Reload after the holder exited" busctl call $SRIOVD_M Reload
-wait_for 60 "sriov_numvfs 2 -> 1" numvfs_is 0 1
+if ! wait_for 60 "sriov_numvfs 2 -> 1" numvfs_is 0 1; then
+        say "PF: $(pf_prop "$PCI0" State): $(pf_prop "$PCI0" LastError)"
+        say "vfio char major now: $(awk '$2 == "vfio" {print $1}' /proc/devices); diagnosis: restart sriovd and Reload"
+        systemctl restart sriovd.service
+        busctl call $SRIOVD_M Reload
+        wait_for 60 "(diagnosis, counted) after a restart of sriovd: sriov_numvfs 2 -> 1" numvfs_is 0 1
+fi
 wait_for 60 "PF configured" pf_state_is "$PCI0" configured
 show_state "$PF0"
 finish
