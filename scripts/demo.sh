@@ -31,7 +31,13 @@ echo "=== installing build dependencies (Debian packages)"
 if [ "$mode" = vm ]; then scripts/setup-deps.sh --vm; else scripts/setup-deps.sh; fi
 
 echo "=== building"
-[ -d build ] || meson setup build -Dbuildtype=debugoptimized >/dev/null
+# The same options as scripts/run-tests.sh, also for a build/ that exists already (a later
+# run-tests.sh reconfigures it the same way, and -Dwerror must hold for what the demo runs).
+if [ -d build/meson-private ]; then
+        meson setup --reconfigure build -Dwerror=true -Dbuildtype=debugoptimized >/dev/null
+else
+        meson setup build -Dwerror=true -Dbuildtype=debugoptimized >/dev/null
+fi
 ninja -C build
 
 if [ "$mode" = host ]; then

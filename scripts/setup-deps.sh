@@ -23,6 +23,7 @@ pkgs=(
         umockdev libumockdev-dev dbus iproute2 pciutils python3 jq
         python3-gi gir1.2-glib-2.0 libxml2-utils scdoc bash-completion
         debhelper dpkg-dev fakeroot lintian
+        systemd # busctl: the D-Bus tests drive the API with it
 )
 
 missing=()

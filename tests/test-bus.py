@@ -9,6 +9,8 @@ kernel) under $SRIOVD_TEST_PRELOAD (the umockdev preload). Covers: ObjectManager
 signals (hotplug through the test daemon's /sriovd_test control object), lease flows
 including bind_to_caller, every bad input with its error name, access control for an
 unprivileged client, and lease durability across kill -9.
+Output is TAP (meson protocol 'tap'). Tests marked @slow (seconds to minutes: kill -9 loops)
+run only with TEST_SLOW=1 (meson suite "slow"); TEST_SLOW=0 runs the others (suite "fast").
 """
 import json
 import os
@@ -238,6 +240,11 @@ class Bus:
         return any(p == ROOT and i == OM and m == member and a[0] == path for p, i, m, a in self.signals)
 
 
+def slow(fn):
+    fn.slow = True
+    return fn
+
+
 def pools(bus):
     return {name: (path, total, free) for path, name, total, free in bus.mgr('ListPools')[0]}
 
@@ -341,6 +348,55 @@ def test_bind_to_caller(bus):
     assert bus.prop(plain, VF, 'Allocated') is True and bus.prop(other, VF, 'Allocated') is True
     assert bus.mgr('ReleaseOwner', 's', 'vm-42') == (1,)
     assert bus.mgr('ReleaseOwner', 's', 'batch') == (1,)
+
+
+def numvfs_in_kernel(bus, pci):
+    """sriov_numvfs as the fake kernel holds it (its sysfs file in the umockdev testbed)."""
+    testbed = bus.daemon.dirs[1]
+    for d, _, files in os.walk(os.path.join(testbed, 'sys', 'devices')):
+        if os.path.basename(d) == pci and 'sriov_numvfs' in files:
+            with open(os.path.join(d, 'sriov_numvfs')) as f:
+                return int(f.read())
+    raise AssertionError('no sriov_numvfs for %s under %s' % (pci, testbed))
+
+
+def test_lease_blocks_shrink(bus):
+    """Safety through the API: a VF leased over D-Bus blocks a reload that would destroy it;
+    the PF says so naming the lease, the kernel's sriov_numvfs is not written; after Release
+    the change goes ahead."""
+    vm = [v for v in bus.mgr('ListVirtualFunctions', 's', 'vm')[0]]
+    pf_path = sorted({v[2] for v in vm})[0]
+    pf_pci = bus.prop(pf_path, PF, 'PCIAddress')
+    top = max((v for v in vm if v[2] == pf_path), key=lambda v: bus.prop(v[0], VF, 'Index'))
+    vf = bus.allocate('vm', 'vm-guest-7', {'pci': GLib.Variant('s', top[1])})
+    assert vf == top[0]
+    before = bus.prop(pf_path, PF, 'NumVFs')
+    assert before == 4 and numvfs_in_kernel(bus, pf_pci) == 4
+    conf = os.path.join(bus.daemon.dirs[0], 'etc', 'sriov.d', '50-test.conf')
+    with open(conf + '.new', 'w') as f:
+        f.write('physical_functions = ( { match = { interface = "enp*"; }; num_vfs = 2;\n'
+                '  vfs = ( { range = "0"; pool = "rdma-train"; }, { range = "1"; pool = "vm"; } ); } );\n')
+    os.rename(conf + '.new', conf)
+    bus.signals.clear()
+    bus.mgr('Reload')
+    bus.wait(lambda: bus.changed(pf_path, PF, 'State', 'blocked'), 'the PF blocked by the lease')
+    why = bus.prop(pf_path, PF, 'LastError')
+    assert 'vm-guest-7' in why and top[1] in why, 'the reason does not name the lease: %r' % why
+    assert bus.prop(pf_path, PF, 'NumVFs') == 4 and numvfs_in_kernel(bus, pf_pci) == 4
+    assert bus.prop(vf, VF, 'Allocated') is True
+    assert bus.prop(ROOT, MGR, 'State') == 'degraded'
+    # The other PF has no lease on VFs 2-3: it shrinks.
+    others = [p for p in bus.mgr('ListPhysicalFunctions')[0] if p[0] != pf_path]
+    assert others
+    for o in others:
+        bus.wait(lambda: bus.prop(o[0], PF, 'NumVFs') == 2, 'the unleased PF shrinking')
+
+    bus.signals.clear()
+    bus.mgr('Release', 'os', vf, 'vm-guest-7')
+    bus.wait(lambda: bus.changed(pf_path, PF, 'State', 'configured'), 'the PF configured after Release')
+    assert bus.prop(pf_path, PF, 'NumVFs') == 2 and numvfs_in_kernel(bus, pf_pci) == 2
+    bus.wait(lambda: bus.om_signal('InterfacesRemoved', vf), 'the released VF leaving the bus')
+    bus.alive()
 
 
 def test_bad_input(bus):
@@ -615,6 +671,7 @@ def test_bind_to_caller_across_restart():
         shutil.rmtree(state, ignore_errors=True)
 
 
+@slow
 def test_durability():
     """kill -9 right after Allocate returns, restart on the same state directory: every lease
     made so far is there (SRIOVD_TEST_CRASHES times, default 20)."""
@@ -663,15 +720,22 @@ def main():
         print('usage: test-bus.py SRIOVD_TEST_DAEMON', file=sys.stderr)
         return 2
     if not shutil.which('dbus-daemon'):
-        print('skip: dbus-daemon missing')
-        return 77
-    tests = [(k, v) for k, v in globals().items() if k.startswith('test_')]
+        print('1..0 # SKIP dbus-daemon missing')
+        return 0
+    want_slow = os.environ.get('TEST_SLOW', '') == '1'
+    tests = [(k, v) for k, v in globals().items()
+             if k.startswith('test_') and ('TEST_SLOW' not in os.environ or getattr(v, 'slow', False) == want_slow)]
     only = os.environ.get('TEST_ONLY')
+    selected = [(k, v) for k, v in tests if not only or only in k]
+    if not selected:
+        print('1..1')
+        print('not ok 1 TEST_ONLY=%r selects none of: %s' % (only, ' '.join(k for k, _ in tests)))
+        return 1
+    print('1..%d' % len(selected), flush=True)
     failed = skipped = 0
-    for name, fn in tests:
-        if only and only not in name:
-            continue
+    for n, (name, fn) in enumerate(selected, 1):
         bus = None
+        status = None
         t = time.monotonic()
         try:
             if fn.__code__.co_argcount:
@@ -679,27 +743,26 @@ def main():
                 fn(bus)
             else:
                 fn()
-            print('ok   %s (%.1fs)' % (name, time.monotonic() - t), flush=True)
         except Skip as e:
             skipped += 1
-            print('skip %s: %s' % (name, e))
+            status = 'ok %d %s # SKIP %s' % (n, name, e)
         except Exception:
             failed += 1
-            print('FAIL %s' % name, flush=True)
-            # On stdout too: meson's JSON log keeps it, so a rare failure leaves evidence.
-            traceback.print_exc(file=sys.stdout)
+            status = 'not ok %d %s' % (n, name)
+            # On stdout, behind '#': meson's JSON log keeps it, so a rare failure leaves evidence.
+            print(''.join('# ' + l + '\n' for l in traceback.format_exc().splitlines()), end='')
         finally:
             if bus:
                 try:
                     bus.close()
                 except Exception:
-                    failed += 1
-                    print('FAIL %s (teardown)' % name, flush=True)
-                    traceback.print_exc()
-    print('%d failed, %d skipped, %d total' % (failed, skipped, len(tests)))
-    if failed:
-        return 1
-    return 77 if skipped == len(tests) else 0
+                    if status is None or status.startswith('ok'):
+                        failed += 1
+                    status = 'not ok %d %s (teardown)' % (n, name)
+                    print(''.join('# ' + l + '\n' for l in traceback.format_exc().splitlines()), end='')
+        print(status or 'ok %d %s # %.1fs' % (n, name, time.monotonic() - t), flush=True)
+    print('# %d failed, %d skipped, %d run' % (failed, skipped, len(selected)))
+    return 1 if failed else 0
 
 
 if __name__ == '__main__':

@@ -7,6 +7,7 @@
 #include "macro.h"
 #include "tests.h"
 
+#include "allocation.h"
 #include "lease.h"
 #include "log.h"
 #include "pf.h"
@@ -219,17 +220,12 @@ TEST(allocated_vf_blocks_destruction)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
         PhysicalFunction *pf = manager_get_pf(s->manager, "0000:02:00.0");
-        VirtualFunction *vf = pf->vfs[1];
-        Lease l = {.pf_pci = pf->pci,
-                   .vf_index = 1,
-                   .vf_pci = vf->pci,
-                   .pool = (char *) "b",
-                   .owner = (char *) "job-42",
-                   .caller = (char *) ""};
+        VirtualFunction *vf = pf->vfs[1], *got = NULL;
+        AllocateHints h = {.numa_node = -1, .pci = vf->pci};
 
-        ASSERT_OK(lease_store_add(s->manager->leases, &l, NULL));
-        vf->allocated = true;
-        vf->owner = strdup("job-42");
+        /* Leased as Allocate does it: store first, then the model. */
+        ASSERT_OK(manager_allocate(s->manager, "b", "job-42", &h, NULL, &got));
+        ASSERT_TRUE(got == vf && vf->allocated);
         fake_substrate_reset_counts(s);
         ASSERT_OK(fake_substrate_write_config(
                 s, "50-test.conf",
@@ -245,9 +241,7 @@ TEST(allocated_vf_blocks_destruction)
         ASSERT_EQ(s->manager->state, MANAGER_STATE_DEGRADED);
 
         /* Released: the change goes ahead. */
-        ASSERT_OK(lease_store_remove(s->manager->leases, pf->pci, 1));
-        vf->allocated = false;
-        manager_pf_dirty(s->manager, pf);
+        ASSERT_OK(manager_release_vf(s->manager, vf));
         ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
         ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
         ASSERT_EQ(pf->num_vfs, 3);
@@ -302,7 +296,13 @@ TEST(consumer_owns_mac_vlan_until_release)
 
         ASSERT_OK(parse_ether_addr("02:00:00:00:00:10", &declared));
         ASSERT_OK(parse_ether_addr("52:54:00:12:34:56", &consumer));
-        vf->allocated = true;
+        {
+                AllocateHints h = {.numa_node = -1, .pci = vf->pci};
+                VirtualFunction *got = NULL;
+
+                ASSERT_OK(manager_allocate(s->manager, "a", "libvirt:vm-1", &h, NULL, &got));
+                ASSERT_TRUE(got == vf);
+        }
 
         /* libvirt sets its own MAC and VLAN on the allocated VF: sriovd leaves them. */
         v = kernel_vf(s, 101, 0);
@@ -319,9 +319,7 @@ TEST(consumer_owns_mac_vlan_until_release)
         ASSERT_EQ(kernel_vf(s, 101, 0).vlan, 333);
 
         /* Released: the declared MAC and VLAN come back. */
-        vf->allocated = false;
-        pf->link_stale = true;
-        manager_pf_dirty(s->manager, pf);
+        ASSERT_OK(manager_release_vf(s->manager, vf));
         ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
         v = kernel_vf(s, 101, 0);
         ASSERT_TRUE(ether_addr_equal(&v.mac, &declared));
@@ -621,7 +619,8 @@ TEST(allocation_prefers_numa_and_health)
         ASSERT_OK(pool_pick_vf(m, "b", &h, &vf));
         ASSERT_STREQ(vf->pf->pci, "0000:01:00.0");
         ASSERT_EQ(vf->index, 3);
-        vf->allocated = true;
+        ASSERT_OK(manager_allocate(m, "b", "job-1", &h, NULL, &vf));
+        ASSERT_EQ(vf->index, 3);
         ASSERT_OK(pool_pick_vf(m, "b", &h, &vf));
         ASSERT_STREQ(vf->pf->pci, "0000:02:00.0"); /* remote is better than nothing */
         ASSERT_ERROR(pool_pick_vf(m, "nope", &h, &vf), ENOENT);

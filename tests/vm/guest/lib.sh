@@ -160,6 +160,35 @@ vfw_learn() {
         done
         echo "$d"
 }
+# drain_watchers DIR: before a detector's log in DIR is read as "nothing happened", make each
+# running detector prove it has caught up: a harmless event of its own kind goes in and we wait
+# until the detector has logged it (a watcher killed right away could drop what was queued).
+#   DIR/numvfs.log   inotify-watch.py, started with DIR/sentinel among its files
+#   DIR/netlink.log  ip monitor link (all links): lo's MTU goes to a value of its own and back
+#                    (ip monitor prints neither aliases nor qlen, and a group change alone
+#                    sends no notification)
+#   DIR/uevents.log  udevadm monitor --kernel (pci): a "change" uevent on the host bridge
+# Their lines are harmless to the checks: grep numvfs.log for sriov_numvfs, netlink.log for
+# the PFs' names, uevents.log for add/remove/bind/unbind.
+drain_watchers() {
+        local w=$1 tag mtu
+        tag=drain-$(date +%s%N)
+        mtu=$((60000 + RANDOM % 5000))
+        if [ -e "$w/sentinel" ] && [ -e "$w/numvfs.log" ]; then
+                echo "$tag" >"$w/sentinel"
+                wait_for 10 "inotify watcher drained" grep -q "$w/sentinel" "$w/numvfs.log"
+        fi
+        if [ -e "$w/netlink.log" ]; then
+                ip link set dev lo mtu "$mtu"
+                wait_for 10 "ip monitor drained" grep -qE "^[0-9]+: lo: .* mtu $mtu " "$w/netlink.log"
+                ip link set dev lo mtu 65536
+        fi
+        if [ -e "$w/uevents.log" ]; then
+                echo change >/sys/bus/pci/devices/0000:00:00.0/uevent
+                wait_for 10 "uevent monitor drained" grep -qE '^KERNEL.*change +/devices/pci0000:00/0000:00:00.0 ' \
+                        "$w/uevents.log"
+        fi
+}
 # jqe FILTER [ARGS...] <<<JSON: jq -e without printing the result (for check)
 jqe() { jq -e "$@" >/dev/null; }
 

@@ -17,25 +17,34 @@ ip link set dev "$PF1" up
 
 banner() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 run() { banner "$*"; "$@"; }
+# run_check: the same, and a failing command fails the demo (its exit status is a result).
+run_check() {
+        local rc=0
+        banner "$*"
+        "$@" || rc=$?
+        check_eq "exit status of: $*" 0 "$rc"
+}
 
 # The package enables and starts sriovd; with no drop-in yet every PF is unmanaged.
 banner "dpkg -i $(basename "$SRIOVD_VM_DEB")"
 install_sriovd_deb
-run systemctl is-enabled sriovd
-run cp /usr/share/doc/sriovd/examples/40-igb-lab.conf.example /etc/sriov.d/40-igb-lab.conf
+run_check systemctl is-enabled sriovd
+run_check cp /usr/share/doc/sriovd/examples/40-igb-lab.conf.example /etc/sriov.d/40-igb-lab.conf
 # Returns once the new configuration is loaded: wait-online then waits for the PFs.
-run sriovctl reload
-run sriovctl wait-online --timeout=120
+run_check sriovctl reload
+run_check sriovctl wait-online --timeout=120
 run systemctl status --no-pager --lines=0 sriovd
 run sriovctl list
 run sriovctl pools
 run sriovctl vfs
 banner "ip -d link show $PF0 (VF lines)"
 ip -d link show dev "$PF0" | grep -E '^ +vf '
-run sriovctl allocate jobs --owner demo-job-1
+run_check sriovctl allocate jobs --owner demo-job-1
 run sriovctl vfs --pool jobs
 vf=$(sriovctl --json vfs --pool jobs | jq -r '.[] | select(.Owner == "demo-job-1") | .PCIAddress')
-run sriovctl release "$vf" --owner demo-job-1
+check_eq "VFs of pool jobs allocated to demo-job-1" 1 "$(grep -c . <<<"$vf")"
+run_check sriovctl release "$vf" --owner demo-job-1
+check_eq "the VF is free again" false "$(vf_prop "$vf" Allocated)"
 run sriovctl doctor
 
 # What the demo promises.

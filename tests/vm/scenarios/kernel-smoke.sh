@@ -53,7 +53,9 @@ check "ip -d link text shows vf 0 settings" bash -c \
         "ip -d link show dev $PF0 | grep -E 'vf 0 .*02:00:00:00:01:00.*vlan 100, qos 2.*max_tx_rate 100Mbps.*spoof checking off.*trust on' >/dev/null"
 err=$(ip link set dev "$PF0" vf 1 min_tx_rate 10 2>&1); rc=$?
 say "min_tx_rate on igb: rc=$rc: $err"
-check "igb refuses min_tx_rate with EINVAL" [ $rc -ne 0 ] && [[ $err == *"Invalid argument"* ]]
+# Both halves inside check: a failed [[ ]] outside it would only set $?, never count.
+refused_einval() { [ "$rc" -ne 0 ] && [[ $err == *"Invalid argument"* ]]; }
+check "igb refuses min_tx_rate with EINVAL" refused_einval
 err=$(ip link set dev "$PF0" vf 1 state enable 2>&1); rc=$?
 say "link state on igb: rc=$rc: $err"
 check "vf 1 untouched by the refused attribute" [ "$(vf_json "$PF0" 1 | jq -r .rate.min_tx)" == 0 ]

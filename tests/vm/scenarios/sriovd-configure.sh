@@ -41,6 +41,7 @@ wait_for 60 "PF1 has 3 VFs" numvfs_is 1 3
 t=$(now_us)
 sriovctl wait-online --timeout=60; rc=$?
 say "sriovctl wait-online: exit $rc after $(secs_since "$t")s"
+check_eq "sriovctl wait-online exit status" 0 "$rc"
 udevadm settle --timeout=60
 show_state "$PF0" "$PF1"
 

@@ -36,6 +36,13 @@ check "Allocate as root returns a VF path" grep -q '^/org/sriovd1/vf/' <<<"$VF"
 check_eq "Owner" job-root "$(vfget "$VF" Owner)"
 check_eq "Allocated" true "$(vfget "$VF" Allocated)"
 check_eq "pool free after Allocate" 2 "$(pool_free)"
+# The consumer owns MAC and VLAN while it holds the lease (a VMM sets its own): Release must
+# bring the declared ones back on the real VF.
+IDX=$(vfget "$VF" Index) MAC0=$(vfget "$VF" MACAddress)
+say "leased VF index $IDX, declared MAC $MAC0, VLAN 7"
+check "consumer sets its own MAC and VLAN on the leased VF" \
+        ip link set dev "$PF0" vf "$IDX" mac 52:54:00:12:34:56 vlan 333
+declared_back() { vf_json "$PF0" "$IDX" | jqe --arg m "$MAC0" '.address == $m and .vlan_list[0].vlan == 7'; }
 
 # --- nobody: reads work, mutations are denied ----------------------------------------------
 nb() { runuser -u nobody -- "$@"; }
@@ -59,6 +66,8 @@ check_eq "pool free unchanged" 2 "$(pool_free)"
 check "root: Release" busctl call $M Release os "$VF" job-root
 check_eq "Allocated after Release" false "$(vfget "$VF" Allocated)"
 check_eq "pool free after Release" 3 "$(pool_free)"
+wait_for 30 "Release restores the declared MAC $MAC0 and VLAN 7 on VF $IDX" declared_back
+say "VF $IDX after Release: $(vf_json "$PF0" "$IDX")"
 
 # --- kill -9 right after Allocate returns, N times --------------------------------------
 t=$(now_us) bad=0

@@ -50,8 +50,9 @@ say "PF0 VF1 is $VF01 ${VF01_PATH:+($VF01_PATH)}"
 check_eq "sriovctl plan on an unchanged config is empty" "[]" "$(sriovctl --json plan)"
 
 # --- detectors ---------------------------------------------------------------------------
-w=/run/vm-watch; mkdir -p $w
-python3 "$VM_SRCDIR/tests/vm/guest/inotify-watch.py" $w/numvfs.log "$(pf_dev 0)/sriov_numvfs" "$(pf_dev 1)/sriov_numvfs" &
+w=/run/vm-watch; mkdir -p $w; : >$w/sentinel
+python3 "$VM_SRCDIR/tests/vm/guest/inotify-watch.py" $w/numvfs.log "$(pf_dev 0)/sriov_numvfs" "$(pf_dev 1)/sriov_numvfs" \
+        $w/sentinel &
 ino=$!
 ip -t monitor link >$w/netlink.log 2>&1 &
 ipm=$!
@@ -62,7 +63,7 @@ wait_for 10 "inotify watcher ready" test -e $w/numvfs.log.ready
 wait_for 10 "uevent monitor ready" grep -q 'monitor will print' $w/uevents.log
 # Each detector must be able to fire: no-op writes of values already in place.
 echo 4 >"$(pf_dev 0)/sriov_numvfs"
-wait_for 10 "inotify sees a (no-op) sriov_numvfs write" grep -q . $w/numvfs.log
+wait_for 10 "inotify sees a (no-op) sriov_numvfs write" grep -q sriov_numvfs $w/numvfs.log
 DEV0=$(vfw_learn "$PF0" 0 vlan 10); check "kprobe sees a (no-op) vlan write on PF0 VF0" [ -n "$DEV0" ]
 DEV1=$(vfw_learn "$PF1" 0 spoofchk off); check "kprobe sees a (no-op) spoofchk write on PF1 VF0" [ -n "$DEV1" ]
 check "the two PFs have distinct device pointers" [ "$DEV0" != "$DEV1" ]
@@ -88,6 +89,7 @@ wait_for 10 "sriovctl reports VLAN 111 on PF0 VF1" bash -c "[ \"\$(sriovctl --js
 check_eq "sriovctl PF0 VF1 State" ready "$(vf_prop "$VF01" State)"
 check_eq "sriovctl plan after the reload is empty" "[]" "$(sriovctl --json plan)"
 udevadm settle --timeout=30
+drain_watchers $w
 hits=$(vfw_hits "$mark")
 say "VF attribute writes during the reload (dev vf attr):"; echo "$hits" | sed "s/^$DEV0 /PF0 /; s/^$DEV1 /PF1 /"
 check "PF0 VF1 got a vlan write" grep -qE "^$DEV0 1 vlan$" <<<"$hits"
@@ -95,7 +97,7 @@ check "no write to any other VF of PF0" bash -c "! grep -E '^$DEV0 ' <<<'$hits' 
 check "no write to any VF of PF1" bash -c "! grep -qE '^$DEV1 ' <<<'$hits'"
 check "no write on an unknown device" bash -c "! grep -vqE '^($DEV0|$DEV1) ' <<<'$hits'"
 check "no rtnetlink notification for PF1" bash -c "! grep -qE '^[0-9]+: $PF1[:@]' $w/netlink.log"
-check "no sriov_numvfs write" bash -c "! grep -q . $w/numvfs.log"
+check "no sriov_numvfs write" bash -c "! grep -q sriov_numvfs $w/numvfs.log"
 check "no PCI add/remove/bind uevents" bash -c "! grep -qE '^KERNEL.*(add|remove|bind|unbind) ' $w/uevents.log"
 for v in 0 2 3; do check_eq "PF0 VF$v vlan unchanged" "$([ $v -eq 0 ] && echo 10 || echo 20)" "$(vlan_of "$PF0" $v)"; done
 
@@ -120,7 +122,8 @@ check "sriovctl wait-online after the count change" sriovctl wait-online --timeo
 say "count change done in $(secs_since "$t")s"
 udevadm settle --timeout=60
 show_state "$PF0" "$PF1"
-grep -E . $w/numvfs.log | sed 's/^/  numvfs write: /'
+drain_watchers $w
+grep sriov_numvfs $w/numvfs.log | sed 's/^/  numvfs write: /'
 check "sriov_numvfs of PF1 was written" grep -q "$(pf_pci 1)" $w/numvfs.log
 check "no sriov_numvfs write on PF0" bash -c "! grep -q '$(pf_pci 0)' $w/numvfs.log"
 check "PF1's VFs were removed and re-added (uevents)" bash -c \
