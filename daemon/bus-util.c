@@ -431,8 +431,8 @@ int bus_setup(Manager *m, const char *address)
         if (r >= 0)
                 r = sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_PF_PREFIX, pf_bus_enumerate, m);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_VF_PREFIX, SRIOVD_VF_IFACE, vf_vtable,
-                                               vf_bus_find, m);
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_VF_PREFIX, SRIOVD_VF_IFACE,
+                                               vf_bus_vtable(), vf_bus_find, m);
         if (r >= 0)
                 r = sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_VF_PREFIX, vf_bus_enumerate, m);
         if (r >= 0)

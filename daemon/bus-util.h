@@ -45,7 +45,9 @@ int bus_property_get_bool(sd_bus *bus, const char *path, const char *iface, cons
 
 extern const sd_bus_vtable manager_vtable[];
 extern const sd_bus_vtable pf_vtable[];
-extern const sd_bus_vtable vf_vtable[];
+/* VirtualFunction's vtable: fixed members plus one property per vf-attr.c property, built
+ * once on first use. */
+const sd_bus_vtable *vf_bus_vtable(void);
 extern const sd_bus_vtable pool_vtable[];
 
 int pf_bus_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,

@@ -106,7 +106,8 @@ bool config_driver_name_is_known(const char *name)
         return false;
 }
 
-/* One table for the parser's unknown-key check and for the documentation test. */
+/* One table for the parser's unknown-key check and for the documentation test; the VF
+ * attributes' keys are vf-attr.c's. */
 static const ConfigKey config_keys[] = {
         {"", "physical_functions", "physical_functions"},
         {"physical_functions", "match", "match"},
@@ -122,15 +123,6 @@ static const ConfigKey config_keys[] = {
         {"match", "mac", "match.mac"},
         {"vfs", "range", "vfs.range"},
         {"vfs", "pool", "vfs.pool"},
-        {"vfs", "vlan", "vfs.vlan"},
-        {"vfs", "qos", "vfs.qos"},
-        {"vfs", "vlan_proto", "vfs.vlan_proto"},
-        {"vfs", "mac", "vfs.mac"},
-        {"vfs", "trust", "vfs.trust"},
-        {"vfs", "spoofchk", "vfs.spoofchk"},
-        {"vfs", "link_state", "vfs.link_state"},
-        {"vfs", "min_tx_rate", "vfs.min_tx_rate"},
-        {"vfs", "max_tx_rate", "vfs.max_tx_rate"},
         {"vfs", "mtu", "vfs.mtu"},
         {"vfs", "rdma", "vfs.rdma"},
         {"vfs", "driver", "vfs.driver"},
@@ -145,6 +137,8 @@ const ConfigKey *config_known_keys(size_t *ret_n)
 
 static bool config_key_is_known(const char *section, const char *name)
 {
+        if (streq(section, "vfs") && vf_attr_from_config_key(name, NULL))
+                return true;
         for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
                 if (streq(config_keys[i].section, section) && streq(config_keys[i].name, name))
                         return true;
@@ -423,15 +417,48 @@ static bool parse_range_string(const char *s, unsigned *ret_first, unsigned *ret
         return parse_range(s, ret_first, ret_last) >= 0;
 }
 
+/* A key of vf-attr.c's table: the value's type and range are checked here, the rest by the
+ * row's hook. */
+static void parse_vf_attr_key(Parser *p, const config_setting_t *s, VfLayout *vf)
+{
+        _cleanup_free_ char *msg = NULL;
+        const VfAttrConfigKey *k;
+        const VfAttrInfo *a = vf_attr_from_config_key(config_setting_name(s), &k);
+        const char *str = NULL;
+        long long num = 0;
+        int b, r;
+
+        switch (k->type) {
+        case VF_ATTR_CONFIG_BOOL:
+                if (!get_bool(p, s, &b))
+                        return;
+                num = b;
+                break;
+        case VF_ATTR_CONFIG_INT:
+                if (!get_int(p, s, k->min, k->max, &num))
+                        return;
+                break;
+        case VF_ATTR_CONFIG_STRING:
+                str = get_string(p, s);
+                if (!str)
+                        return;
+                break;
+        }
+        r = vf_attr_config_set(a, k, vf, str, num, &msg);
+        if (r == -ENOMEM)
+                p->oom = true;
+        else if (r < 0)
+                parser_error(p, setting_line(s), "%s", strna(msg));
+}
+
 static void parse_vf(Parser *p, const config_setting_t *g, VfLayout *vf, bool *ret_range_ok)
 {
-        const config_setting_t *range = NULL, *mac = NULL, *vlan = NULL;
+        const config_setting_t *range = NULL;
         long long v;
 
         *ret_range_ok = false;
         vf->line = setting_line(g);
-        vf->trust = vf->spoofchk = vf->rdma = -1;
-        vf->link_state = _VF_LINK_STATE_INVALID;
+        vf->rdma = -1;
         vf->mac_mode = VF_MAC_UNSET;
 
         if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
@@ -479,84 +506,11 @@ static void parse_vf(Parser *p, const config_setting_t *g, VfLayout *vf, bool *r
                         }
                         if (free_and_strdup(&vf->pool, str) < 0)
                                 p->oom = true;
-                } else if (streq(name, "vlan")) {
-                        vlan = s;
-                        if (get_int(p, s, 0, 4095, &v)) {
-                                vf->has_vlan = true;
-                                vf->vlan = (uint16_t) v;
-                        }
-                } else if (streq(name, "qos")) {
-                        if (get_int(p, s, 0, 7, &v)) {
-                                vf->has_qos = true;
-                                vf->qos = (uint8_t) v;
-                        }
-                } else if (streq(name, "vlan_proto")) {
-                        str = get_string(p, s);
-                        if (!str)
-                                continue;
-                        /* Spelled as "ip link set ... vlan-proto" does, which also ignores case. */
-                        if (strcasecmp(str, "802.1Q") == 0)
-                                vf->vlan_proto = ETH_P_8021Q;
-                        else if (strcasecmp(str, "802.1ad") == 0)
-                                vf->vlan_proto = ETH_P_8021AD;
-                        else {
-                                parser_error(p, setting_line(s),
-                                             "invalid vlan_proto \"%s\": expected \"802.1Q\" or \"802.1ad\"",
-                                             str);
-                                continue;
-                        }
-                        vf->has_vlan_proto = true;
-                } else if (streq(name, "mac")) {
-                        str = get_string(p, s);
-                        if (!str)
-                                continue;
-                        if (streq(str, "stable"))
-                                vf->mac_mode = VF_MAC_STABLE;
-                        else if (streq(str, "keep"))
-                                vf->mac_mode = VF_MAC_KEEP;
-                        else if (parse_ether_addr(str, &vf->mac) < 0)
-                                parser_error(
-                                        p, setting_line(s),
-                                        "invalid mac \"%s\": expected \"stable\", \"keep\" or an address "
-                                        "like 02:00:00:00:00:01",
-                                        str);
-                        else if (ether_addr_is_null(&vf->mac))
-                                parser_error(p, setting_line(s), "mac %s is the all-zero address", str);
-                        else if (vf->mac.ether_addr_octet[0] & 0x01)
-                                parser_error(p, setting_line(s),
-                                             "mac %s is a multicast address; a VF needs a unicast address",
-                                             str);
-                        else {
-                                vf->mac_mode = VF_MAC_FIXED;
-                                mac = s;
-                        }
-                } else if (streq(name, "trust"))
-                        (void) get_bool(p, s, &vf->trust);
-                else if (streq(name, "spoofchk"))
-                        (void) get_bool(p, s, &vf->spoofchk);
-                else if (streq(name, "rdma"))
+                } else if (streq(name, "rdma"))
                         (void) get_bool(p, s, &vf->rdma);
-                else if (streq(name, "link_state")) {
-                        str = get_string(p, s);
-                        if (!str)
-                                continue;
-                        vf->link_state = vf_link_state_from_string(str);
-                        if (vf->link_state < 0)
-                                parser_error(p, setting_line(s),
-                                             "invalid link_state \"%s\": expected \"auto\", \"enable\" or "
-                                             "\"disable\"",
-                                             str);
-                } else if (streq(name, "min_tx_rate")) {
-                        if (get_int(p, s, 0, UINT32_MAX, &v)) {
-                                vf->has_min_tx_rate = true;
-                                vf->min_tx_rate = (uint32_t) v;
-                        }
-                } else if (streq(name, "max_tx_rate")) {
-                        if (get_int(p, s, 0, UINT32_MAX, &v)) {
-                                vf->has_max_tx_rate = true;
-                                vf->max_tx_rate = (uint32_t) v;
-                        }
-                } else if (streq(name, "mtu")) {
+                else if (vf_attr_from_config_key(name, NULL))
+                        parse_vf_attr_key(p, s, vf);
+                else if (streq(name, "mtu")) {
                         if (get_int(p, s, 68, 65535, &v))
                                 vf->mtu = (uint32_t) v;
                 } else if (streq(name, "driver")) {
@@ -581,27 +535,37 @@ static void parse_vf(Parser *p, const config_setting_t *g, VfLayout *vf, bool *r
         /* Checks between keys of the entry. */
         if (!range)
                 parser_error(p, setting_line(g), "vfs entry has no range (e.g. range = \"0-3\";)");
-        if (!vlan) {
-                const config_setting_t *s;
+        /* Checks between the keys of one VF attribute, as its row says. */
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
+                const VfAttrInfo *i = vf_attr_info(a);
+                const config_setting_t *keys[VF_ATTR_KEYS_MAX] = {};
+                unsigned present = 0;
 
-                /* The kernel takes qos and protocol only together with a VLAN id. */
-                s = config_setting_get_member(g, "qos");
-                if (s)
-                        parser_error(p, setting_line(s), "qos requires vlan");
-                s = config_setting_get_member(g, "vlan_proto");
-                if (s)
-                        parser_error(p, setting_line(s), "vlan_proto requires vlan");
+                if (!i->config_check)
+                        continue;
+                for (unsigned k = 0; k < VF_ATTR_KEYS_MAX && i->keys[k].name; k++) {
+                        keys[k] = config_setting_get_member(g, i->keys[k].name);
+                        if (keys[k])
+                                present |= 1u << k;
+                }
+                for (unsigned k = 0; k < VF_ATTR_KEYS_MAX; k++) {
+                        _cleanup_free_ char *msg = NULL;
+                        int r;
+
+                        if (!keys[k])
+                                continue;
+                        r = i->config_check(vf, present, k, &msg);
+                        if (r == -ENOMEM)
+                                p->oom = true;
+                        else if (r < 0)
+                                parser_error(p, setting_line(keys[k]), "%s", strna(msg));
+                }
         }
-        if (vf->has_min_tx_rate && vf->has_max_tx_rate && vf->min_tx_rate > 0 && vf->max_tx_rate > 0 &&
-            vf->min_tx_rate > vf->max_tx_rate)
-                parser_error(p, setting_line(config_setting_get_member(g, "min_tx_rate")),
-                             "min_tx_rate %" PRIu32 " is greater than max_tx_rate %" PRIu32, vf->min_tx_rate,
-                             vf->max_tx_rate);
-        if (mac && *ret_range_ok && vf->first != vf->last) {
+        if (vf->mac_mode == VF_MAC_FIXED && *ret_range_ok && vf->first != vf->last) {
                 char buf[24];
 
                 format_range(vf->first, vf->last, buf);
-                parser_error(p, setting_line(mac),
+                parser_error(p, setting_line(config_setting_get_member(g, "mac")),
                              "a fixed mac needs a single-VF range, not range %s (use \"stable\" for several "
                              "VFs)",
                              buf);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "vf-attr.h"
 
 /* The declared layout, as read from the /etc/sriov.d drop-ins (SPEC §2). A ConfigSet is
  * immutable once loaded: Reload builds a new one and swaps it in, so a PF's pointers into
@@ -40,24 +41,13 @@ typedef struct VfLayout {
         char *pool;           /* never NULL: "" when not given */
         unsigned line;
 
-        VfMacMode mac_mode;
-        struct ether_addr mac; /* VF_MAC_FIXED only */
-        bool has_vlan;
-        uint16_t vlan; /* 0..4095 */
-        bool has_qos;
-        uint8_t qos; /* 0..7 */
-        bool has_vlan_proto;
-        uint16_t vlan_proto;    /* ETH_P_8021Q or ETH_P_8021AD, host order */
-        int trust;              /* -1 unset, 0, 1 */
-        int spoofchk;           /* -1 unset, 0, 1 */
-        VfLinkState link_state; /* _VF_LINK_STATE_INVALID = unset */
-        bool has_min_tx_rate;
-        uint32_t min_tx_rate; /* Mbit/s */
-        bool has_max_tx_rate;
-        uint32_t max_tx_rate;
-        uint32_t mtu; /* 0 = unset */
-        int rdma;     /* -1 unset, 0, 1 */
-        char *driver; /* NULL = leave the kernel's choice */
+        /* The declared VF attributes (settings.mask), parsed through vf-attr.c's table: a
+         * key of a row declares its attribute, the row's other fields keep their defaults. */
+        VfSettings settings;
+        VfMacMode mac_mode; /* with VF_MAC_FIXED, the address is settings.mac */
+        uint32_t mtu;       /* 0 = unset */
+        int rdma;           /* -1 unset, 0, 1 */
+        char *driver;       /* NULL = leave the kernel's choice */
 } VfLayout;
 
 typedef struct PfMatch {
@@ -135,8 +125,9 @@ bool config_driver_name_is_known(const char *name);
 /* The table behind config_driver_name_is_known(), NULL-terminated, sorted. */
 extern const char *const config_known_drivers[];
 
-/* Every key the loader accepts. section: "" at the top level of a file, "physical_functions"
- * inside an entry, "match" or "vfs" inside those. path is the name docs/sriov.d.md documents
+/* Every key the loader accepts but the VF attributes' (vf-attr.c's keys, under "vfs").
+ * section: "" at the top level of a file, "physical_functions" inside an entry, "match" or
+ * "vfs" inside those. path is the name docs/sriov.d.md documents
  * the key under ("num_vfs", "match.pci", "vfs.vlan"); a test keeps the two in sync. */
 typedef struct ConfigKey {
         const char *section;

@@ -407,13 +407,15 @@ static void check_rdma_vfs(Doctor *d)
 static bool vf_trust(const VirtualFunction *vf, bool *ret_spoofchk, struct ether_addr *ret_mac)
 {
         const VfSettings *s = vf->pf->link ? link_info_find_vf(vf->pf->link, vf->index) : NULL;
-        bool trust = s && (s->mask & VF_ATTR_BIT(VF_ATTR_TRUST)) ? s->trust
-                                                                 : vf->layout && vf->layout->trust == 1;
+        const VfSettings *d = vf->layout ? &vf->layout->settings : NULL;
+        bool trust = s && (s->mask & VF_ATTR_BIT(VF_ATTR_TRUST))   ? s->trust
+                     : d && (d->mask & VF_ATTR_BIT(VF_ATTR_TRUST)) ? d->trust
+                                                                   : false;
 
         /* Kernel defaults when nothing is known: spoofchk on, no MAC. */
         *ret_spoofchk = s && (s->mask & VF_ATTR_BIT(VF_ATTR_SPOOFCHK))
                                 ? s->spoofchk
-                                : !vf->layout || vf->layout->spoofchk != 0;
+                                : !d || !(d->mask & VF_ATTR_BIT(VF_ATTR_SPOOFCHK)) || d->spoofchk;
         *ret_mac = s && (s->mask & VF_ATTR_BIT(VF_ATTR_MAC)) ? s->mac : (struct ether_addr){};
         return trust;
 }

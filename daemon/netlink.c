@@ -41,19 +41,6 @@ struct Netlink {
         NetlinkStats stats;
 };
 
-static const char *const vf_attr_table[_VF_ATTR_MAX] = {
-        [VF_ATTR_MAC] = "mac",
-        [VF_ATTR_VLAN] = "vlan",
-        [VF_ATTR_SPOOFCHK] = "spoofchk",
-        [VF_ATTR_TRUST] = "trust",
-        [VF_ATTR_LINK_STATE] = "link_state",
-        [VF_ATTR_RATE] = "rate",
-        [VF_ATTR_IB_NODE_GUID] = "ib_node_guid",
-        [VF_ATTR_IB_PORT_GUID] = "ib_port_guid",
-};
-
-DEFINE_STRING_TABLE(vf_attr, VfAttr, _VF_ATTR_MAX);
-
 int netlink_errno_from_nle(int nle)
 {
         static const int map[] = {
@@ -132,142 +119,40 @@ const VfSettings *link_info_find_vf(const LinkInfo *l, uint32_t index)
         return NULL;
 }
 
-static const struct nla_policy vf_policy[IFLA_VF_MAX + 1] = {
-        [IFLA_VF_MAC] = {.minlen = sizeof(struct ifla_vf_mac)},
-        [IFLA_VF_VLAN] = {.minlen = sizeof(struct ifla_vf_vlan)},
-        [IFLA_VF_VLAN_LIST] = {.type = NLA_NESTED},
-        [IFLA_VF_TX_RATE] = {.minlen = sizeof(struct ifla_vf_tx_rate)},
-        [IFLA_VF_SPOOFCHK] = {.minlen = sizeof(struct ifla_vf_spoofchk)},
-        [IFLA_VF_RATE] = {.minlen = sizeof(struct ifla_vf_rate)},
-        [IFLA_VF_LINK_STATE] = {.minlen = sizeof(struct ifla_vf_link_state)},
-        [IFLA_VF_TRUST] = {.minlen = sizeof(struct ifla_vf_trust)},
-        [IFLA_VF_IB_NODE_GUID] = {.minlen = sizeof(struct ifla_vf_guid)},
-        [IFLA_VF_IB_PORT_GUID] = {.minlen = sizeof(struct ifla_vf_guid)},
-};
-
-static const struct nla_policy vf_vlan_list_policy[IFLA_VF_VLAN_INFO_MAX + 1] = {
-        [IFLA_VF_VLAN_INFO] = {.minlen = sizeof(struct ifla_vf_vlan_info)},
-};
-
 /* Parses one IFLA_VF_INFO. Returns 0 and fills *ret, or -EBADMSG if it is malformed or
- * names no VF. Every struct starts with "__u32 vf", the kernel fills it in all of them. */
+ * names no VF, or names two. Every struct starts with "__u32 vf", the kernel fills it in all
+ * of them. What each attribute looks like is vf-attr.c's. */
 static int vf_info_parse(const struct nlattr *info, VfSettings *ret)
 {
         struct nlattr *tb[IFLA_VF_MAX + 1] = {};
         VfSettings s = {};
         bool have_index = false;
-        int r;
 
-        r = nla_parse_nested(tb, IFLA_VF_MAX, (struct nlattr *) info, vf_policy);
-        if (r < 0)
+        if (nla_parse_nested(tb, IFLA_VF_MAX, (struct nlattr *) info, NULL) < 0)
                 return -EBADMSG;
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
+                const VfAttrInfo *i = vf_attr_info(a);
 
-#define SET_INDEX(v)                       \
-        do {                               \
-                if (!have_index) {         \
-                        s.index = (v);     \
-                        have_index = true; \
-                } else if (s.index != (v)) \
-                        return -EBADMSG;   \
-        } while (0)
-
-        if (tb[IFLA_VF_MAC]) {
-                const struct ifla_vf_mac *m = nla_data(tb[IFLA_VF_MAC]);
-
-                SET_INDEX(m->vf);
-                memcpy(&s.mac, m->mac, ETH_ALEN);
-                s.mask |= VF_ATTR_BIT(VF_ATTR_MAC);
+                for (size_t t = 0; t < VF_ATTR_IFLA_MAX && i->ifla[t].type > 0; t++)
+                        if (i->ifla[t].type <= IFLA_VF_MAX && tb[i->ifla[t].type] &&
+                            nla_len(tb[i->ifla[t].type]) < i->ifla[t].minlen)
+                                return -EBADMSG;
         }
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
+                const VfAttrInfo *i = vf_attr_info(a);
+                uint32_t index;
+                int r;
 
-        /* The list carries the protocol; the old attribute implies 802.1Q. */
-        if (tb[IFLA_VF_VLAN_LIST]) {
-                struct nlattr *vl[IFLA_VF_VLAN_INFO_MAX + 1] = {};
-
-                r = nla_parse_nested(vl, IFLA_VF_VLAN_INFO_MAX, tb[IFLA_VF_VLAN_LIST], vf_vlan_list_policy);
+                r = i->parse(i, tb, &s, &index);
                 if (r < 0)
                         return -EBADMSG;
-                if (vl[IFLA_VF_VLAN_INFO]) {
-                        const struct ifla_vf_vlan_info *v = nla_data(vl[IFLA_VF_VLAN_INFO]);
-
-                        SET_INDEX(v->vf);
-                        s.vlan = (uint16_t) v->vlan;
-                        s.qos = (uint8_t) v->qos;
-                        s.vlan_proto = ntohs(v->vlan_proto);
-                        s.mask |= VF_ATTR_BIT(VF_ATTR_VLAN);
-                }
+                if (r == 0)
+                        continue;
+                if (have_index && s.index != index)
+                        return -EBADMSG;
+                s.index = index;
+                have_index = true;
         }
-        if (!(s.mask & VF_ATTR_BIT(VF_ATTR_VLAN)) && tb[IFLA_VF_VLAN]) {
-                const struct ifla_vf_vlan *v = nla_data(tb[IFLA_VF_VLAN]);
-
-                SET_INDEX(v->vf);
-                s.vlan = (uint16_t) v->vlan;
-                s.qos = (uint8_t) v->qos;
-                s.vlan_proto = ETH_P_8021Q;
-                s.mask |= VF_ATTR_BIT(VF_ATTR_VLAN);
-        }
-
-        if (tb[IFLA_VF_RATE]) {
-                const struct ifla_vf_rate *v = nla_data(tb[IFLA_VF_RATE]);
-
-                SET_INDEX(v->vf);
-                s.min_tx_rate = v->min_tx_rate;
-                s.max_tx_rate = v->max_tx_rate;
-                s.mask |= VF_ATTR_BIT(VF_ATTR_RATE);
-        } else if (tb[IFLA_VF_TX_RATE]) {
-                const struct ifla_vf_tx_rate *v = nla_data(tb[IFLA_VF_TX_RATE]);
-
-                SET_INDEX(v->vf);
-                s.max_tx_rate = v->rate;
-                s.mask |= VF_ATTR_BIT(VF_ATTR_RATE);
-        }
-
-        /* The kernel reports (u32) -1 when the driver does not implement the setting. */
-        if (tb[IFLA_VF_SPOOFCHK]) {
-                const struct ifla_vf_spoofchk *v = nla_data(tb[IFLA_VF_SPOOFCHK]);
-
-                SET_INDEX(v->vf);
-                if (v->setting != UINT32_MAX) {
-                        s.spoofchk = v->setting != 0;
-                        s.mask |= VF_ATTR_BIT(VF_ATTR_SPOOFCHK);
-                }
-        }
-        if (tb[IFLA_VF_TRUST]) {
-                const struct ifla_vf_trust *v = nla_data(tb[IFLA_VF_TRUST]);
-
-                SET_INDEX(v->vf);
-                if (v->setting != UINT32_MAX) {
-                        s.trust = v->setting != 0;
-                        s.mask |= VF_ATTR_BIT(VF_ATTR_TRUST);
-                }
-        }
-        if (tb[IFLA_VF_LINK_STATE]) {
-                const struct ifla_vf_link_state *v = nla_data(tb[IFLA_VF_LINK_STATE]);
-
-                SET_INDEX(v->vf);
-                s.link_state = v->link_state;
-                s.mask |= VF_ATTR_BIT(VF_ATTR_LINK_STATE);
-        }
-        if (tb[IFLA_VF_IB_NODE_GUID]) {
-                struct ifla_vf_guid g, *v = &g;
-
-                /* Attributes are 4-byte aligned, the struct has a u64: copy it out. */
-                memcpy(&g, nla_data(tb[IFLA_VF_IB_NODE_GUID]), sizeof(g));
-
-                SET_INDEX(v->vf);
-                s.node_guid = v->guid;
-                s.mask |= VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID);
-        }
-        if (tb[IFLA_VF_IB_PORT_GUID]) {
-                struct ifla_vf_guid g, *v = &g;
-
-                /* Attributes are 4-byte aligned, the struct has a u64: copy it out. */
-                memcpy(&g, nla_data(tb[IFLA_VF_IB_PORT_GUID]), sizeof(g));
-
-                SET_INDEX(v->vf);
-                s.port_guid = v->guid;
-                s.mask |= VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID);
-        }
-#undef SET_INDEX
 
         if (!have_index || s.index >= INT32_MAX)
                 return -EBADMSG;
@@ -457,37 +342,25 @@ int netlink_parse_link_message(const void *buf, size_t size, LinkInfo **ret)
 
 /* ---- building ----------------------------------------------------------------------------- */
 
-static bool vlan_needs_list(const VfSettings *v)
-{
-        return v->vlan_proto != 0 && v->vlan_proto != ETH_P_8021Q;
-}
-
 /* Upper bound of the bytes one VfSettings adds to a request. */
 static size_t vf_request_size(const VfSettings *v)
 {
         uint32_t m = v->mask & VF_ATTR_ALL;
+        bool shared = false;
         size_t s = 0;
 
-        if (m & ~VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID))
-                s += NLA_HDRLEN;
-        if (m & VF_ATTR_BIT(VF_ATTR_MAC))
-                s += nla_total_size(sizeof(struct ifla_vf_mac));
-        if (m & VF_ATTR_BIT(VF_ATTR_VLAN))
-                s += vlan_needs_list(v) ? NLA_HDRLEN + nla_total_size(sizeof(struct ifla_vf_vlan_info))
-                                        : nla_total_size(sizeof(struct ifla_vf_vlan));
-        if (m & VF_ATTR_BIT(VF_ATTR_RATE))
-                s += nla_total_size(sizeof(struct ifla_vf_rate));
-        if (m & VF_ATTR_BIT(VF_ATTR_SPOOFCHK))
-                s += nla_total_size(sizeof(struct ifla_vf_spoofchk));
-        if (m & VF_ATTR_BIT(VF_ATTR_TRUST))
-                s += nla_total_size(sizeof(struct ifla_vf_trust));
-        if (m & VF_ATTR_BIT(VF_ATTR_LINK_STATE))
-                s += nla_total_size(sizeof(struct ifla_vf_link_state));
-        if (m & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID))
-                s += nla_total_size(sizeof(struct ifla_vf_guid));
-        if (m & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID))
-                s += NLA_HDRLEN + nla_total_size(sizeof(struct ifla_vf_guid));
-        return s;
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
+                const VfAttrInfo *i = vf_attr_info(a);
+
+                if (!(m & VF_ATTR_BIT(a)))
+                        continue;
+                s += i->request_size ? i->request_size(i, v) : (size_t) nla_total_size(i->ifla[0].minlen);
+                if (i->own_info)
+                        s += NLA_HDRLEN;
+                else
+                        shared = true;
+        }
+        return s + (shared ? NLA_HDRLEN : 0);
 }
 
 static int put_nest_end(struct nl_msg *m, struct nlattr *nest)
@@ -495,103 +368,50 @@ static int put_nest_end(struct nl_msg *m, struct nlattr *nest)
         return nla_nest_end(m, nest) < 0 ? -E2BIG : 0;
 }
 
-/* Appends the IFLA_VF_INFO(s) for one VF; returns how many it added. */
+/* Appends the attributes of `mask` for one VF inside one IFLA_VF_INFO. */
+static int vf_request_append_info(struct nl_msg *m, const VfSettings *v, uint32_t mask)
+{
+        struct nlattr *info;
+        int r;
+
+        info = nla_nest_start(m, IFLA_VF_INFO);
+        if (!info)
+                return -E2BIG;
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
+                const VfAttrInfo *i = vf_attr_info(a);
+
+                if (!(mask & VF_ATTR_BIT(a)))
+                        continue;
+                r = i->put(i, m, v);
+                if (r < 0)
+                        return r;
+        }
+        return put_nest_end(m, info);
+}
+
+/* Appends the IFLA_VF_INFO(s) for one VF; returns how many it added: one for the attributes
+ * that can share one, then one per attribute that needs its own (vf-attr.c's own_info). */
 static int vf_request_append(struct nl_msg *m, const VfSettings *v)
 {
-        uint32_t mask = v->mask & VF_ATTR_ALL;
-        struct nlattr *info;
+        uint32_t mask = v->mask & VF_ATTR_ALL, shared = mask;
         int n = 0, r;
 
-        if (mask & ~VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) {
-                info = nla_nest_start(m, IFLA_VF_INFO);
-                if (!info)
-                        return -E2BIG;
-
-                if (mask & VF_ATTR_BIT(VF_ATTR_MAC)) {
-                        struct ifla_vf_mac a = {.vf = v->index};
-
-                        memcpy(a.mac, &v->mac, ETH_ALEN);
-                        if (nla_put(m, IFLA_VF_MAC, sizeof(a), &a) < 0)
-                                return -E2BIG;
-                }
-                /* IFLA_VF_VLAN for 802.1Q: every kernel with VF support takes it (the list
-                 * appeared only in 4.9) and the kernel turns it into the same driver call with
-                 * ETH_P_8021Q. The list only for other protocols (802.1ad), which need it. */
-                if (mask & VF_ATTR_BIT(VF_ATTR_VLAN)) {
-                        if (vlan_needs_list(v)) {
-                                struct ifla_vf_vlan_info a = {
-                                        .vf = v->index,
-                                        .vlan = v->vlan,
-                                        .qos = v->qos,
-                                        .vlan_proto = htons(v->vlan_proto),
-                                };
-                                struct nlattr *list = nla_nest_start(m, IFLA_VF_VLAN_LIST);
-
-                                if (!list || nla_put(m, IFLA_VF_VLAN_INFO, sizeof(a), &a) < 0)
-                                        return -E2BIG;
-                                r = put_nest_end(m, list);
-                                if (r < 0)
-                                        return r;
-                        } else {
-                                struct ifla_vf_vlan a = {.vf = v->index, .vlan = v->vlan, .qos = v->qos};
-
-                                if (nla_put(m, IFLA_VF_VLAN, sizeof(a), &a) < 0)
-                                        return -E2BIG;
-                        }
-                }
-                if (mask & VF_ATTR_BIT(VF_ATTR_RATE)) {
-                        struct ifla_vf_rate a = {
-                                .vf = v->index,
-                                .min_tx_rate = v->min_tx_rate,
-                                .max_tx_rate = v->max_tx_rate,
-                        };
-
-                        if (nla_put(m, IFLA_VF_RATE, sizeof(a), &a) < 0)
-                                return -E2BIG;
-                }
-                if (mask & VF_ATTR_BIT(VF_ATTR_SPOOFCHK)) {
-                        struct ifla_vf_spoofchk a = {.vf = v->index, .setting = v->spoofchk};
-
-                        if (nla_put(m, IFLA_VF_SPOOFCHK, sizeof(a), &a) < 0)
-                                return -E2BIG;
-                }
-                if (mask & VF_ATTR_BIT(VF_ATTR_TRUST)) {
-                        struct ifla_vf_trust a = {.vf = v->index, .setting = v->trust};
-
-                        if (nla_put(m, IFLA_VF_TRUST, sizeof(a), &a) < 0)
-                                return -E2BIG;
-                }
-                if (mask & VF_ATTR_BIT(VF_ATTR_LINK_STATE)) {
-                        struct ifla_vf_link_state a = {.vf = v->index, .link_state = v->link_state};
-
-                        if (nla_put(m, IFLA_VF_LINK_STATE, sizeof(a), &a) < 0)
-                                return -E2BIG;
-                }
-                if (mask & VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID)) {
-                        struct ifla_vf_guid a = {.vf = v->index, .guid = v->node_guid};
-
-                        if (nla_put(m, IFLA_VF_IB_NODE_GUID, sizeof(a), &a) < 0)
-                                return -E2BIG;
-                }
-                r = put_nest_end(m, info);
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
+                if (vf_attr_info(a)->own_info)
+                        shared &= ~VF_ATTR_BIT(a);
+        if (shared) {
+                r = vf_request_append_info(m, v, shared);
                 if (r < 0)
                         return r;
                 n++;
         }
-
-        /* The kernel returns right after applying IFLA_VF_IB_NODE_GUID and never looks at a
-         * port GUID in the same IFLA_VF_INFO: the port GUID gets an entry of its own. */
-        if (mask & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID)) {
-                struct ifla_vf_guid a = {.vf = v->index, .guid = v->port_guid};
-
-                info = nla_nest_start(m, IFLA_VF_INFO);
-                if (!info || nla_put(m, IFLA_VF_IB_PORT_GUID, sizeof(a), &a) < 0)
-                        return -E2BIG;
-                r = put_nest_end(m, info);
-                if (r < 0)
-                        return r;
-                n++;
-        }
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
+                if ((mask & ~shared) & VF_ATTR_BIT(a)) {
+                        r = vf_request_append_info(m, v, VF_ATTR_BIT(a));
+                        if (r < 0)
+                                return r;
+                        n++;
+                }
         return n;
 }
 

@@ -8,6 +8,7 @@
 #include <systemd/sd-event.h>
 
 #include "macro.h"
+#include "vf-attr.h"
 
 /* The rtnetlink adapter, on libnl-3 / libnl-route-3. It is the only file that speaks
  * netlink and the only one that sees -NLE_* codes: everything it returns is -errno.
@@ -15,38 +16,6 @@
  * Requests are synchronous on a private socket (they take microseconds; the slow kernel
  * work is in sysfs writes, which run off the event loop). Link events arrive on a second
  * socket attached to sd-event. */
-
-typedef enum VfAttr {
-        VF_ATTR_MAC,        /* IFLA_VF_MAC */
-        VF_ATTR_VLAN,       /* vlan, qos, proto together: IFLA_VF_VLAN for 802.1Q, else IFLA_VF_VLAN_LIST */
-        VF_ATTR_SPOOFCHK,   /* IFLA_VF_SPOOFCHK */
-        VF_ATTR_TRUST,      /* IFLA_VF_TRUST */
-        VF_ATTR_LINK_STATE, /* IFLA_VF_LINK_STATE */
-        VF_ATTR_RATE,       /* IFLA_VF_RATE (min and max together) */
-        VF_ATTR_IB_NODE_GUID,
-        VF_ATTR_IB_PORT_GUID,
-        _VF_ATTR_MAX,
-        _VF_ATTR_INVALID = -EINVAL,
-} VfAttr;
-
-#define VF_ATTR_BIT(a) (1u << (a))
-#define VF_ATTR_ALL    ((1u << _VF_ATTR_MAX) - 1)
-
-/* One VF's settings as the PF driver holds them: observed (from a dump) or wanted (to set).
- * Only the attributes in `mask` are meaningful. */
-typedef struct VfSettings {
-        uint32_t index;
-        uint32_t mask; /* VF_ATTR_BIT()s */
-        struct ether_addr mac;
-        uint16_t vlan;
-        uint8_t qos;
-        uint16_t vlan_proto; /* host order, ETH_P_8021Q / ETH_P_8021AD */
-        bool spoofchk;
-        bool trust;
-        uint32_t link_state; /* IFLA_VF_LINK_STATE_* */
-        uint32_t min_tx_rate, max_tx_rate;
-        uint64_t node_guid, port_guid;
-} VfSettings;
 
 typedef struct LinkInfo {
         int ifindex;
@@ -138,5 +107,3 @@ int netlink_parse_link_message(const void *buf, size_t size, LinkInfo **ret);
 
 /* libnl's -NLE_* (either sign) to -errno; 0 stays 0. The only place the translation lives. */
 int netlink_errno_from_nle(int nle);
-
-DECLARE_STRING_TABLE(vf_attr, VfAttr);

@@ -341,51 +341,6 @@ int pf_refresh_vfs(PhysicalFunction *pf)
         return 0;
 }
 
-static bool vf_observed_equal(const VfSettings *a, const VfSettings *b)
-{
-        if (!a || !b)
-                return a == b;
-        if (a->mask != b->mask)
-                return false;
-        for (VfAttr i = 0; i < _VF_ATTR_MAX; i++) {
-                bool same = true;
-
-                if (!(a->mask & VF_ATTR_BIT(i)))
-                        continue;
-                switch (i) {
-                case VF_ATTR_MAC:
-                        same = ether_addr_equal(&a->mac, &b->mac);
-                        break;
-                case VF_ATTR_VLAN:
-                        same = a->vlan == b->vlan && a->qos == b->qos && a->vlan_proto == b->vlan_proto;
-                        break;
-                case VF_ATTR_SPOOFCHK:
-                        same = a->spoofchk == b->spoofchk;
-                        break;
-                case VF_ATTR_TRUST:
-                        same = a->trust == b->trust;
-                        break;
-                case VF_ATTR_LINK_STATE:
-                        same = a->link_state == b->link_state;
-                        break;
-                case VF_ATTR_RATE:
-                        same = a->min_tx_rate == b->min_tx_rate && a->max_tx_rate == b->max_tx_rate;
-                        break;
-                case VF_ATTR_IB_NODE_GUID:
-                        same = a->node_guid == b->node_guid;
-                        break;
-                case VF_ATTR_IB_PORT_GUID:
-                        same = a->port_guid == b->port_guid;
-                        break;
-                default:
-                        break;
-                }
-                if (!same)
-                        return false;
-        }
-        return true;
-}
-
 /* Drops the VF table; every VF that showed settings shows none now. */
 static void pf_drop_link(PhysicalFunction *pf)
 {
@@ -421,7 +376,7 @@ int pf_refresh_link(PhysicalFunction *pf)
         /* The bus shows the VF table as observed: every VF whose entry moved is announced
          * (drift, a correction, a consumer's change), whatever caused the re-read. */
         PF_FOREACH_VF(vf, pf)
-                if (!vf_observed_equal(link_info_find_vf(old, vf->index), link_info_find_vf(l, vf->index)))
+                if (!vf_settings_equal(link_info_find_vf(old, vf->index), link_info_find_vf(l, vf->index)))
                         manager_vf_changed(pf->manager, vf);
         link_info_free(old);
         return 0;

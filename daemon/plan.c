@@ -57,6 +57,7 @@ static int plan_vf(Plan *p, const PfConfig *c, VirtualFunction *vf)
         const VfLayout *l = c ? pf_config_vf_layout(c, vf->index) : NULL;
         VirtualFunction tmp = *vf;
         const char *want_driver = l ? l->driver : NULL;
+        const VfSettings *have;
         VfSettings s;
         uint32_t diff;
         int r;
@@ -76,15 +77,28 @@ static int plan_vf(Plan *p, const PfConfig *c, VirtualFunction *vf)
         tmp.layout = l;
         tmp.unsupported = 0;
         vf_desired_settings(&tmp, &s);
-        diff = vf_settings_diff(&s, link_info_find_vf(vf->pf->link, vf->index));
+        have = link_info_find_vf(vf->pf->link, vf->index);
+        diff = vf_settings_diff(&s, have);
         if (diff) {
-                char what[128] = "";
+                char what[512] = "";
 
+                /* "vlan 0 qos 0 802.1Q -> 100 qos 0 802.1Q, trust off -> on": names and values as
+                 * vf-attr.c words them. Attributes the driver refused before are planned again:
+                 * a reload asks again (pf_set_config()). */
                 for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
                         if (diff & VF_ATTR_BIT(a)) {
-                                if (what[0])
-                                        strncat(what, ", ", sizeof(what) - strlen(what) - 1);
-                                strncat(what, vf_attr_to_string(a), sizeof(what) - strlen(what) - 1);
+                                char from[64], to[64];
+                                size_t len = strlen(what);
+
+                                /* Not reported by the driver: no "from". */
+                                from[0] = 0;
+                                if (have && (have->mask & VF_ATTR_BIT(a))) {
+                                        from[0] = ' ';
+                                        vf_attr_format(have, a, from + 1, sizeof(from) - 1);
+                                }
+                                vf_attr_format(&s, a, to, sizeof(to));
+                                snprintf(what + len, sizeof(what) - len, "%s%s%s -> %s", len > 0 ? ", " : "",
+                                         vf_attr_to_string(a), from, to);
                         }
                 r = plan_add(p, vf_bus_path(vf), "configure-vf", "%s", what);
                 if (r < 0)

@@ -20,47 +20,10 @@ uint32_t vf_settings_diff(const VfSettings *want, const VfSettings *have)
 
         for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
                 uint32_t bit = VF_ATTR_BIT(a);
-                bool same;
 
                 if (!(want->mask & bit))
                         continue;
-                if (!have || !(have->mask & bit)) {
-                        diff |= bit;
-                        continue;
-                }
-                switch (a) {
-                case VF_ATTR_MAC:
-                        same = ether_addr_equal(&want->mac, &have->mac);
-                        break;
-                case VF_ATTR_VLAN:
-                        same = want->vlan == have->vlan && want->qos == have->qos &&
-                               (want->vlan_proto == have->vlan_proto ||
-                                /* VLAN 0 has no protocol the kernel remembers */
-                                (want->vlan == 0 && want->qos == 0));
-                        break;
-                case VF_ATTR_SPOOFCHK:
-                        same = want->spoofchk == have->spoofchk;
-                        break;
-                case VF_ATTR_TRUST:
-                        same = want->trust == have->trust;
-                        break;
-                case VF_ATTR_LINK_STATE:
-                        same = want->link_state == have->link_state;
-                        break;
-                case VF_ATTR_RATE:
-                        same = want->min_tx_rate == have->min_tx_rate &&
-                               want->max_tx_rate == have->max_tx_rate;
-                        break;
-                case VF_ATTR_IB_NODE_GUID:
-                        same = want->node_guid == have->node_guid;
-                        break;
-                case VF_ATTR_IB_PORT_GUID:
-                        same = want->port_guid == have->port_guid;
-                        break;
-                default:
-                        same = true;
-                }
-                if (!same)
+                if (!have || !(have->mask & bit) || !vf_attr_converged(want, have, a))
                         diff |= bit;
         }
         return diff;
@@ -471,45 +434,10 @@ static int pf_start_binds(PhysicalFunction *pf, unsigned desired, bool *ret_star
 
 /* ---- rtnetlink settings ----------------------------------------------------------------- */
 
-static const char *vf_attr_key(VfAttr a)
-{
-        /* The config keys an admin wrote, for messages. */
-        switch (a) {
-        case VF_ATTR_MAC:
-                return "mac";
-        case VF_ATTR_VLAN:
-                return "vlan";
-        case VF_ATTR_SPOOFCHK:
-                return "spoofchk";
-        case VF_ATTR_TRUST:
-                return "trust";
-        case VF_ATTR_LINK_STATE:
-                return "link_state";
-        case VF_ATTR_RATE:
-                return "tx_rate";
-        case VF_ATTR_IB_NODE_GUID:
-                return "node_guid";
-        case VF_ATTR_IB_PORT_GUID:
-                return "port_guid";
-        default:
-                return "?";
-        }
-}
-
 static bool error_means_unsupported(int r)
 {
         r = abs(r);
         return r == EOPNOTSUPP || r == EINVAL || r == ERANGE || r == EPERM;
-}
-
-/* Drivers that take IB GUIDs but never report them (no ndo_get_vf_guid) would make every pass
- * resend them: what the kernel does not report, we trust to be what we last applied. */
-static bool vf_attr_equal(const VfSettings *a, const VfSettings *b, VfAttr attr)
-{
-        VfSettings x = *a, y = *b;
-
-        x.mask = y.mask = VF_ATTR_BIT(attr);
-        return vf_settings_diff(&x, &y) == 0;
 }
 
 /* What we last wrote stands in for what the kernel does not report (IB GUIDs on some
@@ -526,7 +454,7 @@ static uint32_t vf_filter_diff(VirtualFunction *vf, const VfSettings *want, cons
         for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
                 uint32_t bit = VF_ATTR_BIT(a);
 
-                if (!(diff & bit) || !(vf->applied_mask & bit) || !vf_attr_equal(want, &vf->applied, a))
+                if (!(diff & bit) || !(vf->applied_mask & bit) || !vf_attr_converged(want, &vf->applied, a))
                         continue;
                 if (!(have_mask & bit)) {
                         diff &= ~bit;
@@ -560,43 +488,8 @@ static void vf_note_applied(VirtualFunction *vf, const VfSettings *sent)
         if (!vf)
                 return;
         for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
-                if (sent->mask & VF_ATTR_BIT(a)) {
-                        VfSettings tmp = vf->applied;
-
-                        /* Copy this attribute's fields only. */
-                        switch (a) {
-                        case VF_ATTR_MAC:
-                                tmp.mac = sent->mac;
-                                break;
-                        case VF_ATTR_VLAN:
-                                tmp.vlan = sent->vlan;
-                                tmp.qos = sent->qos;
-                                tmp.vlan_proto = sent->vlan_proto;
-                                break;
-                        case VF_ATTR_SPOOFCHK:
-                                tmp.spoofchk = sent->spoofchk;
-                                break;
-                        case VF_ATTR_TRUST:
-                                tmp.trust = sent->trust;
-                                break;
-                        case VF_ATTR_LINK_STATE:
-                                tmp.link_state = sent->link_state;
-                                break;
-                        case VF_ATTR_RATE:
-                                tmp.min_tx_rate = sent->min_tx_rate;
-                                tmp.max_tx_rate = sent->max_tx_rate;
-                                break;
-                        case VF_ATTR_IB_NODE_GUID:
-                                tmp.node_guid = sent->node_guid;
-                                break;
-                        case VF_ATTR_IB_PORT_GUID:
-                                tmp.port_guid = sent->port_guid;
-                                break;
-                        default:
-                                break;
-                        }
-                        vf->applied = tmp;
-                }
+                if (sent->mask & VF_ATTR_BIT(a))
+                        vf_attr_copy(&vf->applied, sent, a);
         vf->applied_mask |= sent->mask;
         vf->verify_mask |= sent->mask;
 }
@@ -634,20 +527,20 @@ static int pf_apply_vfs_one_by_one(PhysicalFunction *pf, VfSettings *want, size_
                                 /* Reported once on the VF, not retried in a loop. */
                                 vf->unsupported |= VF_ATTR_BIT(a);
                                 vf->error_pass = m->n_reconcile_runs;
-                                vf_set_state(vf, VF_STATE_DEGRADED, "%s: %s (refused by %s)", vf_attr_key(a),
-                                             strerror(abs(r)), strna(pf->driver));
+                                vf_set_state(vf, VF_STATE_DEGRADED, "%s: %s (refused by %s)",
+                                             vf_attr_to_string(a), strerror(abs(r)), strna(pf->driver));
                                 log_vf_full_errno(vf, LOG_WARNING, r, "VF %u: %s refused by %s: %m",
-                                                  vf->index, vf_attr_key(a), strna(pf->driver));
+                                                  vf->index, vf_attr_to_string(a), strna(pf->driver));
                         } else {
                                 vf->error_pass = m->n_reconcile_runs;
-                                vf_set_state(vf, VF_STATE_FAILED, "%s: %s", vf_attr_key(a),
+                                vf_set_state(vf, VF_STATE_FAILED, "%s: %s", vf_attr_to_string(a),
                                              strerror(abs(r)));
                                 if (!first_retriable)
                                         first_retriable = r;
                         }
                         if (errors_summary && !*errors_summary)
                                 (void) asprintf_safe(errors_summary, "VF %u %s: %s", vf->index,
-                                                     vf_attr_key(a), strerror(abs(r)));
+                                                     vf_attr_to_string(a), strerror(abs(r)));
                 }
         }
         pf->link_stale = true;

@@ -37,47 +37,31 @@ static const VfSettings *vf_observed(const VirtualFunction *vf)
         return vf->pf ? link_info_find_vf(vf->pf->link, vf->index) : NULL;
 }
 
-#define OBSERVED_GETTER(name, sig, attr, expr, fallback)                                            \
-        static int property_get_##name(sd_bus *bus, const char *path, const char *iface,            \
-                                       const char *property, sd_bus_message *reply, void *userdata, \
-                                       sd_bus_error *error)                                         \
-        {                                                                                           \
-                const VfSettings *s = vf_observed(userdata);                                        \
-                if (!s || !(s->mask & VF_ATTR_BIT(attr)))                                           \
-                        return sd_bus_message_append(reply, sig, fallback);                         \
-                return sd_bus_message_append(reply, sig, expr);                                     \
+/* Every property of vf-attr.c's table, from the observed settings. */
+static int property_get_attr(sd_bus *bus, const char *path, const char *iface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        const VfAttrProperty *p;
+        const VfAttrInfo *a = vf_attr_from_property(property, &p);
+        VfAttrValue v;
+        uint16_t q;
+        int b;
+
+        if (!a)
+                return -ENOENT;
+        vf_attr_property_value(a, p, vf_observed(userdata), &v);
+        switch (p->signature[0]) {
+        case 'b':
+                b = v.b;
+                return sd_bus_message_append_basic(reply, 'b', &b);
+        case 'q':
+                q = (uint16_t) v.u;
+                return sd_bus_message_append_basic(reply, 'q', &q);
+        case 'u':
+                return sd_bus_message_append_basic(reply, 'u', &v.u);
+        default:
+                return sd_bus_message_append_basic(reply, 's', v.s);
         }
-
-OBSERVED_GETTER(vlan, "q", VF_ATTR_VLAN, (uint16_t) s->vlan, (uint16_t) 0)
-OBSERVED_GETTER(qos, "u", VF_ATTR_VLAN, (uint32_t) s->qos, (uint32_t) 0)
-OBSERVED_GETTER(vlan_proto, "s", VF_ATTR_VLAN, s->vlan_proto == ETH_P_8021AD ? "802.1ad" : "802.1Q", "")
-OBSERVED_GETTER(trust, "b", VF_ATTR_TRUST, (int) s->trust, 0)
-OBSERVED_GETTER(spoofchk, "b", VF_ATTR_SPOOFCHK, (int) s->spoofchk, 0)
-OBSERVED_GETTER(min_rate, "u", VF_ATTR_RATE, s->min_tx_rate, (uint32_t) 0)
-OBSERVED_GETTER(max_rate, "u", VF_ATTR_RATE, s->max_tx_rate, (uint32_t) 0)
-
-static int property_get_mac(sd_bus *bus, const char *path, const char *iface, const char *property,
-                            sd_bus_message *reply, void *userdata, sd_bus_error *error)
-{
-        const VfSettings *s = vf_observed(userdata);
-        char buf[ETHER_ADDR_STRLEN];
-
-        if (!s || !(s->mask & VF_ATTR_BIT(VF_ATTR_MAC)))
-                return sd_bus_message_append(reply, "s", "");
-        return sd_bus_message_append(reply, "s", ether_addr_to_string(&s->mac, buf));
-}
-
-static int property_get_link_state(sd_bus *bus, const char *path, const char *iface, const char *property,
-                                   sd_bus_message *reply, void *userdata, sd_bus_error *error)
-{
-        const VfSettings *s = vf_observed(userdata);
-        const char *v = "";
-
-        if (s && (s->mask & VF_ATTR_BIT(VF_ATTR_LINK_STATE)))
-                v = s->link_state == IFLA_VF_LINK_STATE_ENABLE    ? "enable"
-                    : s->link_state == IFLA_VF_LINK_STATE_DISABLE ? "disable"
-                                                                  : "auto";
-        return sd_bus_message_append(reply, "s", v);
 }
 
 static int property_get_str(sd_bus *bus, const char *path, const char *iface, const char *property,
@@ -131,7 +115,7 @@ static int property_get_guid(sd_bus *bus, const char *path, const char *iface, c
         return sd_bus_message_append(reply, "s", rdma_guid_to_string(*(uint64_t *) userdata, buf));
 }
 
-const sd_bus_vtable vf_vtable[] = {
+static const sd_bus_vtable vf_vtable_head[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("PCIAddress", "s", property_get_str, offsetof(VirtualFunction, pci),
                         SD_BUS_VTABLE_PROPERTY_CONST),
@@ -141,16 +125,9 @@ const sd_bus_vtable vf_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Driver", "s", property_get_str, offsetof(VirtualFunction, driver),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("MACAddress", "s", property_get_mac, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("VLAN", "q", property_get_vlan, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("QoS", "u", property_get_qos, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("VLANProtocol", "s", property_get_vlan_proto, 0,
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Trust", "b", property_get_trust, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("SpoofCheck", "b", property_get_spoofchk, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("LinkState", "s", property_get_link_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("MinTxRate", "u", property_get_min_rate, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("MaxTxRate", "u", property_get_max_rate, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+};
+
+static const sd_bus_vtable vf_vtable_tail[] = {
         SD_BUS_PROPERTY("MTU", "u", NULL, offsetof(VirtualFunction, mtu),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("RDMADevice", "s", property_get_str, offsetof(VirtualFunction, rdma_device),
@@ -182,3 +159,26 @@ const sd_bus_vtable vf_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,
 };
+
+const sd_bus_vtable *vf_bus_vtable(void)
+{
+        static sd_bus_vtable v[ELEMENTSOF(vf_vtable_head) + _VF_ATTR_MAX * VF_ATTR_PROPERTIES_MAX +
+                               ELEMENTSOF(vf_vtable_tail)];
+        size_t n = 0;
+
+        if (v[0].type == _SD_BUS_VTABLE_START)
+                return v;
+        for (size_t i = 0; i < ELEMENTSOF(vf_vtable_head); i++)
+                v[n++] = vf_vtable_head[i];
+        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
+                for (size_t p = 0; p < VF_ATTR_PROPERTIES_MAX && vf_attr_info(a)->properties[p].name; p++) {
+                        const VfAttrProperty *prop = &vf_attr_info(a)->properties[p];
+
+                        v[n++] = (sd_bus_vtable) SD_BUS_PROPERTY(prop->name, prop->signature,
+                                                                 property_get_attr, 0,
+                                                                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE);
+                }
+        for (size_t i = 0; i < ELEMENTSOF(vf_vtable_tail); i++)
+                v[n++] = vf_vtable_tail[i];
+        return v;
+}

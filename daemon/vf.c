@@ -203,44 +203,21 @@ void vf_desired_settings(const VirtualFunction *vf, VfSettings *ret)
                 *ret = s;
                 return;
         }
+        s = l->settings;
+        s.index = vf->index;
         /* While a consumer holds the VF, it owns MAC and VLAN (libvirt and CNI set them). */
-        if (!vf->allocated) {
-                if (l->mac_mode == VF_MAC_FIXED) {
-                        s.mac = l->mac;
-                        s.mask |= VF_ATTR_BIT(VF_ATTR_MAC);
-                } else if (l->mac_mode == VF_MAC_STABLE) {
-                        const PhysicalFunction *pf = vf->pf;
-                        char id[ETHER_ADDR_STRLEN];
-                        const char *pf_id = pf->pci;
+        if (vf->allocated)
+                for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
+                        if (vf_attr_info(a)->consumer_owned)
+                                s.mask &= ~VF_ATTR_BIT(a);
+        if ((s.mask & VF_ATTR_BIT(VF_ATTR_MAC)) && l->mac_mode == VF_MAC_STABLE) {
+                const PhysicalFunction *pf = vf->pf;
+                char id[ETHER_ADDR_STRLEN];
+                const char *pf_id = pf->pci;
 
-                        if (pf->link && pf->link->has_perm_addr && !ether_addr_is_null(&pf->link->perm_addr))
-                                pf_id = ether_addr_to_string(&pf->link->perm_addr, id);
-                        stable_vf_mac(pf->manager->machine_key, pf_id, vf->index, &s.mac);
-                        s.mask |= VF_ATTR_BIT(VF_ATTR_MAC);
-                }
-                if (l->has_vlan || l->has_qos || l->has_vlan_proto) {
-                        s.vlan = l->has_vlan ? l->vlan : 0;
-                        s.qos = l->has_qos ? l->qos : 0;
-                        s.vlan_proto = l->has_vlan_proto ? l->vlan_proto : ETH_P_8021Q;
-                        s.mask |= VF_ATTR_BIT(VF_ATTR_VLAN);
-                }
-        }
-        if (l->spoofchk >= 0) {
-                s.spoofchk = l->spoofchk;
-                s.mask |= VF_ATTR_BIT(VF_ATTR_SPOOFCHK);
-        }
-        if (l->trust >= 0) {
-                s.trust = l->trust;
-                s.mask |= VF_ATTR_BIT(VF_ATTR_TRUST);
-        }
-        if (l->link_state >= 0) {
-                s.link_state = (uint32_t) l->link_state;
-                s.mask |= VF_ATTR_BIT(VF_ATTR_LINK_STATE);
-        }
-        if (l->has_min_tx_rate || l->has_max_tx_rate) {
-                s.min_tx_rate = l->has_min_tx_rate ? l->min_tx_rate : 0;
-                s.max_tx_rate = l->has_max_tx_rate ? l->max_tx_rate : 0;
-                s.mask |= VF_ATTR_BIT(VF_ATTR_RATE);
+                if (pf->link && pf->link->has_perm_addr && !ether_addr_is_null(&pf->link->perm_addr))
+                        pf_id = ether_addr_to_string(&pf->link->perm_addr, id);
+                stable_vf_mac(pf->manager->machine_key, pf_id, vf->index, &s.mac);
         }
         if (vf->pf->config && vf->pf->config->link_type == PF_LINK_TYPE_INFINIBAND) {
                 const char *pf_id = vf->pf->pci;

@@ -130,6 +130,8 @@ static uint32_t link_report_mask(const FakeLink *l)
 
         if (!(l->quirks & FAKE_QUIRK_IB) || (l->quirks & FAKE_QUIRK_IB_NO_REPORT))
                 m &= ~(VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID) | VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID));
+        if (l->quirks & FAKE_QUIRK_NO_RSS_QUERY)
+                m &= ~VF_ATTR_BIT(VF_ATTR_QUERY_RSS);
         return m;
 }
 
@@ -214,7 +216,12 @@ static int build_link_message(const FakeLink *l, uint16_t type, uint32_t seq, ui
                                 struct ifla_vf_tx_rate txrate = {.vf = i, .rate = s->max_tx_rate};
                                 struct ifla_vf_spoofchk spoof = {.vf = i, .setting = s->spoofchk};
                                 struct ifla_vf_link_state ls = {.vf = i, .link_state = s->link_state};
-                                struct ifla_vf_rss_query_en rss = {.vf = i, .setting = 0};
+                                /* (u32) -1: the driver has no such setting. */
+                                struct ifla_vf_rss_query_en rss = {
+                                        .vf = i,
+                                        .setting = (mask & VF_ATTR_BIT(VF_ATTR_QUERY_RSS)) ? s->query_rss
+                                                                                           : UINT32_MAX,
+                                };
                                 struct ifla_vf_trust trust = {.vf = i, .setting = s->trust};
                                 struct ifla_vf_vlan_info vinfo = {
                                         .vf = i,
@@ -484,6 +491,18 @@ static int vf_info_apply(FakeNetlink *fk, FakeLink *l, struct nlattr **tb)
                 if (a->link_state > IFLA_VF_LINK_STATE_DISABLE)
                         return -EINVAL;
                 v->s.link_state = a->link_state;
+                v->writes++;
+                err = 0;
+        }
+        if (tb[IFLA_VF_RSS_QUERY_EN]) {
+                const struct ifla_vf_rss_query_en *a = nla_data(tb[IFLA_VF_RSS_QUERY_EN]);
+
+                if (l->quirks & FAKE_QUIRK_NO_RSS_QUERY)
+                        return -EOPNOTSUPP; /* no ndo_set_vf_rss_query_en */
+                r = vf_begin(fk, l, VF_ATTR_QUERY_RSS, a->vf, &v);
+                if (r < 0)
+                        return r;
+                v->s.query_rss = a->setting != 0;
                 v->writes++;
                 err = 0;
         }
@@ -945,6 +964,8 @@ int fake_netlink_set_vf(FakeNetlink *fk, int ifindex, const VfSettings *s)
                                 d->node_guid = s->node_guid;
                         if (s->mask & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID))
                                 d->port_guid = s->port_guid;
+                        if (s->mask & VF_ATTR_BIT(VF_ATTR_QUERY_RSS))
+                                d->query_rss = s->query_rss;
                 }
         });
 }

@@ -43,6 +43,7 @@ typedef enum FakeQuirk {
         FAKE_QUIRK_DROP_MAC = 1u << 5,     /* acks VF MAC writes and ignores them */
         FAKE_QUIRK_IB_NO_REPORT = 1u << 4, /* with FAKE_QUIRK_IB: takes GUIDs, never reports them
                                             * (no ndo_get_vf_guid) */
+        FAKE_QUIRK_NO_RSS_QUERY = 1u << 6, /* igb: no ndo_set_vf_rss_query_en (-EOPNOTSUPP), reports -1 */
 } FakeQuirk;
 
 FakeNetlink *fake_netlink_new(void);

@@ -92,6 +92,7 @@ class Fake:
             'VLANProtocol': ('s', '802.1Q'), 'Trust': ('b', pool == 'rdma-train'),
             'SpoofCheck': ('b', pool != 'rdma-train'), 'LinkState': ('s', 'auto'),
             'MinTxRate': ('u', 0), 'MaxTxRate': ('u', 25000 if pool == 'rdma-train' else 0),
+            'QueryRSS': ('b', False),
             'MTU': ('u', 9000 if pool == 'rdma-train' else 1500),
             'RDMADevice': ('s', 'mlx5_%d' % (index + 2) if pool == 'rdma-train' else ''),
             'RDMAPort': ('u', 1 if pool == 'rdma-train' else 0),

@@ -40,7 +40,7 @@ int main(void)
 
         n += check("Manager", manager_vtable);
         n += check("PhysicalFunction", pf_vtable);
-        n += check("VirtualFunction", vf_vtable);
+        n += check("VirtualFunction", vf_bus_vtable());
         n += check("Pool", pool_vtable);
         fprintf(stderr, "%u properties checked\n", n);
         ASSERT_TRUE(n > 40);

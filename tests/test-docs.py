@@ -3,11 +3,11 @@
 """The shipped docs cover the interface (STYLE 7: docs checked so they can't drift).
 Every method (with signature), property (with type) and error of dbus/org.sriovd1.xml and
 SPEC §4 is in docs/dbus-api.md; every command of `sriovctl --help` is in docs/sriovctl.md.
-The man pages (man/*.scd) are checked both ways: every config key of daemon/config.c's key
-table is in sriov.d(5), every interface, method (with signature) and property (with type) of
-the introspection XML in org.sriovd1(5), every sriovctl verb and option in sriovctl(1), every
-sriovd option in sriovd(8); and no page documents a key, member, verb or option that the
-code does not have."""
+The man pages (man/*.scd) are checked both ways: every config key of daemon/config.c's and
+daemon/vf-attr.c's key tables is in sriov.d(5), every interface, method (with signature) and
+property (with type) of the introspection XML in org.sriovd1(5), every sriovctl verb and
+option in sriovctl(1), every sriovd option in sriovd(8); and no page documents a key,
+member, verb or option that the code does not have."""
 import os
 import re
 import subprocess
@@ -71,10 +71,13 @@ def compare(code, doc, what):
         wrong.append('%s %s' % (what, x))
 
 
-# sriov.d(5): the parser's key table (the one its unknown-key check uses).
+# sriov.d(5): the parser's key tables (the ones its unknown-key check uses).
 config_c = open(os.path.join(SRC, 'daemon', 'config.c')).read()
 table = config_c.split('config_keys[] = {')[1].split('};')[0]
 code_keys = [k for _, _, k in re.findall(r'\{"([^"]*)", "([^"]*)", "([^"]*)"\}', table)]
+# ... and the VF attribute table's keys (daemon/vf-attr.c: one row per attribute, under "vfs").
+vf_attr_c = open(os.path.join(SRC, 'daemon', 'vf-attr.c')).read()
+code_keys += ['vfs.' + k for k in re.findall(r'\{"([a-z_]+)", VF_ATTR_CONFIG_', vf_attr_c)]
 assert len(code_keys) >= 20, code_keys
 keys_text = section(man('sriov.d.5'), 'KEYS')
 doc_keys = re.findall(r'^\*([a-z_.]+)\*$', keys_text, re.M)

@@ -610,7 +610,7 @@ TEST(monitor)
 TEST(vf_attr_table)
 {
         ASSERT_STREQ(vf_attr_to_string(VF_ATTR_LINK_STATE), "link_state");
-        ASSERT_EQ(vf_attr_from_string("ib_port_guid"), VF_ATTR_IB_PORT_GUID);
+        ASSERT_EQ(vf_attr_from_string("port_guid"), VF_ATTR_IB_PORT_GUID);
         ASSERT_EQ(vf_attr_from_string("nope"), -EINVAL);
         for (int i = 0; i < _VF_ATTR_MAX; i++)
                 ASSERT_TRUE(vf_attr_to_string(i));

@@ -39,8 +39,8 @@ static void check_entry(const PfConfig *c)
                 CHECK(vf->pool);
                 CHECK(vf->first <= vf->last);
                 CHECK(c->num_vfs == NUM_VFS_MAX || vf->last < (unsigned) c->num_vfs);
-                CHECK(!vf->has_vlan || vf->vlan <= 4095);
-                CHECK(!vf->has_qos || (vf->qos <= 7 && vf->has_vlan));
+                CHECK(vf->settings.vlan <= 4095 && vf->settings.qos <= 7);
+                CHECK((vf->settings.mask & ~VF_ATTR_ALL) == 0);
                 CHECK(vf->mac_mode != VF_MAC_FIXED || vf->first == vf->last);
                 CHECK(config_driver_name_is_known(vf->driver));
                 for (size_t j = 0; j < i; j++)
