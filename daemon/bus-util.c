@@ -74,7 +74,8 @@ typedef struct PolkitQuery {
         sd_bus_message *request;
         sd_bus_message_handler_t handler;
         sd_bus_slot *slot;
-        int result; /* -1 pending, 0 denied, 1 allowed */
+        sd_bus_track *caller; /* empties when the caller leaves: then nobody awaits the answer */
+        int result;           /* -1 pending, 0 denied, 1 allowed */
         struct PolkitQuery *next;
 } PolkitQuery;
 
@@ -92,9 +93,22 @@ static PolkitQuery *polkit_query_free(PolkitQuery *q)
                         break;
                 }
         sd_bus_slot_unref(q->slot);
+        sd_bus_track_unref(q->caller);
         sd_bus_message_unref(q->request);
         free(q->sender);
         return mfree(q);
+}
+
+static int on_polkit_caller_gone(sd_bus_track *t, void *userdata)
+{
+        PolkitQuery *q = userdata;
+
+        /* Acting on a "yes" now would make a lease nobody knows of: drop the pending check
+         * (unreffing its slot discards polkit's answer) and the call with it. */
+        log_debug("%s left before polkit answered: dropping its call.",
+                  strna(sd_bus_message_get_sender(q->request)));
+        polkit_query_free(q);
+        return 0;
 }
 
 static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
@@ -180,6 +194,17 @@ int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handle
         q->result = -1;
         q->next = queries;
         queries = q;
+
+        /* Watched before polkit is asked: the bus handles our AddMatch before the check, so a
+         * caller that leaves later is seen here, and one that left earlier fails polkit's own
+         * lookup of the subject (denied). */
+        r = sd_bus_track_new(sd_bus_message_get_bus(message), &q->caller, on_polkit_caller_gone, q);
+        if (r >= 0)
+                r = sd_bus_track_add_name(q->caller, sender);
+        if (r < 0) {
+                polkit_query_free(q);
+                return r;
+        }
 
         r = sd_bus_message_new_method_call(sd_bus_message_get_bus(message), &call,
                                            "org.freedesktop.PolicyKit1",

@@ -121,6 +121,8 @@ static int run(int argc, char *argv[])
         if (arg_check_config)
                 return check_config();
 
+        test_crash_at = getenv("SRIOVD_TEST_CRASH_AT");
+        test_stop_at = getenv("SRIOVD_TEST_STOP_AT");
         o.root = arg_root;
         o.state_dir = arg_state_dir;
         o.cdi_dir = arg_cdi_dir;

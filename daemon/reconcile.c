@@ -103,6 +103,7 @@ static int num_vfs_job_work(void *p)
         NumVfsJob *j = p;
         int r;
 
+        test_crash_point("before-numvfs");
         /* The kernel only accepts a non-zero count from zero: go through 0. This write is what
          * takes seconds on real NICs (VF teardown and PCI device creation). */
         if (j->from != 0) {
@@ -117,6 +118,7 @@ static int num_vfs_job_work(void *p)
                 if (r < 0)
                         return r;
         }
+        test_crash_point("after-numvfs");
         return 0;
 }
 
@@ -325,6 +327,7 @@ static int bind_job_work(void *p)
                                 continue;
                         }
                 }
+                test_crash_point("during-bind"); /* unbound, override set, not probed */
                 /* EINVAL/ENODEV from drivers_probe only means "no driver took it". */
                 r = sysfs_write("/sys/bus/pci/drivers_probe", it->pci);
                 it->result = r == -EINVAL || r == -ENODEV ? 0 : r;
@@ -580,6 +583,7 @@ static int pf_apply_vf_settings(PhysicalFunction *pf, unsigned desired, char **e
                 return 0;
         r = netlink_set_vfs(m->netlink, pf->ifindex, want, n);
         if (r >= 0) {
+                test_crash_point("after-batch");
                 for (size_t i = 0; i < n; i++)
                         vf_note_applied(want[i].index < pf->n_vf_slots ? pf->vfs[want[i].index] : NULL,
                                         &want[i]);

@@ -2,9 +2,11 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "log.h"
 #include "util.h"
 
 char **strv_free(char **l)
@@ -353,4 +355,19 @@ int parse_range(const char *s, unsigned *ret_first, unsigned *ret_last)
         *ret_first = first;
         *ret_last = last;
         return 0;
+}
+
+const char *test_crash_at, *test_stop_at;
+
+void test_crash_point(const char *point)
+{
+        if (test_crash_at && streq(test_crash_at, point)) {
+                log_notice("Test hook: SIGKILL at %s.", point);
+                (void) raise(SIGKILL);
+        }
+        if (test_stop_at && streq(test_stop_at, point)) {
+                test_stop_at = NULL; /* once: the next pass runs through */
+                log_notice("Test hook: SIGSTOP at %s.", point);
+                (void) raise(SIGSTOP);
+        }
 }

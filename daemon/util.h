@@ -58,6 +58,13 @@ int free_and_strdup(char **p, const char *s); /* 1 if changed, 0 if equal, <0 on
 /* Like free_and_strdup() with a formatted value; fmt == NULL sets NULL. */
 int free_and_vasprintf(char **p, const char *fmt, va_list ap) _printf_(2, 0);
 
+/* Test hook of the VM fault matrix (tests/vm/scenarios/fault-*.sh): main() sets these from
+ * $SRIOVD_TEST_CRASH_AT and $SRIOVD_TEST_STOP_AT; test_crash_point(P) then kills the daemon
+ * with SIGKILL at point P, or stops it (SIGSTOP, once) for the test to act and SIGCONT it.
+ * NULL, and so a no-op, everywhere else. */
+extern const char *test_crash_at, *test_stop_at;
+void test_crash_point(const char *point);
+
 /* Parses "N" or "N-M" into an inclusive range. */
 int parse_range(const char *s, unsigned *ret_first, unsigned *ret_last);
 

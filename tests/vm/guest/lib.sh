@@ -191,3 +191,32 @@ drain_watchers() {
 }
 # jqe FILTER [ARGS...] <<<JSON: jq -e without printing the result (for check)
 jqe() { jq -e "$@" >/dev/null; }
+
+# --- fault matrix helpers -------------------------------------------------------------------
+# vfio_group PCI: the /dev/vfio/N node of a device bound to vfio-pci
+vfio_group() { echo "/dev/vfio/$(basename "$(readlink -f "/sys/bus/pci/devices/$1/iommu_group")")"; }
+# vfio_hold NODE [USER]: a process (as USER, default root) that opens NODE read-write and
+# waits; prints its PID once /proc/PID/fd/3 is NODE (fails after 10 s otherwise).
+vfio_hold() {
+        local node=$1 user=${2:-} pid end
+        if [ -n "$user" ]; then
+                setpriv --reuid="$user" --regid="$(id -gn "$user")" --clear-groups \
+                        bash -c 'exec 3<>"$1" && exec sleep infinity' _ "$node" >/dev/null 2>&1 &
+        else
+                bash -c 'exec 3<>"$1" && exec sleep infinity' _ "$node" >/dev/null 2>&1 &
+        fi
+        pid=$!
+        end=$(( $(date +%s%N) + 10000000000 ))
+        until [ "$(readlink "/proc/$pid/fd/3" 2>/dev/null)" == "$node" ]; do
+                [ "$(date +%s%N)" -ge "$end" ] && { kill "$pid" 2>/dev/null; return 1; }
+                sleep 0.05
+        done
+        echo "$pid"
+}
+holds() { [ "$(readlink "/proc/$1/fd/3" 2>/dev/null)" == "$2" ]; }
+SRIOVD_M="org.sriovd1 /org/sriovd1 org.sriovd1.Manager"
+# allocate POOL OWNER: Allocate as root, prints the VF object path
+allocate() { busctl call $SRIOVD_M Allocate 'ssa{sv}' "$1" "$2" 0 | sed -n 's/^o "\(.*\)"$/\1/p'; }
+# vfget PATH PROP: a VirtualFunction property, unquoted
+vfget() { busctl get-property org.sriovd1 "$1" org.sriovd1.VirtualFunction "$2" | sed 's/^[a-z]* //; s/^"//; s/"$//'; }
+pf_state_is() { [ "$(pf_prop "$1" State)" == "$2" ]; }
