@@ -154,7 +154,7 @@ static void env_setup(void)
         CHECK(sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_PF_PREFIX, SRIOVD_PF_IFACE, pf_vtable,
                                          pf_bus_find, m) >= 0);
         CHECK(sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_PF_PREFIX, pf_bus_enumerate, m) >= 0);
-        CHECK(sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_VF_PREFIX, SRIOVD_VF_IFACE, vf_vtable,
+        CHECK(sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_VF_PREFIX, SRIOVD_VF_IFACE, vf_bus_vtable(),
                                          vf_bus_find, m) >= 0);
         CHECK(sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_VF_PREFIX, vf_bus_enumerate, m) >= 0);
         CHECK(sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_POOL_PREFIX, SRIOVD_POOL_IFACE, pool_vtable,
