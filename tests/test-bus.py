@@ -399,6 +399,21 @@ def test_lease_blocks_shrink(bus):
     bus.alive()
 
 
+def test_hint_list_bounded(bus):
+    """A hint list longer than the five keys there are (here: 'pf' 10,000 times) is refused
+    before any work, not scanned or pinned while polkit decides."""
+    entry = GLib.Variant.new_dict_entry(GLib.Variant('s', 'pf'), GLib.Variant('v', GLib.Variant('s', 'x')))
+    hints = GLib.Variant.new_array(GLib.VariantType('{sv}'), [entry] * 10000)
+    params = GLib.Variant.new_tuple(GLib.Variant('s', 'vm'), GLib.Variant('s', 'x'), hints)
+    try:
+        bus.conn.call_sync(NAME, ROOT, MGR, 'Allocate', params, None, Gio.DBusCallFlags.NONE, 30000, None)
+        raise AssertionError('Allocate with 10,000 hints succeeded')
+    except GLib.Error as e:
+        assert Gio.DBusError.get_remote_error(e) == ERR + 'InvalidArgument', e.message
+        assert 'Too many hints' in e.message, e.message
+    bus.alive()
+
+
 def test_bad_input(bus):
     vm = bus.mgr('ListVirtualFunctions', 's', 'vm')[0]
     free_vf = vm[0][0]
@@ -426,6 +441,9 @@ def test_bad_input(bus):
         (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'x', {'numa_node': GLib.Variant('u', 0)}),
         (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'x', {'pci': GLib.Variant('i', 3)}),
         (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'x', {'bind_to_caller': GLib.Variant('i', 1)}),
+        # hint strings are bounded (a PCI address is 12 bytes, an interface name 15)
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'x', {'pf': GLib.Variant('s', 'p' * 65)}),
+        (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'x', {'pci': GLib.Variant('s', '0' * (1 << 20))}),
         # owners: empty, huge, control characters
         (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', '', {}),
         (ERR + 'InvalidArgument', 'Allocate', 'ssa{sv}', 'vm', 'x' * (1 << 20), {}),

@@ -26,4 +26,6 @@ if "$sriovd" --check-config --root="$root" 2>"$root/errors" >/dev/null; then
         echo "broken drop-in accepted"; exit 1
 fi
 grep -q "99-broken.conf:1: " "$root/errors" || { echo "no FILE:LINE error:"; cat "$root/errors"; exit 1; }
+# Once: the loader reports, --check-config prints (it used to log each error a second time).
+[ "$(grep -c "99-broken.conf:1: " "$root/errors")" -eq 1 ] || { echo "error printed more than once:"; cat "$root/errors"; exit 1; }
 echo "broken drop-in reported: $(cat "$root/errors")"

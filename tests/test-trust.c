@@ -206,6 +206,19 @@ TEST(failed_first_read_leaves_no_dangling_vf)
                     manager_get_pf(s->manager, "0000:01:00.0"));
 }
 
+/* Under the unit, config space past 64 bytes (the SR-IOV capability) is unreadable without
+ * CAP_SYS_ADMIN, as it is here (the fake has no config file): the VF device ID comes from
+ * sysfs's sriov_vf_device instead of staying 0. */
+TEST(vf_device_id_from_sysfs)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s =
+                setup("physical_functions = ( { match = { pci = \"0000:01:00.*\"; }; num_vfs = 1; } );\n");
+        PhysicalFunction *pf = manager_get_pf(s->manager, "0000:01:00.0");
+
+        ASSERT_TRUE(!pf->has_sriov_cap);
+        ASSERT_EQ(pf->vf_device_id, 0x10ca);
+}
+
 /* ---- the model announces what it observes ------------------------------------------------ */
 
 static VirtualFunction *watched_vf;
@@ -410,6 +423,7 @@ int main(void)
         RUN(vfio_in_use_fails_closed);
         RUN(lease_blocks_without_vf_object);
         RUN(failed_first_read_leaves_no_dangling_vf);
+        RUN(vf_device_id_from_sysfs);
         RUN(observed_changes_are_announced);
         RUN(storage_faults_keep_disk_and_bus_in_agreement);
         RUN(plan_logs_nothing_and_parses_once_per_change);
