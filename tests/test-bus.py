@@ -564,6 +564,7 @@ conn.call('org.sriovd1', '/org/sriovd1', 'org.sriovd1.Manager', 'Allocate',
           None, Gio.DBusCallFlags.NONE, 30000, None, None)
 conn.flush_sync(None)
 print(conn.get_unique_name(), flush=True)
+sys.stdin.read()  # stays on the bus until the test closes our stdin
 '''
 
 
@@ -586,10 +587,17 @@ def test_bind_to_caller_gone_before_polkit_answers(bus):
     free = pools(bus)['vm'][2]
     pk, held = fake_polkit(bus)
     pw = pwd.getpwnam('nobody')
-    name = subprocess.run(['setpriv', '--reuid=%d' % pw.pw_uid, '--regid=%d' % pw.pw_gid, '--clear-groups',
-                           '/usr/bin/python3', '-c', GONE_CLIENT, bus.address],
-                          capture_output=True, text=True, timeout=60, check=True).stdout.strip()
-    bus.wait(lambda: len(held) == 1, 'the check reaching polkit')
+    p = subprocess.Popen(['setpriv', '--reuid=%d' % pw.pw_uid, '--regid=%d' % pw.pw_gid, '--clear-groups',
+                          '/usr/bin/python3', '-c', GONE_CLIENT, bus.address],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        name = p.stdout.readline().strip()
+        assert name.startswith(':'), name
+        # The caller is still there while polkit gets the check; then it leaves.
+        bus.wait(lambda: len(held) == 1, 'the check reaching polkit')
+    finally:
+        p.stdin.close()
+        p.wait(60)
     bus.wait(lambda: any(m == 'NameOwnerChanged' and a[0] == name and not a[2] for p, i, m, a in bus.signals),
              'the bus announcing that the caller left')
     held[0].return_value(GLib.Variant('((bba{ss}))', ((True, False, {}),)))
