@@ -136,35 +136,6 @@ static int cdi_file_name(const VirtualFunction *vf, char **ret)
         return asprintf_safe(ret, CDI_FILE_PREFIX "%s.json", name);
 }
 
-/* temp file, rename: a runtime reading the directory sees the old spec or the new one. /run
- * is tmpfs, so there is nothing to fsync for. */
-static int write_atomic(int dir_fd, const char *name, const char *text)
-{
-        _cleanup_free_ char *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        size_t n = strlen(text);
-        int r;
-
-        r = asprintf_safe(&tmp, ".%s.tmp", name);
-        if (r < 0)
-                return r;
-        fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return negative_errno();
-        if (write(fd, text, n) != (ssize_t) n) {
-                r = errno > 0 ? -errno : -EIO;
-                (void) unlinkat(dir_fd, tmp, 0);
-                return r;
-        }
-        fd = safe_close(fd);
-        if (renameat(dir_fd, tmp, dir_fd, name) < 0) {
-                r = negative_errno();
-                (void) unlinkat(dir_fd, tmp, 0);
-                return r;
-        }
-        return 0;
-}
-
 static int open_cdi_dir(Manager *m)
 {
         int fd;
@@ -200,7 +171,7 @@ int cdi_sync_vf(Manager *m, VirtualFunction *vf)
                 return log_vf_full_errno(vf, LOG_WARNING, dir_fd, "Cannot open CDI directory %s: %m",
                                          m->cdi_dir);
         if (text) {
-                r = write_atomic(dir_fd, name, text);
+                r = write_file_atomic_at(dir_fd, name, text);
                 if (r < 0)
                         return log_vf_full_errno(vf, LOG_WARNING, r, "Cannot write CDI spec %s/%s: %m",
                                                  m->cdi_dir, name);

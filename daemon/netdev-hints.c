@@ -65,24 +65,10 @@ int netdev_hint_sync_vf(Manager *m, VirtualFunction *vf)
                 return 0;
         }
         if (want) {
-                _cleanup_free_ char *tmp = NULL;
-                _cleanup_close_ int fd = -EBADF;
-                size_t n = strlen(NETDEV_HINT_TEXT);
-
-                r = asprintf_safe(&tmp, ".%s.tmp", vf->pci);
+                r = write_file_atomic_at(dir_fd, vf->pci, NETDEV_HINT_TEXT);
                 if (r < 0)
-                        return r;
-                fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-                if (fd < 0)
-                        return log_vf_full_errno(vf, LOG_WARNING, errno, "Cannot write %s/%s: %m",
-                                                 m->hint_dir, tmp);
-                if (write(fd, NETDEV_HINT_TEXT, n) != (ssize_t) n ||
-                    renameat(dir_fd, tmp, dir_fd, vf->pci) < 0) {
-                        r = errno > 0 ? -errno : -EIO;
-                        (void) unlinkat(dir_fd, tmp, 0);
                         return log_vf_full_errno(vf, LOG_WARNING, r, "Cannot write %s/%s: %m", m->hint_dir,
                                                  vf->pci);
-                }
         } else if (unlinkat(dir_fd, vf->pci, 0) < 0 && errno != ENOENT)
                 return log_vf_full_errno(vf, LOG_WARNING, errno, "Cannot remove %s/%s: %m", m->hint_dir,
                                          vf->pci);

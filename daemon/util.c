@@ -371,3 +371,33 @@ void test_crash_point(const char *point)
                 (void) raise(SIGSTOP);
         }
 }
+
+/* A temporary file beside it, then rename: a reader of the directory sees the old content or
+ * the new, never a part. No fsync: for files under /run (tmpfs) that readers need now, not
+ * after a power loss (leases, which do, have their own path in lease.c). */
+int write_file_atomic_at(int dir_fd, const char *name, const char *text)
+{
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t n = strlen(text);
+        int r;
+
+        r = asprintf_safe(&tmp, ".%s.tmp", name);
+        if (r < 0)
+                return r;
+        fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return negative_errno();
+        if (write(fd, text, n) != (ssize_t) n) {
+                r = errno > 0 ? -errno : -EIO;
+                (void) unlinkat(dir_fd, tmp, 0);
+                return r;
+        }
+        fd = safe_close(fd);
+        if (renameat(dir_fd, tmp, dir_fd, name) < 0) {
+                r = negative_errno();
+                (void) unlinkat(dir_fd, tmp, 0);
+                return r;
+        }
+        return 0;
+}

@@ -26,6 +26,8 @@ const char *path_basename(const char *p);
 int read_one_line_file(const char *path, char **ret);
 /* Opens with O_TRUNC (harmless on sysfs, needed on test trees) and writes the value. */
 int write_string_file(const char *path, const char *value);
+/* Writes `text` to dir_fd/name through a temporary file and rename (readers never see a part). */
+int write_file_atomic_at(int dir_fd, const char *name, const char *text);
 int read_u32_file(const char *path, uint32_t *ret);
 int read_int_file(const char *path, int *ret);
 /* Resolves a symlink and returns the last path component of its target. */
