@@ -85,6 +85,10 @@ rootfs_pkgs=(
         libpci3 pci.ids libconfig9 libibverbs1 meson ninja-build
         network-manager libpam-systemd
         man-db
+        # Issue 13's consumers, each started by its own scenario (off at boot, below).
+        podman crun conmon busybox-static
+        libvirt-daemon-system libvirt-clients
+        slurmd slurmctld slurm-client munge
 )
 pkg_versions=$(apt-cache policy "${rootfs_pkgs[@]}" 2>/dev/null | sed -n 's/^ *Candidate: //p' | tr '\n' ' ')
 key=$( { cat "$0" "$here"/image/*; echo "$kabi ${rootfs_pkgs[*]} $pkg_versions $mirror"; } \
@@ -153,6 +157,13 @@ if [ ! -e "$rootfs" ]; then
         chroot "$r" systemctl disable -q NetworkManager.service NetworkManager-wait-online.service \
                 NetworkManager-dispatcher.service 2>/dev/null || true
         rm -f "$r/usr/share/dbus-1/system-services/org.freedesktop.PolicyKit1.service"
+        # The consumers (podman, libvirt, Slurm) stay off at boot too: boots stay short and
+        # every scenario but theirs sees the same host as before. Their scenarios start them.
+        chroot "$r" systemctl disable -q libvirtd.service libvirtd.socket libvirtd-ro.socket \
+                libvirtd-admin.socket virtlogd.socket virtlockd.socket virtlogd-admin.socket \
+                virtlockd-admin.socket libvirt-guests.service slurmd.service slurmctld.service \
+                munge.service podman.socket podman-restart.service podman-auto-update.timer \
+                2>/dev/null || true
         ln -sf /dev/null "$r/etc/systemd/system/polkit.service"
         printf '[main]\nno-auto-default=*\nauth-polkit=false\n' >"$r/etc/NetworkManager/conf.d/90-sriovd-bench.conf"
         # The guest kernel's modules, plus netdevsim, with a real depmod.
