@@ -61,7 +61,7 @@ static int pool_exists(sd_bus *bus, const char *pool)
 }
 
 /* Every VF of the pool, leased or not: the network names the pool once, and the hook
- * (libexec/sriovd/libvirt-hook) checks each lease when libvirt hands a VF out. Sorted by
+ * (libexec/sriovd-libvirt-hook) checks each lease when libvirt hands a VF out. Sorted by
  * PCI address, so the same pool always prints the same XML. */
 int verb_libvirt_network(sd_bus *bus, char **args)
 {

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """libvirt's side of sriovd on a private bus: `sriovctl libvirt-network` and the libvirt hook
-(libvirt/libvirt-hook.c) fed the XML libvirt passes on stdin, exactly as libvirt runs it
+(libvirt/sriovd-libvirt-hook.c) fed the XML libvirt passes on stdin, exactly as libvirt runs it
 (OBJECT OPERATION SUB-OPERATION EXTRA). The leases it takes and gives back are read from
 the bus.
 

@@ -4,8 +4,8 @@
  * when the domain or port goes. A VF leased to anyone else makes the hook fail, and libvirt
  * then fails the start or the port creation with the hook's message.
  *
- * Installed in libexecdir/sriovd/ and off until an admin links it into libvirt's hook
- * directories (docs/integrations.md):
+ * Installed as libexecdir/sriovd-libvirt-hook and off until an admin links it into
+ * libvirt's hook directories (docs/integrations.md):
  *   /etc/libvirt/hooks/qemu.d/50-sriovd     OBJECT prepare|release|reconnect|attach ...
  *   /etc/libvirt/hooks/network.d/50-sriovd  NETWORK port-created|port-deleted ...
  * libvirt passes the domain XML (qemu) or <hookData> with <network> and <networkport>
