@@ -422,6 +422,38 @@ static int run_domain(xmlNode *domain, const char *op, const char *subop)
 /* <hookData><network>...</network><networkport><uuid/>...<plug type='hostdev-pci'>
  * <address .../></plug></networkport></hookData>. libvirt has already picked the VF (the
  * first of the network's pool it counts as unused) when it runs port-created. */
+/* A network that starts has no ports: libvirt drops the ports it had (after a reboot, or a
+ * net-destroy with ports) without running port-deleted. Leases that libvirt still holds on
+ * the network's VFs are those ports' and would block the VFs for good: give them back.
+ * Best effort: a failure here must not stop the network. */
+static int release_stale_port_leases(xmlNode *hook_data)
+{
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        xmlNode *fwd = child(child(hook_data, "network"), "forward");
+
+        if (!fwd || !prop_is(fwd, "mode", "hostdev"))
+                return 0;
+        for (xmlNode *a = fwd->children; a; a = a->next) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_(vf_info_done) VfInfo vf = {};
+                char pci[PCI_MAX];
+                int r;
+
+                if (!node_is(a, "address") || address_to_pci(a, pci) < 0)
+                        continue;
+                if (!bus && bus_open(&bus) < 0)
+                        return 0;
+                if (vf_lookup(bus, pci, &vf) <= 0 || !vf.allocated || !startswith(vf.owner, "libvirt:"))
+                        continue;
+                r = sd_bus_call_method(bus, BUS_NAME, ROOT_PATH, IFACE_MANAGER, "Release", &error, NULL,
+                                       "os", vf.path, vf.owner);
+                if (r < 0)
+                        hook_error("cannot release the stale lease of %s on VF %s: %s", vf.owner, pci,
+                                   bus_message(&error, r));
+        }
+        return 0;
+}
+
 static int run_network(xmlNode *hook_data, const char *op, const char *subop)
 {
         _cleanup_free_ char *uuid = NULL, *owner = NULL;
@@ -429,6 +461,8 @@ static int run_network(xmlNode *hook_data, const char *op, const char *subop)
         char pci[PCI_MAX];
         int r;
 
+        if (streq(op, "start") && streq(subop, "begin"))
+                return release_stale_port_leases(hook_data);
         if (!streq(subop, "begin") || !(streq(op, "port-created") || streq(op, "port-deleted")))
                 return 0;
         if (!port) {

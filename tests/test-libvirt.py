@@ -108,6 +108,30 @@ def test_port_lease(bus):
     assert owner(bus, path) == ''
 
 
+def test_network_start_drops_stale_port_leases(bus):
+    """libvirt forgets a network's ports when the network starts (after a reboot or a
+    net-destroy with ports) without port-deleted: the start hook gives their leases back,
+    and only libvirt's."""
+    pool, vfs = pool_vfs(bus, 2)
+    (p0, pci0), (p1, pci1) = vfs[:2]
+    port = str(uuid.uuid4())
+    assert hook(bus, port_xml(port, pci0), 'sriovd-vm', 'port-created', 'begin').returncode == 0
+    bus.ctl('allocate', pool, '--owner', 'slurm:42', '--pci', pci1)
+    net = ET.fromstring(port_xml(port, pci0)).find('network')
+    fwd = net.find('forward')
+    fwd.append(ET.fromstring(addr_xml(pci1, "type='pci' ")))
+    data = '<hookData>%s</hookData>' % ET.tostring(net, encoding='unicode')
+    for op, sub in (('started', 'begin'), ('stopped', 'end')):
+        assert hook(bus, data, 'sriovd-vm', op, sub).returncode == 0
+    assert owner(bus, p0) == 'libvirt:' + port, 'only start drops port leases'
+    p = hook(bus, data, 'sriovd-vm', 'start', 'begin')
+    assert p.returncode == 0, p.stderr
+    assert owner(bus, p0) == '' and owner(bus, p1) == 'slurm:42'
+    # Best effort: sriovd gone does not stop the network.
+    nobus = dict(bus.env, SRIOVD_BUS_ADDRESS='unix:path=/nonexistent/bus')
+    assert hook(bus, data, 'sriovd-vm', 'start', 'begin', env=nobus).returncode == 0
+
+
 def test_port_refused(bus):
     """A VF another consumer holds: the hook fails with one line naming the holder, the
     holder keeps it, and libvirt gets no lease (libvirt then fails the port creation)."""

@@ -9,7 +9,8 @@
 #  - a VF another consumer (slurm:42) holds makes `virsh net-port-create` fail with the
 #    holder's name, every time: libvirt does not skip to the next VF, it offers the first it
 #    counts as unused, and the hook refuses it; the holder keeps its lease;
-#  - once the holder lets go, the same request succeeds; net-port-delete releases.
+#  - once the holder lets go, the same request succeeds; net-port-delete releases;
+#  - a network restarted under a port (libvirt drops the port silently) gives its lease back.
 # The qemu hook (qemu.d/) is run once as libvirt runs it, with a domain XML on stdin, since
 # libvirtd cannot start a domain here.
 # vm-args: --pfs 1 --hotplug-ports 0
@@ -105,6 +106,17 @@ check_eq "$VF1 still port B's" "libvirt:$PB" "$(owner_of "$VF1")"
 check "net-port-delete B" $V net-port-delete sriovd-vm "$PB"
 check_eq "$VF1 released with port B" false "$(vf_prop "$VF1" Allocated)"
 check_eq "pool vm all free" 3 "$(sriovctl --json pools | jq '.[] | select(.Name == "vm") | .Free')"
+
+# --- a network restarted under a port: libvirt forgets the port (no port-deleted), the
+# start hook gives its lease back (after a reboot the same happens at autostart) ----------
+PC=$(cat /proc/sys/kernel/random/uuid)
+port_xml "$PC" 3 >/tmp/pc.xml
+check "net-port-create C" $V net-port-create sriovd-vm /tmp/pc.xml
+check_eq "$VF0 is port C's" "libvirt:$PC" "$(owner_of "$VF0")"
+check "net-destroy with port C in place" $V net-destroy sriovd-vm
+check "net-start" $V net-start sriovd-vm
+check_eq "libvirt has no port after the restart" "" "$($V net-port-list sriovd-vm)"
+check_eq "$VF0's lease of the forgotten port C is released" false "$(vf_prop "$VF0" Allocated)"
 
 # --- the qemu hook, run as libvirtd runs it (a domain cannot start in this guest) ----------------
 addr() { local b=${1#*:}; printf "<address type='pci' domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/>" \
