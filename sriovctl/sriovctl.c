@@ -1799,10 +1799,8 @@ static void help(void)
                "     --no-pager             Accepted for compatibility; output is never paged\n"
                "     --no-ask-password      Do not ask for polkit authentication\n"
                "     --system               Use the system bus (default)\n"
-               "     --address=ADDRESS      Use this D-Bus address (also: $SRIOVD_BUS_ADDRESS)\n"
-               "     --bind-unit=UNIT       allocate: the lease ends when this run of the unit ends\n"
-               "     --bind-pid=PID         allocate: the lease ends when this process exits\n"
-               "     --cdi                  allocate: print only the CDI device (sriovd.io/vf=NAME)\n",
+               "     --address=ADDRESS      Use this D-Bus address (also: $SRIOVD_BUS_ADDRESS)\n",
+
                program_invocation_short_name);
 }
 

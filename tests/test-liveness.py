@@ -187,6 +187,19 @@ def test_bind_pid_exit(bus):
     bus.alive()
 
 
+def test_vf_held_elsewhere(bus):
+    """The one VF asked for (hint pci) is another consumer's: refused, naming the holder."""
+    held = bus.allocate('vm', 'libvirt:vm1')
+    pci = bus.prop(held, VF, 'PCIAddress')
+    try:
+        bus.allocate('vm', 'podman:web', {'pci': GLib.Variant('s', pci)})
+        raise AssertionError('a VF held by libvirt:vm1 was leased again')
+    except GLib.Error as e:
+        assert Gio.DBusError.get_remote_error(e) == ERR + 'PoolExhausted', e.message
+        assert "leased to 'libvirt:vm1'" in e.message, e.message
+    assert bus.prop(held, VF, 'Owner') == 'libvirt:vm1'
+
+
 def test_bind_pid_across_restart():
     """Bound leases survive a crash; one whose process died meanwhile ends at start, one whose
     pid now names another process (start time, boot) ends too; the live one is watched again."""
