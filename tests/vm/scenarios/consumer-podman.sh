@@ -92,7 +92,9 @@ check "a unit that does not run gets no lease" grep -q "not running" <<<"$out"
 # sriovd goes down; lease-b stops meanwhile: that lease ends at start, the others stay.
 systemctl stop sriovd.service
 systemctl stop lease-b.service
-start_sriovd
+t=$(now_us)
+check "start sriovd again" systemctl start sriovd.service
+say "sriovd back (READY=1) in $(secs_since "$t")s"
 wait_for 20 "lease of a unit stopped while sriovd was down ended at start" allocated "$B" false
 check_eq "unit-bound lease kept across the restart" podman:a "$(vf_prop "$VF0" Owner)"
 check_eq "pid-bound lease kept across the restart" podman:p "$(vf_prop "$VF1" Owner)"
