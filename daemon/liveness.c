@@ -160,6 +160,10 @@ int process_identify(const char *proc_root, pid_t pid, int *ret_pidfd, uint64_t 
         if (fd < 0)
                 return fd;
         r = process_start_time(proc_root, pid, &start);
+        /* The pidfd says the process exists: a /proc that does not show it hides it
+         * (ProtectProc=invisible hides other users' processes from sriovd). */
+        if (r == -ESRCH && !pidfd_exited(fd))
+                return -EACCES;
         if (r < 0)
                 return r;
         /* Still running now: the stat read above was of the process the pidfd holds. */

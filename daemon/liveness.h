@@ -18,7 +18,8 @@ typedef struct Liveness Liveness;
 /* Identifies a live process: opens a pidfd on it, then reads its start time (clock ticks
  * after boot) from <proc>/PID/stat and this boot's id, then checks through the pidfd that
  * it still runs, so the start time read is its own and not a successor's under a recycled
- * pid. -ESRCH: no such process (or it exited meanwhile). proc_root NULL: /proc. */
+ * pid. -ESRCH: no such process (or it exited meanwhile); -EACCES: it runs but /proc hides
+ * it (another user's, under ProtectProc=invisible). proc_root NULL: /proc. */
 int process_identify(const char *proc_root, pid_t pid, int *ret_pidfd, uint64_t *ret_start,
                      char ret_boot_id[static ID128_STRING_MAX]);
 /* This boot's id, 32 hex digits. */

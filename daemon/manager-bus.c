@@ -260,6 +260,12 @@ static int allocate_bound(Manager *m, sd_bus_message *message, const char *pool,
                 if (r == -ESRCH)
                         return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
                                                  "No process %" PRIu32 "; no lease bound to it.", bind->pid);
+                if (r == -EACCES)
+                        return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                                 "Process %" PRIu32
+                                                 " is hidden from sriovd (another user's: "
+                                                 "its start time cannot be read); no lease bound to it.",
+                                                 bind->pid);
                 if (r < 0)
                         return reply_error_errno(error, r, "Cannot identify the process to bind to");
                 r = manager_watch_pid(m, bind->pid, b.pid_start, TAKE_FD(pidfd));

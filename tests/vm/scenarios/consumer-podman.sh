@@ -89,6 +89,13 @@ B=$(vf_of_owner podman:b)
 out=$(sriovctl allocate ctr --owner podman:x --bind-unit=no-such.service 2>&1)
 say "bound to a unit that does not run: $out"
 check "a unit that does not run gets no lease" grep -q "not running" <<<"$out"
+# Another user's process is hidden from sriovd (ProtectProc=invisible): refused, said so.
+setpriv --reuid=nobody --regid=nogroup --clear-groups sleep infinity &
+Q=$!
+out=$(sriovctl allocate ctr --owner podman:q --bind-pid=$Q 2>&1)
+say "bound to nobody's process: $out"
+check "another user's process: no lease, and why" grep -q "hidden from sriovd" <<<"$out"
+kill $Q
 # sriovd goes down; lease-b stops meanwhile: that lease ends at start, the others stay.
 systemctl stop sriovd.service
 systemctl stop lease-b.service
