@@ -78,6 +78,14 @@ check_eq "$VF1 still libvirt:vm1's" libvirt:vm1 "$(vf_prop "$VF1" Owner)"
 busctl call $SRIOVD_M Release os "$VM1" libvirt:vm1
 
 # --- liveness on the real systemd: unit and pidfd, across a restart --------------------------
+# Another user's process is hidden from sriovd (ProtectProc=invisible): refused, said so.
+setpriv --reuid=nobody --regid=nogroup --clear-groups sleep infinity &
+Q=$!
+wait_for 10 "pid $Q runs as nobody" bash -c "[ \"\$(ps -o user= -p $Q | tr -d ' ')\" == nobody ]"
+out=$(sriovctl allocate ctr --owner podman:q --bind-pid=$Q 2>&1)
+say "bound to nobody's process: $out"
+check "another user's process: no lease, and why" grep -q "hidden from sriovd" <<<"$out"
+kill $Q
 systemd-run --quiet --unit=lease-a sleep infinity
 systemd-run --quiet --unit=lease-b sleep infinity
 sleep infinity &
@@ -89,13 +97,6 @@ B=$(vf_of_owner podman:b)
 out=$(sriovctl allocate ctr --owner podman:x --bind-unit=no-such.service 2>&1)
 say "bound to a unit that does not run: $out"
 check "a unit that does not run gets no lease" grep -q "not running" <<<"$out"
-# Another user's process is hidden from sriovd (ProtectProc=invisible): refused, said so.
-setpriv --reuid=nobody --regid=nogroup --clear-groups sleep infinity &
-Q=$!
-out=$(sriovctl allocate ctr --owner podman:q --bind-pid=$Q 2>&1)
-say "bound to nobody's process: $out"
-check "another user's process: no lease, and why" grep -q "hidden from sriovd" <<<"$out"
-kill $Q
 # sriovd goes down; lease-b stops meanwhile: that lease ends at start, the others stay.
 systemctl stop sriovd.service
 systemctl stop lease-b.service
