@@ -20,6 +20,12 @@ void vf_attach_lease(VirtualFunction *vf, const Lease *l)
 int manager_allocate(Manager *m, const char *pool, const char *owner, const AllocateHints *h,
                      const char *caller, VirtualFunction **ret)
 {
+        return manager_allocate_bound(m, pool, owner, h, &(LeaseBinding){.caller = caller}, ret);
+}
+
+int manager_allocate_bound(Manager *m, const char *pool, const char *owner, const AllocateHints *h,
+                           const LeaseBinding *b, VirtualFunction **ret)
+{
         const Lease *stored;
         VirtualFunction *vf;
         Lease l;
@@ -34,8 +40,13 @@ int manager_allocate(Manager *m, const char *pool, const char *owner, const Allo
                 .vf_pci = vf->pci,
                 .pool = (char *) pool,
                 .owner = (char *) owner,
-                .bind_to_caller = caller != NULL,
-                .caller = (char *) strempty(caller),
+                .bind_to_caller = b->caller != NULL,
+                .caller = (char *) strempty(b->caller),
+                .bind_unit = (char *) strempty(b->unit),
+                .bind_unit_invocation = (char *) strempty(b->unit ? b->unit_invocation : NULL),
+                .bind_pid = b->pid,
+                .bind_pid_start = b->pid > 0 ? b->pid_start : 0,
+                .bind_boot_id = (char *) strempty(b->pid > 0 ? b->boot_id : NULL),
         };
         /* Durable before anything else changes: a crash after this point keeps the lease. */
         r = lease_store_add(m->leases, &l, &stored);
@@ -77,7 +88,25 @@ int manager_release_vf(Manager *m, VirtualFunction *vf)
         return 0;
 }
 
-static int release_matching(Manager *m, const char *owner, const char *caller, unsigned *ret_n)
+typedef struct LeaseMatch {
+        const char *owner, *caller, *unit, *keep_invocation;
+        uint32_t pid;
+        uint64_t pid_start;
+} LeaseMatch;
+
+static bool lease_matches(const Lease *l, const LeaseMatch *k)
+{
+        if (k->owner)
+                return streq(l->owner, k->owner);
+        if (k->caller)
+                return l->bind_to_caller && streq_ptr(l->caller, k->caller);
+        if (k->unit)
+                return streq_ptr(l->bind_unit, k->unit) &&
+                       !(k->keep_invocation && streq_ptr(l->bind_unit_invocation, k->keep_invocation));
+        return k->pid > 0 && l->bind_pid == k->pid && l->bind_pid_start == k->pid_start;
+}
+
+static int release_matching(Manager *m, const LeaseMatch *match, unsigned *ret_n)
 {
         _cleanup_(strv_freep) char **pfs = NULL;
         _cleanup_free_ unsigned *idx = NULL;
@@ -88,7 +117,7 @@ static int release_matching(Manager *m, const char *owner, const char *caller, u
         LEASE_STORE_FOREACH(l, m->leases) {
                 unsigned *t;
 
-                if (owner ? !streq(l->owner, owner) : !(l->bind_to_caller && streq_ptr(l->caller, caller)))
+                if (!lease_matches(l, match))
                         continue;
                 t = realloc(idx, sizeof(unsigned) * (n + 1));
                 if (!t)
@@ -116,12 +145,22 @@ static int release_matching(Manager *m, const char *owner, const char *caller, u
 
 int manager_release_owner(Manager *m, const char *owner, unsigned *ret_n)
 {
-        return release_matching(m, owner, NULL, ret_n);
+        return release_matching(m, &(LeaseMatch){.owner = owner}, ret_n);
 }
 
 int manager_release_caller(Manager *m, const char *caller, unsigned *ret_n)
 {
-        return release_matching(m, NULL, caller, ret_n);
+        return release_matching(m, &(LeaseMatch){.caller = caller}, ret_n);
+}
+
+int manager_release_unit(Manager *m, const char *unit, const char *keep_invocation, unsigned *ret_n)
+{
+        return release_matching(m, &(LeaseMatch){.unit = unit, .keep_invocation = keep_invocation}, ret_n);
+}
+
+int manager_release_pid(Manager *m, uint32_t pid, uint64_t pid_start, unsigned *ret_n)
+{
+        return release_matching(m, &(LeaseMatch){.pid = pid, .pid_start = pid_start}, ret_n);
 }
 
 const Lease *manager_find_pf_lease(Manager *m, const PhysicalFunction *pf, unsigned below)

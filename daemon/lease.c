@@ -141,6 +141,30 @@ bool bus_unique_name_is_valid(const char *name)
         return true;
 }
 
+bool unit_name_is_valid(const char *name)
+{
+        const char *dot;
+
+        if (isempty(name) || strlen(name) > 255)
+                return false;
+        for (const char *p = name; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      strchr(":_.@\\-", *p)))
+                        return false;
+        dot = strrchr(name, '.');
+        return dot && dot != name && dot[1] && name[0] != '.';
+}
+
+bool id128_string_is_valid(const char *s)
+{
+        if (!s || strlen(s) != 32)
+                return false;
+        for (; *s; s++)
+                if (!is_lower_hex(*s))
+                        return false;
+        return true;
+}
+
 static Lease *lease_free(Lease *l)
 {
         if (!l)
@@ -150,6 +174,9 @@ static Lease *lease_free(Lease *l)
         free(l->pool);
         free(l->owner);
         free(l->caller);
+        free(l->bind_unit);
+        free(l->bind_unit_invocation);
+        free(l->bind_boot_id);
         return mfree(l);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(Lease *, lease_free);
@@ -166,6 +193,14 @@ static int lease_validate(const Lease *l)
                 return -EINVAL;
         if (l->vf_index > 65535) /* PCIe: TotalVFs is 16 bit */
                 return -EINVAL;
+        if (!isempty(l->bind_unit) &&
+            (!unit_name_is_valid(l->bind_unit) || !id128_string_is_valid(l->bind_unit_invocation)))
+                return -EINVAL;
+        if (isempty(l->bind_unit) && !isempty(l->bind_unit_invocation))
+                return -EINVAL;
+        if (l->bind_pid > 0 ? !id128_string_is_valid(l->bind_boot_id)
+                            : l->bind_pid_start != 0 || !isempty(l->bind_boot_id))
+                return -EINVAL;
         return 0;
 }
 
@@ -181,8 +216,14 @@ static int lease_dup(const Lease *l, Lease **ret)
         c->pool = strdup(l->pool);
         c->owner = strdup(l->owner);
         c->caller = strdup(strempty(l->caller));
-        if (!c->pf_pci || !c->vf_pci || !c->pool || !c->owner || !c->caller)
+        c->bind_unit = strdup(strempty(l->bind_unit));
+        c->bind_unit_invocation = strdup(strempty(l->bind_unit_invocation));
+        c->bind_boot_id = strdup(strempty(l->bind_boot_id));
+        if (!c->pf_pci || !c->vf_pci || !c->pool || !c->owner || !c->caller || !c->bind_unit ||
+            !c->bind_unit_invocation || !c->bind_boot_id)
                 return -ENOMEM;
+        c->bind_pid = l->bind_pid;
+        c->bind_pid_start = l->bind_pid_start;
         c->vf_index = l->vf_index;
         c->bind_to_caller = l->bind_to_caller;
         c->created_usec = l->created_usec;
@@ -269,9 +310,16 @@ static int lease_serialize(const Lease *l, char **ret)
                              "OWNER=%s\n"
                              "BIND_TO_CALLER=%s\n"
                              "CALLER=%s\n"
-                             "CREATED_USEC=%" PRIu64 "\n",
+                             "CREATED_USEC=%" PRIu64 "\n"
+                             "BIND_UNIT=%s\n"
+                             "BIND_UNIT_INVOCATION=%s\n"
+                             "BIND_PID=%" PRIu32 "\n"
+                             "BIND_PID_START=%" PRIu64 "\n"
+                             "BIND_BOOT_ID=%s\n",
                              l->pf_pci, l->vf_index, l->vf_pci, l->pool, l->owner,
-                             l->bind_to_caller ? "yes" : "no", l->caller, l->created_usec);
+                             l->bind_to_caller ? "yes" : "no", l->caller, l->created_usec,
+                             strempty(l->bind_unit), strempty(l->bind_unit_invocation), l->bind_pid,
+                             l->bind_pid_start, strempty(l->bind_boot_id));
 }
 
 static int parse_bool(const char *v, bool *ret)
@@ -304,7 +352,8 @@ static int parse_u64(const char *v, uint64_t *ret)
 static int lease_parse(char *text, Lease **ret, const char **ret_why)
 {
         _cleanup_(lease_freep) Lease *l = NULL;
-        bool have_index = false, have_bind = false, have_created = false;
+        bool have_index = false, have_bind = false, have_created = false, have_pid = false,
+             have_pid_start = false;
         char *line, *saveptr = NULL;
 
         l = calloc(1, sizeof(*l));
@@ -335,7 +384,25 @@ static int lease_parse(char *text, Lease **ret, const char **ret_why)
                         field = &l->owner;
                 else if (streq(line, "CALLER"))
                         field = &l->caller;
-                else if (streq(line, "VF_INDEX")) {
+                else if (streq(line, "BIND_UNIT"))
+                        field = &l->bind_unit;
+                else if (streq(line, "BIND_UNIT_INVOCATION"))
+                        field = &l->bind_unit_invocation;
+                else if (streq(line, "BIND_BOOT_ID"))
+                        field = &l->bind_boot_id;
+                else if (streq(line, "BIND_PID")) {
+                        if (have_pid || safe_atou32(v, &l->bind_pid) < 0) {
+                                *ret_why = "bad BIND_PID";
+                                return -EINVAL;
+                        }
+                        have_pid = true;
+                } else if (streq(line, "BIND_PID_START")) {
+                        if (have_pid_start || parse_u64(v, &l->bind_pid_start) < 0) {
+                                *ret_why = "bad BIND_PID_START";
+                                return -EINVAL;
+                        }
+                        have_pid_start = true;
+                } else if (streq(line, "VF_INDEX")) {
                         uint32_t u;
                         if (have_index || safe_atou32(v, &u) < 0) {
                                 *ret_why = "bad VF_INDEX";
@@ -378,6 +445,10 @@ static int lease_parse(char *text, Lease **ret, const char **ret_why)
         if (!l->vf_pci && !(l->vf_pci = strdup("")))
                 return -ENOMEM;
         if (!l->caller && !(l->caller = strdup("")))
+                return -ENOMEM;
+        if ((!l->bind_unit && !(l->bind_unit = strdup(""))) ||
+            (!l->bind_unit_invocation && !(l->bind_unit_invocation = strdup(""))) ||
+            (!l->bind_boot_id && !(l->bind_boot_id = strdup(""))))
                 return -ENOMEM;
         if (lease_validate(l) < 0) {
                 *ret_why = "invalid value";

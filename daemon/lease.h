@@ -27,6 +27,16 @@ typedef struct Lease {
         bool bind_to_caller;   /* ends when the caller's bus connection goes away */
         char *caller;          /* unique bus name of the caller (":1.42"), "" if not bound */
         uint64_t created_usec; /* CLOCK_REALTIME; 0 on add = now */
+        /* Liveness beyond a bus connection (allocation.c, liveness.c): the lease also ends
+         * when this systemd unit's run ends (stops, fails, or is started anew: its
+         * InvocationID changes) or when this process exits. A pid alone is not an identity
+         * across a restart of sriovd (pids are recycled): its start time and the boot it
+         * ran in are kept with it. */
+        char *bind_unit;            /* "foo.service", "" if not bound */
+        char *bind_unit_invocation; /* 32 hex digits, the unit's InvocationID at bind time */
+        uint32_t bind_pid;          /* 0 if not bound */
+        uint64_t bind_pid_start;    /* start time, clock ticks after boot (/proc/PID/stat) */
+        char *bind_boot_id;         /* 32 hex digits, the boot the process ran in */
 } Lease;
 
 typedef struct LeaseStore LeaseStore;
@@ -38,6 +48,10 @@ bool lease_owner_is_valid(const char *owner);
 bool lease_pool_is_valid(const char *pool);
 bool pci_address_is_valid(const char *pci);
 bool bus_unique_name_is_valid(const char *name);
+/* A systemd unit name: 1..255 of [A-Za-z0-9:_.@\\-], with a type suffix ("x.service"). */
+bool unit_name_is_valid(const char *name);
+/* 32 lowercase hex digits (an sd-id128 as InvocationID or boot id). */
+bool id128_string_is_valid(const char *s);
 
 /* Opens (creating <dir>/leases if needed) and loads every lease. dir == NULL means
  * SRIOVD_STATE_DIR. Leftover temp files of an interrupted write are removed; a corrupt or

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+
 #include "allocation.h"
 #include "bus-util.h"
 #include "doctor.h"
 #include "lease.h"
+#include "liveness.h"
 #include "log.h"
 #include "manager.h"
 #include "plan.h"
 #include "pool.h"
+#include "unit-watch-bus.h"
 #include "util.h"
 
 /* Strings a client can send us are bounded: owners by lease_owner_is_valid(), the rest here. */
@@ -126,12 +130,21 @@ static int method_list_pools(sd_bus_message *message, void *userdata, sd_bus_err
 
 #define HINT_NAME_MAX 64
 
-static int parse_hints(sd_bus_message *message, AllocateHints *h, bool *ret_bind, sd_bus_error *error)
+/* What the lease is bound to, as the hints ask. */
+typedef struct BindHints {
+        bool caller;
+        const char *unit;
+        uint32_t pid;
+} BindHints;
+
+#define HINTS_MAX 7
+
+static int parse_hints(sd_bus_message *message, AllocateHints *h, BindHints *ret_bind, sd_bus_error *error)
 {
         int r;
 
         *h = (AllocateHints){.numa_node = -1};
-        *ret_bind = false;
+        *ret_bind = (BindHints){};
         r = sd_bus_message_enter_container(message, 'a', "{sv}");
         if (r < 0)
                 return r;
@@ -143,9 +156,9 @@ static int parse_hints(sd_bus_message *message, AllocateHints *h, bool *ret_bind
                         return r;
                 if (r == 0)
                         break;
-                /* Five keys exist. A longer list is no accident, and polkit may pin the
+                /* Seven keys exist. A longer list is no accident, and polkit may pin the
                  * message while it decides. */
-                if (seen >= 5)
+                if (seen >= HINTS_MAX)
                         return sd_bus_error_set(error, SRIOVD_ERROR_INVALID_ARGUMENT,
                                                 "Too many hints (at most one of each).");
                 r = sd_bus_message_read(message, "s", &key);
@@ -174,7 +187,13 @@ static int parse_hints(sd_bus_message *message, AllocateHints *h, bool *ret_bind
 
                         EXPECT("b");
                         r = sd_bus_message_read(message, "v", "b", &b);
-                        *ret_bind = b;
+                        ret_bind->caller = b;
+                } else if (streq(key, "bind_unit")) {
+                        EXPECT("s");
+                        r = sd_bus_message_read(message, "v", "s", &ret_bind->unit);
+                } else if (streq(key, "bind_pid")) {
+                        EXPECT("u");
+                        r = sd_bus_message_read(message, "v", "u", &ret_bind->pid);
                 } else if (streq(key, "allow_degraded")) {
                         int b;
 
@@ -184,7 +203,7 @@ static int parse_hints(sd_bus_message *message, AllocateHints *h, bool *ret_bind
                 } else
                         return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
                                                  "Unknown hint '%.64s' (known: numa_node, pf, pci, "
-                                                 "bind_to_caller, allow_degraded).",
+                                                 "bind_to_caller, bind_unit, bind_pid, allow_degraded).",
                                                  key);
 #undef EXPECT
                 if (r < 0)
@@ -200,20 +219,128 @@ static int parse_hints(sd_bus_message *message, AllocateHints *h, bool *ret_bind
         if ((h->pf && strlen(h->pf) > HINT_NAME_MAX) || (h->pci && strlen(h->pci) > HINT_NAME_MAX))
                 return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
                                          "Hints 'pf' and 'pci' are at most %d characters.", HINT_NAME_MAX);
+        if (ret_bind->unit && !unit_name_is_valid(ret_bind->unit))
+                return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                         "Hint 'bind_unit' is not a unit name (like 'foo.service').");
+        if (ret_bind->pid == 1 || ret_bind->pid > INT32_MAX)
+                return sd_bus_error_set(error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                        "Hint 'bind_pid' must name a process other than PID 1.");
         return 0;
 }
 
 static int on_caller_gone(sd_bus_track *track, void *userdata);
 
+/* Mutate and reply, once the unit (if any) is known to run as `invocation`. */
+static int allocate_bound(Manager *m, sd_bus_message *message, const char *pool, const char *owner,
+                          const AllocateHints *h, const BindHints *bind, const char *invocation,
+                          sd_bus_error *error)
+{
+        _cleanup_close_ int pidfd = -EBADF;
+        _cleanup_free_ char *path = NULL;
+        char boot_id[ID128_STRING_MAX] = "";
+        LeaseBinding b = {};
+        VirtualFunction *vf;
+        int r;
+
+        b.caller = bind->caller ? sd_bus_message_get_sender(message) : NULL;
+        if (b.caller) {
+                /* Watch the caller before the lease exists: one that has already left gets
+                 * no lease that nothing would ever end. */
+                r = manager_track_caller(m, b.caller);
+                if (r == -ENXIO)
+                        return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                                 "Caller %s has left the bus; no lease bound to it.",
+                                                 b.caller);
+                if (r < 0)
+                        return reply_error_errno(error, r, "Cannot watch the caller");
+        }
+        if (bind->pid > 0) {
+                /* Same rule for a process: watched (pidfd) before the lease is written. */
+                r = process_identify(NULL, (pid_t) bind->pid, &pidfd, &b.pid_start, boot_id);
+                if (r == -ESRCH)
+                        return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                                 "No process %" PRIu32 "; no lease bound to it.", bind->pid);
+                if (r == -EACCES)
+                        return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                                 "Process %" PRIu32
+                                                 " is hidden from sriovd (another user's: "
+                                                 "its start time cannot be read); no lease bound to it.",
+                                                 bind->pid);
+                if (r < 0)
+                        return reply_error_errno(error, r, "Cannot identify the process to bind to");
+                r = manager_watch_pid(m, bind->pid, b.pid_start, TAKE_FD(pidfd));
+                if (r < 0)
+                        return reply_error_errno(error, r, "Cannot watch the process");
+                b.pid = bind->pid;
+                b.boot_id = boot_id;
+        }
+        if (bind->unit) {
+                b.unit = bind->unit;
+                b.unit_invocation = invocation;
+        }
+        r = manager_allocate_bound(m, pool, owner, h, &b, &vf);
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, SRIOVD_ERROR_NO_SUCH_POOL, "No pool '%.64s'.", pool);
+        if (r == -EBUSY && h->pci && (vf = manager_get_vf(m, h->pci)) && vf->allocated)
+                /* The one VF asked for is another consumer's: say whose (Owner is public). */
+                return sd_bus_error_setf(error, SRIOVD_ERROR_POOL_EXHAUSTED,
+                                         "VF %s is leased to '%.64s'; no lease for '%.64s'.", vf->pci,
+                                         strempty(vf->owner), owner);
+        if (r == -EBUSY)
+                return sd_bus_error_setf(error, SRIOVD_ERROR_POOL_EXHAUSTED,
+                                         "No free, healthy VF in pool '%.64s'%s.", pool,
+                                         h->numa_node >= 0 || h->pf || h->pci ? " matching the hints" : "");
+        if (r < 0)
+                return reply_error_errno(error, r, "Cannot record lease");
+        path = vf_bus_path(vf);
+        if (!path)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(message, "o", path);
+}
+
+static void message_unref(void *p)
+{
+        sd_bus_message_unref(p);
+}
+
+/* systemd answered about the unit an Allocate binds to: read the call again, then go on. */
+static int on_allocate_unit_state(Manager *m, const char *unit, const char *active_state,
+                                  const char *invocation, const sd_bus_error *e, void *userdata)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *message = userdata;
+        const char *pool, *owner;
+        AllocateHints h;
+        BindHints bind;
+        int r;
+
+        if (e)
+                r = sd_bus_error_setf(&error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                      "Cannot ask systemd about unit %s: %s", unit, e->message);
+        else if (!unit_active_state_is_running(active_state) || isempty(invocation))
+                r = sd_bus_error_setf(&error, SRIOVD_ERROR_INVALID_ARGUMENT,
+                                      "Unit %s is not running (%s); no lease bound to it.", unit,
+                                      active_state);
+        else {
+                r = sd_bus_message_rewind(message, true);
+                if (r >= 0)
+                        r = sd_bus_message_read(message, "ss", &pool, &owner);
+                if (r >= 0)
+                        r = parse_hints(message, &h, &bind, &error);
+                if (r >= 0)
+                        r = allocate_bound(m, message, pool, owner, &h, &bind, invocation, &error);
+        }
+        if (r < 0)
+                (void) sd_bus_reply_method_errno(message, r, &error);
+        return 0;
+}
+
 static int method_allocate(sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
         Manager *m = userdata;
         const char *pool, *owner;
-        _cleanup_free_ char *path = NULL;
-        VirtualFunction *vf;
         AllocateHints h;
-        const char *caller;
-        bool bind;
+        BindHints bind;
         int r;
 
         /* validate → authorize → mutate → reply */
@@ -238,31 +365,19 @@ static int method_allocate(sd_bus_message *message, void *userdata, sd_bus_error
         if (r == 0)
                 return 1; /* polkit asked: handled, the reply comes when it answers */
 
-        caller = bind ? sd_bus_message_get_sender(message) : NULL;
-        if (caller) {
-                /* Watch the caller before the lease exists: one that has already left gets
-                 * no lease that nothing would ever end. */
-                r = manager_track_caller(m, caller);
-                if (r == -ENXIO)
-                        return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
-                                                 "Caller %s has left the bus; no lease bound to it.",
-                                                 caller);
-                if (r < 0)
-                        return reply_error_errno(error, r, "Cannot watch the caller");
-        }
-        r = manager_allocate(m, pool, owner, &h, caller, &vf);
-        if (r == -ENOENT)
-                return sd_bus_error_setf(error, SRIOVD_ERROR_NO_SUCH_POOL, "No pool '%.64s'.", pool);
-        if (r == -EBUSY)
-                return sd_bus_error_setf(error, SRIOVD_ERROR_POOL_EXHAUSTED,
-                                         "No free, healthy VF in pool '%.64s'%s.", pool,
-                                         h.numa_node >= 0 || h.pf || h.pci ? " matching the hints" : "");
+        if (!bind.unit)
+                return allocate_bound(m, message, pool, owner, &h, &bind, NULL, error);
+
+        /* Bound to a unit: watch it first (as for a caller), then ask systemd whether and as
+         * which run (InvocationID) it runs; the lease is made when it answers. */
+        r = unit_watch_add(m, bind.unit);
         if (r < 0)
-                return reply_error_errno(error, r, "Cannot record lease");
-        path = vf_bus_path(vf);
-        if (!path)
-                return -ENOMEM;
-        return sd_bus_reply_method_return(message, "o", path);
+                return reply_error_errno(error, r, "Cannot watch the unit");
+        r = unit_watch_query(m, bind.unit, on_allocate_unit_state, sd_bus_message_ref(message),
+                             message_unref);
+        if (r < 0)
+                return reply_error_errno(error, r, "Cannot ask systemd about the unit");
+        return 1;
 }
 
 static int release_one(Manager *m, VirtualFunction *vf, sd_bus_error *error)

@@ -5,6 +5,7 @@
 #include "allocation.h"
 #include "cdi.h"
 #include "lease.h"
+#include "liveness.h"
 #include "log.h"
 #include "manager.h"
 #include "netdev-hints.h"
@@ -121,6 +122,7 @@ Manager *manager_free(Manager *m)
                 return NULL;
         if (m->hooks && m->hooks->manager_free)
                 m->hooks->manager_free(m);
+        liveness_free(m);
         HASHMAP_FOREACH(pf, m->pfs)
                 pf_free(pf);
         hashmap_free(m->pfs);
@@ -776,6 +778,11 @@ int manager_start(Manager *m)
                                          *c, n);
                 }
         }
+
+        /* Leases bound to a process or a unit: ended if it ended while we were down. */
+        r = manager_rearm_bindings(m);
+        if (r < 0)
+                return r;
 
         r = manager_reload(m);
         if (r < 0)

@@ -79,6 +79,8 @@ struct Manager {
         sd_bus_track **tracks;
         char **track_names;
         size_t n_tracks;
+        /* Process and unit watches of bound leases (liveness.c). */
+        struct Liveness *liveness;
 
         Hashmap *pfs;          /* PCI address -> PhysicalFunction */
         Hashmap *vfs;          /* PCI address -> VirtualFunction */

@@ -10,6 +10,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "bind.h"
 #include "doctor.h"
 #include "lease.h"
 #include "libvirt.h"
@@ -1162,6 +1163,8 @@ static int verb_allocate(sd_bus *bus, char **args)
         if (r >= 0 && arg_pci)
                 r = sd_bus_message_append(m, "{sv}", "pci", "s", arg_pci);
         if (r >= 0)
+                r = bind_append_hints(m); /* bind.c */
+        if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to build Allocate call: %m");
@@ -1179,6 +1182,8 @@ static int verb_allocate(sd_bus *bus, char **args)
         if (r < 0)
                 return r;
         o = &vf->objects[0];
+        if (bind_print_cdi(object_str(o, "PCIAddress")))
+                return 0;
         if (arg_json) {
                 json_object(o, false);
                 putchar('\n');
@@ -1781,6 +1786,7 @@ static void help(void)
                "  pools                     List pools\n"
                "  allocate POOL --owner=O   Allocate a free VF from POOL\n"
                "         [--numa=N] [--pf=PF] [--pci=PCI]\n"
+               "         [--bind-unit=UNIT] [--bind-pid=PID] [--cdi]\n"
                "  release VF --owner=O      Release a VF (object path, PCI address or interface)\n"
                "  release --all --owner=O   Release every VF of an owner\n"
                "  reload                    Re-read the configuration and apply it\n"
@@ -1796,6 +1802,7 @@ static void help(void)
                "     --no-ask-password      Do not ask for polkit authentication\n"
                "     --system               Use the system bus (default)\n"
                "     --address=ADDRESS      Use this D-Bus address (also: $SRIOVD_BUS_ADDRESS)\n",
+
                program_invocation_short_name);
 }
 
@@ -1813,6 +1820,9 @@ enum {
         ARG_PCI,
         ARG_TIMEOUT,
         ARG_ALL,
+        ARG_BIND_UNIT,
+        ARG_BIND_PID,
+        ARG_CDI,
 };
 
 static int parse_argv(int argc, char *argv[])
@@ -1832,6 +1842,9 @@ static int parse_argv(int argc, char *argv[])
                 {"pci", required_argument, NULL, ARG_PCI},
                 {"timeout", required_argument, NULL, ARG_TIMEOUT},
                 {"all", no_argument, NULL, ARG_ALL},
+                {"bind-unit", required_argument, NULL, ARG_BIND_UNIT}, /* bind.c */
+                {"bind-pid", required_argument, NULL, ARG_BIND_PID},
+                {"cdi", no_argument, NULL, ARG_CDI},
                 {},
         };
         int c, r;
@@ -1891,6 +1904,17 @@ static int parse_argv(int argc, char *argv[])
                         break;
                 case ARG_ALL:
                         arg_all = true;
+                        break;
+                case ARG_BIND_UNIT:
+                        if (bind_parse_unit(optarg) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_BIND_PID:
+                        if (bind_parse_pid(optarg) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_CDI:
+                        bind_set_cdi();
                         break;
                 case '?':
                         return -EINVAL;
@@ -1956,6 +1980,10 @@ int main(int argc, char *argv[])
         }
         if (arg_pool && verb->run != verb_vfs) {
                 log_error("--pool= only applies to 'vfs'.");
+                return EXIT_USAGE;
+        }
+        if (bind_any_set() && verb->run != verb_allocate) {
+                log_error("--bind-unit=, --bind-pid= and --cdi only apply to 'allocate'.");
                 return EXIT_USAGE;
         }
 

@@ -325,9 +325,65 @@ TEST(many)
         rm_rf(dir);
 }
 
+/* Liveness bindings (unit run, process identity) are kept with the lease, validated, and a
+ * file from a version without them loads as unbound. */
+TEST(bindings)
+{
+        _cleanup_free_ char *dir = make_tmpdir();
+        _cleanup_(lease_store_freep) LeaseStore *s = NULL;
+        const char *inv = "0123456789abcdef0123456789abcdef", *boot = "fedcba9876543210fedcba9876543210";
+        Lease a = mk("0000:81:00.0", 1, "ctr", "podman:web");
+        Lease bad;
+        const Lease *l;
+
+        a.bind_unit = (char *) "ctr-web.service";
+        a.bind_unit_invocation = (char *) inv;
+        a.bind_pid = 4242;
+        a.bind_pid_start = 123456789ULL;
+        a.bind_boot_id = (char *) boot;
+        ASSERT_OK(lease_store_open(dir, &s));
+        ASSERT_OK(lease_store_add(s, &a, NULL));
+
+        bad = mk("0000:81:00.0", 2, "ctr", "x");
+        bad.bind_unit = (char *) "ctr-web.service"; /* a unit without its run */
+        ASSERT_ERROR(lease_store_add(s, &bad, NULL), EINVAL);
+        bad.bind_unit_invocation = (char *) "0123";
+        ASSERT_ERROR(lease_store_add(s, &bad, NULL), EINVAL);
+        bad.bind_unit = (char *) "no-suffix";
+        bad.bind_unit_invocation = (char *) inv;
+        ASSERT_ERROR(lease_store_add(s, &bad, NULL), EINVAL);
+        bad = mk("0000:81:00.0", 2, "ctr", "x");
+        bad.bind_pid = 7; /* a pid without its boot */
+        ASSERT_ERROR(lease_store_add(s, &bad, NULL), EINVAL);
+        ASSERT_TRUE(!file_exists(dir, "0000:81:00.0-2"));
+
+        write_raw(dir, "0000:81:00.0-3",
+                  "PF=0000:81:00.0\nVF_INDEX=3\nPOOL=ctr\nOWNER=old\nBIND_TO_CALLER=no\n");
+        write_raw(dir, "0000:81:00.0-4", "PF=0000:81:00.0\nVF_INDEX=4\nPOOL=ctr\nOWNER=bad\nBIND_PID=x\n");
+
+        s = lease_store_free(s);
+        ASSERT_OK(lease_store_open(dir, &s));
+        ASSERT_EQ(lease_store_size(s), 2);
+        l = lease_store_find(s, "0000:81:00.0", 1);
+        ASSERT_TRUE(l);
+        ASSERT_STREQ(l->bind_unit, "ctr-web.service");
+        ASSERT_STREQ(l->bind_unit_invocation, inv);
+        ASSERT_EQ(l->bind_pid, 4242u);
+        ASSERT_EQ(l->bind_pid_start, 123456789ULL);
+        ASSERT_STREQ(l->bind_boot_id, boot);
+        l = lease_store_find(s, "0000:81:00.0", 3);
+        ASSERT_TRUE(l);
+        ASSERT_STREQ(l->bind_unit, "");
+        ASSERT_EQ(l->bind_pid, 0u);
+        ASSERT_TRUE(!lease_store_find(s, "0000:81:00.0", 4)); /* skipped, reported */
+        ASSERT_TRUE(lease_store_load_errors(s) && strstr(lease_store_load_errors(s)[0], "BIND_PID"));
+        rm_rf(dir);
+}
+
 int main(void)
 {
         RUN(round_trip);
+        RUN(bindings);
         RUN(fsync_discipline);
         RUN(crash_consistency);
         RUN(validation);
