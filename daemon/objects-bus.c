@@ -54,7 +54,15 @@ static int append_object(sd_bus *bus, sd_bus_message *reply, const char *path, c
         if (r < 0)
                 return r;
         for (size_t i = 0; i < ELEMENTSOF(standard); i++) {
-                r = sd_bus_message_append(reply, "{sa{sv}}", standard[i], 0);
+                r = sd_bus_message_open_container(reply, 'e', "sa{sv}");
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(reply, 's', standard[i]);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
                 if (r < 0)
                         return r;
         }
