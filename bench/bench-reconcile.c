@@ -124,6 +124,8 @@ typedef struct Sample {
         double wall_ms, cpu_ms, peer_ms;
         uint64_t nl_messages, nl_setlinks, nl_getlinks, vf_infos, sysfs_writes, passes, pf_reconciles;
         long hwm_kb, rss_kb;
+        /* the main arena (daemon + the fake rtnetlink peer, which runs on its thread), settled */
+        long heap_used_kb, heap_free_kb, rss_trimmed_kb;
         /* a full resync of the converged host */
         double wall2_ms, cpu2_ms, peer2_ms;
         uint64_t nl2_setlinks, nl2_getlinks, vf_infos2, sysfs_writes2, numvfs_writes2;
@@ -336,6 +338,14 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
         }
         x.hwm_kb = proc_status_kb("VmHWM");
         x.rss_kb = proc_status_kb("VmRSS");
+        {
+                struct mallinfo2 mi = mallinfo2();
+
+                x.heap_used_kb = (long) ((mi.uordblks + mi.hblkhd) / 1024);
+                x.heap_free_kb = (long) (mi.fordblks / 1024);
+                (void) malloc_trim(0);
+                x.rss_trimmed_kb = proc_status_kb("VmRSS");
+        }
         x.ok = 1;
         *ret = x;
         return 0;
@@ -615,6 +625,12 @@ int main(int argc, char *argv[])
                 ROW("second pass: sysfs writes", v[0].sysfs_writes2);
 #undef ROW
                 printf("| %-44s | %9ld | %9s |\n", "peak RSS, VmHWM (KiB, daemon + fake)", v[0].hwm_kb, "");
+                printf("| %-44s | %9ld | %9.2f |\n", "main heap in use, settled (KiB; per VF)",
+                       v[0].heap_used_kb, (double) v[0].heap_used_kb / (n_pfs * VFS_PER_PF));
+                printf("| %-44s | %9ld | %9s |\n", "main heap free, settled (KiB)", v[0].heap_free_kb, "");
+                printf("| %-44s | %9ld | %9s |\n", "VmRSS settled (KiB, daemon + fake)", v[0].rss_kb, "");
+                printf("| %-44s | %9ld | %9s |\n", "VmRSS after malloc_trim(0) (KiB)", v[0].rss_trimmed_kb,
+                       "");
                 printf("\n");
                 fflush(stdout);
         }
