@@ -99,7 +99,7 @@ rm -f /etc/sriov.d/50-guard.conf
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 mf=$(median "${floor[@]}") ms=$(median "${sriovd[@]}")
-ratio=$(awk -v s="$ms" -v f="$mf" 'BEGIN { printf "%.2f", f > 0 ? s / f : 999 }')
+ratio=$(awk -v s="$ms" -v f="$mf" 'BEGIN { printf "%.2f", (f > 0 ? s / f : 999) }')
 say "medians: floor $mf ms, sriovd $ms ms: sriovd/floor $ratio (docs: $(awk -v f="$doc_floor" 'BEGIN { printf "%.2f", 1 / f }'))"
 check "sriovd/floor $ratio is at least 0.5 (not faster than one batched RTM_SETLINK)" \
         awk -v r="$ratio" 'BEGIN { exit !(r >= 0.5) }'
