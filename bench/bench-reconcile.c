@@ -124,7 +124,7 @@ typedef struct Sample {
         double wall_ms, cpu_ms, peer_ms;
         uint64_t nl_messages, nl_setlinks, nl_getlinks, vf_infos, sysfs_writes, passes, pf_reconciles;
         long hwm_kb, rss_kb;
-        /* the main arena (daemon + the fake rtnetlink peer, which runs on its thread), settled */
+        /* the main thread's arena (daemon + the fake rtnetlink peer, which runs on its thread) */
         long heap_used_kb, heap_free_kb, rss_trimmed_kb;
         /* a full resync of the converged host */
         double wall2_ms, cpu2_ms, peer2_ms;
@@ -215,6 +215,33 @@ static bool settled(Manager *m, void *userdata)
 }
 
 /* The daemon: start on a fresh substrate, settle, then resync the converged host. */
+/* The main thread's arena (heap 0 of malloc_info()): the daemon and the fake rtnetlink peer,
+ * not the fake's sysfs threads, which have arenas of their own. */
+static void main_arena_kb(long *ret_used, long *ret_free)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, fast = 0, rest = 0, system = 0;
+        FILE *f = open_memstream(&buf, &size);
+        const char *h, *e;
+
+        *ret_used = *ret_free = -1;
+        if (!f)
+                return;
+        (void) malloc_info(0, f);
+        fclose(f);
+        h = buf ? strstr(buf, "<heap nr=\"0\">") : NULL;
+        e = h ? strstr(h, "</heap>") : NULL;
+        if (!e)
+                return;
+        for (const char *l = h; l && l < e; l = strchr(l + 1, '<')) {
+                (void) sscanf(l, "<total type=\"fast\" count=\"%*u\" size=\"%zu\"/>", &fast);
+                (void) sscanf(l, "<total type=\"rest\" count=\"%*u\" size=\"%zu\"/>", &rest);
+                (void) sscanf(l, "<system type=\"current\" size=\"%zu\"/>", &system);
+        }
+        *ret_used = (long) ((system - MIN(system, fast + rest)) / 1024);
+        *ret_free = (long) ((fast + rest) / 1024);
+}
+
 /* The fake kernel creates 16,384 VFs in over a minute on an idle 2-core host, and a CI host
  * is shared: a bound that grows with the PFs (BENCH_TIMEOUT set: 5 s, for tests of the bench). */
 static uint64_t settle_timeout(unsigned n_pfs)
@@ -338,14 +365,9 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
         }
         x.hwm_kb = proc_status_kb("VmHWM");
         x.rss_kb = proc_status_kb("VmRSS");
-        {
-                struct mallinfo2 mi = mallinfo2();
-
-                x.heap_used_kb = (long) ((mi.uordblks + mi.hblkhd) / 1024);
-                x.heap_free_kb = (long) (mi.fordblks / 1024);
-                (void) malloc_trim(0);
-                x.rss_trimmed_kb = proc_status_kb("VmRSS");
-        }
+        main_arena_kb(&x.heap_used_kb, &x.heap_free_kb);
+        (void) malloc_trim(0);
+        x.rss_trimmed_kb = proc_status_kb("VmRSS");
         x.ok = 1;
         *ret = x;
         return 0;
