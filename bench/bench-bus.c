@@ -105,7 +105,8 @@ static void child_spawn(Child *c, char *const argv[], const char *preload, const
                 _exit(127);
         }
         close(p[1]);
-        if (read_line(p[0], c->line, sizeof(c->line), 120000) <= 0)
+        /* 16,384 fake VFs (--pfs=64) take minutes to create on a shared host. */
+        if (read_line(p[0], c->line, sizeof(c->line), 600000) <= 0)
                 die("child did not get ready", ETIMEDOUT);
         close(p[0]);
 }
