@@ -484,6 +484,13 @@ int main(int argc, char *argv[])
                 r = sd_bus_set_bus_client(bus, true);
         if (r >= 0)
                 r = sd_bus_start(bus);
+        if (r >= 0) {
+                const char *unique;
+
+                /* Finish authenticating now: dbus-daemon drops a connection still in its
+                 * handshake after a few minutes, and 16,384 fake VFs take that long. */
+                r = sd_bus_get_unique_name(bus, &unique);
+        }
         if (r < 0)
                 die("connect", r);
 
