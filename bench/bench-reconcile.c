@@ -10,8 +10,9 @@
  * daemon thread's CPU time minus the time spent inside the peer. Memory is split the same
  * way: a child that builds the same devices without a daemon gives the fake's baseline.
  *
- * Usage: bench-reconcile [--runs=N] [--quick]   (needs LD_PRELOAD=libumockdev-preload.so.0;
- * bench/run-bench.sh sets it up) */
+ * Usage: bench-reconcile [--runs=N] [--quick] [--pfs=N] [--guard]  (needs
+ * LD_PRELOAD=libumockdev-preload.so.0; bench/run-bench.sh sets it up). --guard: CI's scale
+ * check at 16 × 256 (ratios to 1 × 256 in the same run), exit status 1 when it fails. */
 #include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -123,6 +124,8 @@ typedef struct Sample {
         double wall_ms, cpu_ms, peer_ms;
         uint64_t nl_messages, nl_setlinks, nl_getlinks, vf_infos, sysfs_writes, passes, pf_reconciles;
         long hwm_kb, rss_kb;
+        /* the main thread's arena (daemon + the fake rtnetlink peer, which runs on its thread) */
+        long heap_used_kb, heap_free_kb, rss_trimmed_kb;
         /* a full resync of the converged host */
         double wall2_ms, cpu2_ms, peer2_ms;
         uint64_t nl2_setlinks, nl2_getlinks, vf_infos2, sysfs_writes2, numvfs_writes2;
@@ -212,6 +215,40 @@ static bool settled(Manager *m, void *userdata)
 }
 
 /* The daemon: start on a fresh substrate, settle, then resync the converged host. */
+/* The main thread's arena (heap 0 of malloc_info()): the daemon and the fake rtnetlink peer,
+ * not the fake's sysfs threads, which have arenas of their own. */
+static void main_arena_kb(long *ret_used, long *ret_free)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, fast = 0, rest = 0, system = 0;
+        FILE *f = open_memstream(&buf, &size);
+        const char *h, *e;
+
+        *ret_used = *ret_free = -1;
+        if (!f)
+                return;
+        (void) malloc_info(0, f);
+        fclose(f);
+        h = buf ? strstr(buf, "<heap nr=\"0\">") : NULL;
+        e = h ? strstr(h, "</heap>") : NULL;
+        if (!e)
+                return;
+        for (const char *l = h; l && l < e; l = strchr(l + 1, '<')) {
+                (void) sscanf(l, "<total type=\"fast\" count=\"%*u\" size=\"%zu\"/>", &fast);
+                (void) sscanf(l, "<total type=\"rest\" count=\"%*u\" size=\"%zu\"/>", &rest);
+                (void) sscanf(l, "<system type=\"current\" size=\"%zu\"/>", &system);
+        }
+        *ret_used = (long) ((system - MIN(system, fast + rest)) / 1024);
+        *ret_free = (long) ((fast + rest) / 1024);
+}
+
+/* The fake kernel creates 16,384 VFs in over a minute on an idle 2-core host, and a CI host
+ * is shared: a bound that grows with the PFs (BENCH_TIMEOUT set: 5 s, for tests of the bench). */
+static uint64_t settle_timeout(unsigned n_pfs)
+{
+        return (getenv("BENCH_TIMEOUT") ? 5 : 100 + 10 * n_pfs) * USEC_PER_SEC;
+}
+
 static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
@@ -253,7 +290,7 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
         r = manager_start(s->manager);
         if (r < 0)
                 return r;
-        r = manager_run_until(s->manager, settled, s, (getenv("BENCH_TIMEOUT") ? 5 : 100) * USEC_PER_SEC);
+        r = manager_run_until(s->manager, settled, s, settle_timeout(n_pfs));
         if (r <= 0)
                 return dump_unsettled(s, r);
         x.wall_ms = ms(now_ns(CLOCK_MONOTONIC) - w0);
@@ -287,8 +324,7 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
                 w0 = now_ns(CLOCK_MONOTONIC);
                 c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
                 manager_resync(s->manager);
-                r = manager_run_until(s->manager, settled, s,
-                                      (getenv("BENCH_TIMEOUT") ? 5 : 100) * USEC_PER_SEC);
+                r = manager_run_until(s->manager, settled, s, settle_timeout(n_pfs));
                 if (r <= 0)
                         return r < 0 ? r : -ETIMEDOUT;
                 x.wall2_ms = ms(now_ns(CLOCK_MONOTONIC) - w0);
@@ -329,6 +365,9 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
         }
         x.hwm_kb = proc_status_kb("VmHWM");
         x.rss_kb = proc_status_kb("VmRSS");
+        main_arena_kb(&x.heap_used_kb, &x.heap_free_kb);
+        (void) malloc_trim(0);
+        x.rss_trimmed_kb = proc_status_kb("VmRSS");
         x.ok = 1;
         *ret = x;
         return 0;
@@ -444,17 +483,67 @@ static void print_stat(const char *label, Stat s)
         printf("| %-44s | %9.1f | %9.1f | %9.1f |\n", label, s.med, s.min, s.max);
 }
 
+/* CI's regression guard (suite "bench"): ratios within this run only, never absolute times,
+ * with margins wide enough for a loaded machine. 16 PFs must cost about 16 times one PF
+ * (an O(n²) walk costs 256 times), and the kernel traffic per PF must stay one batch. */
+#define GUARD_SCALE_MAX 40.0 /* 16 PFs / 1 PF, CPU: 16 if linear; 17 measured */
+
+static int guard_ratio(const char *what, double one, double sixteen)
+{
+        double ratio = one > 0 ? sixteen / one : 0;
+        bool ok = one > 0 && ratio <= GUARD_SCALE_MAX;
+
+        printf("guard: %-40s 1 PF %9.1f ms, 16 PFs %9.1f ms: x%.1f (limit x%.0f) %s\n", what, one, sixteen,
+               ratio, GUARD_SCALE_MAX, ok ? "ok" : "FAIL");
+        return ok ? 0 : -1;
+}
+
+static int guard_count(const char *what, uint64_t have, uint64_t limit)
+{
+        bool ok = have <= limit;
+
+        printf("guard: %-40s %llu (at most %llu) %s\n", what, (unsigned long long) have,
+               (unsigned long long) limit, ok ? "ok" : "FAIL");
+        return ok ? 0 : -1;
+}
+
+static int guard_check(const Sample *first, const Stat *cpu, const Stat *cpu2, const Stat *plan)
+{
+        const Sample *s = &first[16];
+        int r = 0;
+
+        printf("### guard (16 PFs x 256 VFs against 1 PF x 256 in this run)\n\n");
+        /* Planning is ~0.1 ms for one PF: below 0.05 ms the ratio is only noise. */
+        r |= guard_ratio("daemon CPU, start -> settled", cpu[1].med, cpu[16].med);
+        r |= guard_ratio("daemon CPU, full resync", cpu2[1].med, cpu2[16].med);
+        r |= guard_ratio("planning", MAX(plan[1].med, 0.05), plan[16].med);
+        r |= guard_count("RTM_SETLINK, first pass (16 PFs)", s->nl_setlinks, 16);
+        r |= guard_count("sysfs writes, first pass (16 PFs)", s->sysfs_writes, 16);
+        r |= guard_count("RTM_GETLINK, first pass (16 PFs)", s->nl_getlinks, 16 * 4);
+        r |= guard_count("second pass: RTM_SETLINK", s->nl2_setlinks, 0);
+        r |= guard_count("second pass: sysfs writes", s->sysfs_writes2, 0);
+        r |= guard_count("VFs missing from the model", 16 * VFS_PER_PF - MIN(s->vfs_seen, 16 * VFS_PER_PF),
+                         0);
+        printf("\nguard: %s\n", r < 0 ? "FAIL" : "ok");
+        return r < 0 ? 1 : 0;
+}
+
 int main(int argc, char *argv[])
 {
         static const unsigned scenarios[] = {1, 4, 16, 64};
         static const struct option options[] = {
-                {"runs", required_argument, NULL, 'r'}, {"quick", no_argument, NULL, 'q'},
-                {"pfs", required_argument, NULL, 'p'},  {"large-runs", required_argument, NULL, 'l'},
-                {"no-memory", no_argument, NULL, 'm'},  {},
+                {"runs", required_argument, NULL, 'r'},
+                {"quick", no_argument, NULL, 'q'},
+                {"pfs", required_argument, NULL, 'p'},
+                {"large-runs", required_argument, NULL, 'l'},
+                {"no-memory", no_argument, NULL, 'm'},
+                {"guard", no_argument, NULL, 'g'},
+                {},
         };
         unsigned runs = 5, large_runs = 1, only_pfs = 0;
         Sample first_of[65] = {}; /* by PF count: the first run, for the memory table */
-        bool quick = false, memory = true;
+        bool quick = false, memory = true, guard = false;
+        Stat cpu_of[65] = {}, cpu2_of[65] = {}, plan_of[65] = {}; /* by PF count, for --guard */
         int c;
 
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
@@ -483,6 +572,11 @@ int main(int argc, char *argv[])
                 case 'm':
                         memory = false;
                         break;
+                case 'g':
+                        guard = true;
+                        memory = false;
+                        runs = 3;
+                        break;
                 default:
                         return 2;
                 }
@@ -502,10 +596,12 @@ int main(int argc, char *argv[])
                 Sample v[64];
                 size_t n = 0;
 
-                if ((quick && n_pfs > 16) || (only_pfs && n_pfs != only_pfs))
+                if ((quick && n_pfs > 16) || (only_pfs && n_pfs != only_pfs && !guard) ||
+                    (guard && n_pfs != 1 && n_pfs != 16))
                         continue;
-                /* 16,384 VFs take the fake kernel ~70 s to create on 2 cores: one run by default. */
-                for (unsigned i = 0; i < (n_pfs >= 64 ? large_runs : runs); i++) {
+                /* 16,384 VFs take the fake kernel ~70 s to create on 2 cores: one run by default.
+                 * The guard's 16 × 256 is one run too (its budget is minutes on a loaded CI). */
+                for (unsigned i = 0; i < (n_pfs >= 64 || (guard && n_pfs > 1) ? large_runs : runs); i++) {
                         int r = sample_in_child(MODE_DAEMON, n_pfs, VFS_PER_PF, &v[n]);
 
                         if (r < 0) {
@@ -517,6 +613,9 @@ int main(int argc, char *argv[])
                         n++;
                 }
                 first_of[n_pfs] = v[0];
+                cpu_of[n_pfs] = STAT(v, n, cpu_ms);
+                cpu2_of[n_pfs] = STAT(v, n, cpu2_ms);
+                plan_of[n_pfs] = STAT(v, n, plan_ms);
                 printf("### %u PF%s x %u VFs = %u VFs\n\n", n_pfs, n_pfs == 1 ? "" : "s", VFS_PER_PF,
                        n_pfs * VFS_PER_PF);
                 printf("| %-44s | %9s | %9s | %9s |\n", "first pass (fresh host -> settled)", "median",
@@ -548,9 +647,18 @@ int main(int argc, char *argv[])
                 ROW("second pass: sysfs writes", v[0].sysfs_writes2);
 #undef ROW
                 printf("| %-44s | %9ld | %9s |\n", "peak RSS, VmHWM (KiB, daemon + fake)", v[0].hwm_kb, "");
+                printf("| %-44s | %9ld | %9.2f |\n", "main heap in use, settled (KiB; per VF)",
+                       v[0].heap_used_kb, (double) v[0].heap_used_kb / (n_pfs * VFS_PER_PF));
+                printf("| %-44s | %9ld | %9s |\n", "main heap free, settled (KiB)", v[0].heap_free_kb, "");
+                printf("| %-44s | %9ld | %9s |\n", "VmRSS settled (KiB, daemon + fake)", v[0].rss_kb, "");
+                printf("| %-44s | %9ld | %9s |\n", "VmRSS after malloc_trim(0) (KiB)", v[0].rss_trimmed_kb,
+                       "");
                 printf("\n");
                 fflush(stdout);
         }
+
+        if (guard)
+                return guard_check(first_of, cpu_of, cpu2_of, plan_of);
 
         /* Memory by VF count: the daemon's share is the difference to the fake alone. */
         if (memory) {

@@ -436,7 +436,7 @@ int bus_setup(Manager *m, const char *address)
         (void) sd_event_source_set_priority(b->flush, SD_EVENT_PRIORITY_IDLE + 1);
         (void) sd_event_source_set_description(b->flush, "bus-flush");
 
-        r = sd_bus_add_object_manager(m->bus, NULL, SRIOVD_BUS_PATH);
+        r = bus_add_object_manager(m); /* objects-bus.c */
         if (r >= 0)
                 r = sd_bus_add_object_vtable(m->bus, NULL, SRIOVD_BUS_PATH, SRIOVD_MANAGER_IFACE,
                                              manager_vtable, m);

@@ -25,6 +25,9 @@
 /* Connects to the system bus (or `address`), exports every object and requests the name. */
 int bus_setup(Manager *m, const char *address);
 
+/* The ObjectManager on SRIOVD_BUS_PATH, GetManagedObjects built from the model (objects-bus.c). */
+int bus_add_object_manager(Manager *m);
+
 /* Object paths; the caller frees. */
 char *pf_bus_path(const PhysicalFunction *pf);
 char *vf_bus_path(const VirtualFunction *vf);

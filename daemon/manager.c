@@ -384,10 +384,11 @@ static void on_udev_event(void *userdata, const char *action, struct udev_device
                         manager_remove_pf(m, pf);
                         return;
                 }
-                if (!pf && !streq(action, "remove") &&
+                /* A known VF first: its every event would otherwise try to open an attribute
+                 * only PFs have. */
+                if (!pf && !streq(action, "remove") && !manager_get_vf(m, pci) &&
                     (udev_device_get_sysattr_value(d, "sriov_totalvfs") ||
-                     (streq(subsystem, "netdevsim") && udev_device_get_sysattr_value(d, "sriov_numvfs"))) &&
-                    !manager_get_vf(m, pci)) {
+                     (streq(subsystem, "netdevsim") && udev_device_get_sysattr_value(d, "sriov_numvfs")))) {
                         (void) manager_add_pf(m, udev_device_get_syspath(d), NULL);
                         return;
                 }

@@ -3,6 +3,7 @@
 #include <endian.h>
 #include <infiniband/verbs.h>
 
+#include "dlopen-util.h"
 #include "log.h"
 #include "manager.h"
 #include "rdma.h"
@@ -90,6 +91,40 @@ const char *rdma_driver_hint(const char *netdev_driver)
 
 /* ---- libibverbs ------------------------------------------------------------------------- */
 
+/* Loaded at the first RDMA query (dlopen-util.h): most hosts have no RDMA device at all. */
+static typeof(ibv_get_device_list) *sym_ibv_get_device_list;
+static typeof(ibv_free_device_list) *sym_ibv_free_device_list;
+static typeof(ibv_get_device_name) *sym_ibv_get_device_name;
+static typeof(ibv_open_device) *sym_ibv_open_device;
+static typeof(ibv_close_device) *sym_ibv_close_device;
+static typeof(ibv_query_device) *sym_ibv_query_device;
+static typeof(ibv_query_port) *sym_ibv_query_port;
+static typeof(ibv_query_gid) *sym_ibv_query_gid;
+static typeof(_ibv_query_gid_table) *sym__ibv_query_gid_table;
+
+static int ibv_load(void)
+{
+        static DlLibrary lib = {.soname = "libibverbs.so.1"};
+        static const DlSym syms[] = {
+                DLSYM(ibv_get_device_list), DLSYM(ibv_free_device_list), DLSYM(ibv_get_device_name),
+                DLSYM(ibv_open_device),     DLSYM(ibv_close_device),     DLSYM(ibv_query_device),
+                DLSYM(ibv_query_port),      DLSYM(ibv_query_gid),        DLSYM(_ibv_query_gid_table),
+        };
+
+        return dlopen_symbols(&lib, syms, ELEMENTSOF(syms));
+}
+
+/* verbs.h's inline ibv_query_port(), through the loaded symbol. */
+static int ibv_query_port_loaded(struct ibv_context *ctx, uint8_t port, struct ibv_port_attr *attr)
+{
+        struct verbs_context *vctx = verbs_get_ctx_op(ctx, query_port);
+
+        if (vctx)
+                return vctx->query_port(ctx, port, attr, sizeof(*attr));
+        memset(attr, 0, sizeof(*attr));
+        return sym_ibv_query_port(ctx, port, (struct _compat_ibv_port_attr *) attr);
+}
+
 /* ibv_get_device_list() fails with ENOSYS when the kernel has no uverbs (a host without
  * RDMA); that is "libibverbs cannot tell", not an error of ours. */
 static int ibv_open_by_name(const char *name, struct ibv_context **ret)
@@ -98,19 +133,21 @@ static int ibv_open_by_name(const char *name, struct ibv_context **ret)
         struct ibv_context *ctx = NULL;
         int n = 0, r = -ENODEV;
 
+        if (ibv_load() < 0)
+                return -EOPNOTSUPP; /* no libibverbs: cannot tell, as without uverbs */
         errno = 0;
-        list = ibv_get_device_list(&n);
+        list = sym_ibv_get_device_list(&n);
         if (!list) {
                 log_debug("ibv_get_device_list: %s", strerror(errno ?: ENOSYS));
                 return -EOPNOTSUPP;
         }
         for (int i = 0; i < n; i++)
-                if (streq(ibv_get_device_name(list[i]), name)) {
-                        ctx = ibv_open_device(list[i]);
+                if (streq(sym_ibv_get_device_name(list[i]), name)) {
+                        ctx = sym_ibv_open_device(list[i]);
                         r = ctx ? 0 : -(errno ?: ENODEV);
                         break;
                 }
-        ibv_free_device_list(list);
+        sym_ibv_free_device_list(list);
         if (r < 0)
                 return r;
         *ret = ctx;
@@ -127,8 +164,8 @@ static int ibv_op_query_device(void *userdata, const char *name, uint64_t *ret_n
         r = ibv_open_by_name(name, &ctx);
         if (r < 0)
                 return r;
-        r = ibv_query_device(ctx, &attr); /* returns a positive errno */
-        (void) ibv_close_device(ctx);
+        r = sym_ibv_query_device(ctx, &attr); /* returns a positive errno */
+        (void) sym_ibv_close_device(ctx);
         if (r != 0)
                 return -abs(r);
         *ret_node_guid = be64toh(attr.node_guid);
@@ -148,10 +185,10 @@ static int ibv_op_query_port(void *userdata, const char *name, uint32_t port, Rd
         r = ibv_open_by_name(name, &ctx);
         if (r < 0)
                 return r;
-        r = ibv_query_port(ctx, (uint8_t) port, &attr);
-        if (r == 0 && ibv_query_gid(ctx, (uint8_t) port, 0, &gid) == 0)
+        r = ibv_query_port_loaded(ctx, (uint8_t) port, &attr);
+        if (r == 0 && sym_ibv_query_gid(ctx, (uint8_t) port, 0, &gid) == 0)
                 guid = be64toh(gid.global.interface_id);
-        (void) ibv_close_device(ctx);
+        (void) sym_ibv_close_device(ctx);
         if (r != 0)
                 return -abs(r);
         *ret_state =
@@ -194,19 +231,19 @@ static int ibv_op_query_gid_ndevs(void *userdata, const char *name, uint32_t por
         r = ibv_open_by_name(name, &ctx);
         if (r < 0)
                 return r;
-        r = ibv_query_port(ctx, (uint8_t) port, &attr);
+        r = ibv_query_port_loaded(ctx, (uint8_t) port, &attr);
         if (r != 0 || attr.gid_tbl_len <= 0) {
-                (void) ibv_close_device(ctx);
+                (void) sym_ibv_close_device(ctx);
                 return r != 0 ? -abs(r) : -ENODATA;
         }
         entries = calloc((size_t) attr.gid_tbl_len, sizeof(struct ibv_gid_entry));
         if (!entries) {
-                (void) ibv_close_device(ctx);
+                (void) sym_ibv_close_device(ctx);
                 return -ENOMEM;
         }
         /* The whole table of the device (all ports), valid entries only. */
-        k = ibv_query_gid_table(ctx, entries, (size_t) attr.gid_tbl_len, 0);
-        (void) ibv_close_device(ctx);
+        k = sym__ibv_query_gid_table(ctx, entries, (size_t) attr.gid_tbl_len, 0, sizeof(*entries));
+        (void) sym_ibv_close_device(ctx);
         if (k < 0)
                 return (int) k; /* -errno */
         for (ssize_t i = 0; i < k; i++) {

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <limits.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -130,6 +131,55 @@ int sysfs_read_link_attr(const char *syspath, const char *attr, char **ret)
         if (!p)
                 return -ENOMEM;
         return readlink_basename(p, ret);
+}
+
+int sysfs_read_link_path(const char *syspath, const char *attr, char **ret)
+{
+        _cleanup_free_ char *p = path_join(syspath, attr), *path = NULL;
+        char buf[PATH_MAX];
+        const char *t;
+        size_t n;
+        ssize_t k;
+
+        if (!p)
+                return -ENOMEM;
+        k = readlink(p, buf, sizeof(buf) - 1);
+        if (k < 0)
+                return negative_errno();
+        buf[k] = 0;
+        if (buf[0] == '/')
+                return -EINVAL;
+        /* sysfs links are relative ("../0000:03:10.0") and a device's syspath has no symlink
+         * in it: resolving by hand is exact, one readlink instead of a realpath() walk. */
+        path = strdup(syspath);
+        if (!path)
+                return -ENOMEM;
+        n = strlen(path);
+        for (t = buf; *t;) {
+                const char *e = strchrnul(t, '/');
+
+                if (e - t == 2 && t[0] == '.' && t[1] == '.') {
+                        char *slash = memrchr(path, '/', n);
+
+                        if (!slash || slash == path)
+                                return -EINVAL;
+                        n = slash - path;
+                        path[n] = 0;
+                } else if (e - t > 0 && !(e - t == 1 && t[0] == '.')) {
+                        char *q = realloc(path, n + 1 + (e - t) + 1);
+
+                        if (!q)
+                                return -ENOMEM;
+                        path = q;
+                        path[n++] = '/';
+                        memcpy(path + n, t, e - t);
+                        n += e - t;
+                        path[n] = 0;
+                }
+                t = *e ? e + 1 : e;
+        }
+        *ret = TAKE_PTR(path);
+        return 0;
 }
 
 int sysfs_load_module(const char *name)

@@ -33,6 +33,8 @@ int sysfs_read_attr_u32(const char *syspath, const char *attr, uint32_t *ret);
 int sysfs_read_attr_int(const char *syspath, const char *attr, int *ret);
 /* Basename of a symlink's target below syspath (e.g. "driver" -> "igbvf"); -ENOENT if none. */
 int sysfs_read_link_attr(const char *syspath, const char *attr, char **ret);
+/* The device a relative link attribute (virtfnN, physfn) points to, as a syspath. */
+int sysfs_read_link_path(const char *syspath, const char *attr, char **ret);
 
 /* Loads a module through the ops (modprobe on a real system). Blocks: call off the loop. */
 int sysfs_load_module(const char *name);

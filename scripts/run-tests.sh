@@ -5,7 +5,7 @@
 #   scripts/run-tests.sh --fast     host tiers only: suites fast and slow, the same under
 #                                   ASan/UBSan, and a bounded fuzz pass (minutes)
 #   scripts/run-tests.sh --ci       as CI runs it (also when CI=true): a missing clang fails
-#   scripts/run-tests.sh --tier=T   only tier T (host, asan, fuzz, vm; repeatable)
+#   scripts/run-tests.sh --tier=T   only tier T (host, bench, asan, fuzz, vm; repeatable)
 # Installs what it needs from Debian packages, checks formatting, builds with warnings as
 # errors (and again with ASan/UBSan), runs a bounded fuzz pass, and ends with one line
 # "N passed, N failed, N skipped".
@@ -30,12 +30,12 @@ for a in "$@"; do
         case "$a" in
         --fast) fast_only=1 ;;
         --ci) ci=1 ;;
-        --tier=host|--tier=asan|--tier=fuzz|--tier=vm) tiers+=("${a#--tier=}") ;;
-        *) echo "usage: $0 [--fast] [--ci] [--tier=host|asan|fuzz|vm]..." >&2; exit 2 ;;
+        --tier=host|--tier=bench|--tier=asan|--tier=fuzz|--tier=vm) tiers+=("${a#--tier=}") ;;
+        *) echo "usage: $0 [--fast] [--ci] [--tier=host|bench|asan|fuzz|vm]..." >&2; exit 2 ;;
         esac
 done
 if [ "${#tiers[@]}" -eq 0 ]; then
-        tiers=(host asan fuzz)
+        tiers=(host bench asan fuzz)
         [ "$fast_only" -eq 1 ] || tiers+=(vm)
 fi
 want() { local t; for t in "${tiers[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
@@ -117,6 +117,13 @@ if want host; then
         run_suite host-fast build fast --num-processes 2
         step "host tier: suite slow"
         run_suite host-slow build slow --num-processes 2
+fi
+
+if want bench; then
+        # Issue 14's guard on the fake substrate (ratios within one run; ~1-3 min). Its VM
+        # half, bench-guard, runs with the VM tier.
+        step "bench tier: regression guard (suite bench)"
+        run_suite bench build bench --num-processes 1
 fi
 
 if want asan; then

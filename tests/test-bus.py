@@ -15,6 +15,7 @@ run only with TEST_SLOW=1 (meson suite "slow"); TEST_SLOW=0 runs the others (sui
 import json
 import os
 import pwd
+import re
 import select
 import shutil
 import signal
@@ -273,9 +274,19 @@ def test_managed_objects(bus):
         assert pool['Total'] == 4 and pool['Free'] == 4, pool
         assert sorted(pool['VirtualFunctions']) == sorted(
             v[0] for v in bus.mgr('ListVirtualFunctions', 's', pool['Name'])[0])
-    # every VF property readable one by one (GetAll on one VF)
+    # GetManagedObjects is built from the model (daemon/objects-bus.c), not by sd-bus: each
+    # object exactly as GetAll and introspection show it, and no object missing or extra
+    std = ['org.freedesktop.DBus.Peer', 'org.freedesktop.DBus.Introspectable', PROPS]
+    for path, ifaces in objs.items():
+        iface = [i for i in ifaces if i.startswith('org.sriovd1.')][0]
+        assert sorted(ifaces) == sorted(std + [iface]) and all(ifaces[i] == {} for i in std), ifaces
+        assert bus.call(path, PROPS, 'GetAll', 's', iface)[0] == ifaces[iface], path
+    seen = set()
+    for sub in ('pf', 'vf', 'pool'):
+        xml = bus.call(ROOT + '/' + sub, 'org.freedesktop.DBus.Introspectable', 'Introspect')[0]
+        seen |= {ROOT + '/' + sub + '/' + n for n in re.findall(r'<node name="([^"]+)"', xml)}
+    assert seen == set(objs), seen ^ set(objs)
     vf = objs[kinds[VF][0]][VF]
-    assert bus.call(kinds[VF][0], PROPS, 'GetAll', 's', VF)[0] == vf
     assert vf['State'] == 'ready' and vf['Driver'] == 'igbvf' and vf['Allocated'] is False
 
 

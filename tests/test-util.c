@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sysfs.h"
 #include "tests.h"
 #include "util.h"
 
@@ -67,6 +72,46 @@ TEST(paths)
         ASSERT_STREQ(path_basename("/a/b/c.conf"), "c.conf");
 }
 
+/* A VF's syspath from the PF's virtfnN link, without libudev: the kernel's relative link
+ * resolved against the PF's syspath, "." and ".." included; an absolute link is refused
+ * (the caller asks udev then). */
+TEST(link_path)
+{
+        char dir[] = "/tmp/test-util-XXXXXX";
+        _cleanup_free_ char *pf = NULL, *vf = NULL, *got = NULL, *l = NULL;
+
+        ASSERT_TRUE(mkdtemp(dir));
+        ASSERT_OK(asprintf_safe(&pf, "%s/pci0000:00/0000:03:00.0", dir));
+        ASSERT_OK(asprintf_safe(&vf, "%s/pci0000:00/0000:03:10.2", dir));
+        ASSERT_OK(asprintf_safe(&l, "%s/pci0000:00", dir));
+        ASSERT_OK(mkdir(l, 0755) < 0 ? -errno : 0);
+        l = mfree(l);
+        ASSERT_OK(mkdir(pf, 0755) < 0 ? -errno : 0);
+        ASSERT_OK(mkdir(vf, 0755) < 0 ? -errno : 0);
+        ASSERT_OK(asprintf_safe(&l, "%s/virtfn1", pf));
+        ASSERT_OK(symlink("../0000:03:10.2", l) < 0 ? -errno : 0);
+        ASSERT_OK(sysfs_read_link_path(pf, "virtfn1", &got));
+        ASSERT_STREQ(got, vf);
+        ASSERT_EQ(access(got, F_OK), 0);
+        got = mfree(got);
+        l = mfree(l);
+        ASSERT_OK(asprintf_safe(&l, "%s/virtfn2", pf));
+        ASSERT_OK(symlink("./../../pci0000:00/0000:03:10.2", l) < 0 ? -errno : 0);
+        ASSERT_OK(sysfs_read_link_path(pf, "virtfn2", &got));
+        ASSERT_STREQ(got, vf);
+        l = mfree(l);
+        ASSERT_OK(asprintf_safe(&l, "%s/virtfn3", pf));
+        ASSERT_OK(symlink(vf, l) < 0 ? -errno : 0);
+        ASSERT_ERROR(sysfs_read_link_path(pf, "virtfn3", &got), EINVAL);
+        ASSERT_ERROR(sysfs_read_link_path(pf, "virtfn9", &got), ENOENT);
+        {
+                _cleanup_free_ char *cmd = NULL;
+
+                ASSERT_OK(asprintf_safe(&cmd, "rm -rf '%s'", dir));
+                (void) system(cmd);
+        }
+}
+
 int main(void)
 {
         RUN(parse_range);
@@ -74,5 +119,6 @@ int main(void)
         RUN(strv);
         RUN(numbers);
         RUN(paths);
+        RUN(link_path);
         return 0;
 }
