@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "doctor.h"
+#include "gres.h"
 #include "lease.h"
 #include "log.h"
 #include "util.h"
@@ -1778,6 +1779,7 @@ static void help(void)
                "  status [PF]               Show daemon status, or one PF and its VFs\n"
                "  vfs [--pool=POOL]         List virtual functions\n"
                "  pools                     List pools\n"
+               "  gres [NODENAME]           Print gres.conf lines for Slurm from the pools\n"
                "  allocate POOL --owner=O   Allocate a free VF from POOL\n"
                "         [--numa=N] [--pf=PF] [--pci=PCI]\n"
                "  release VF --owner=O      Release a VF (object path, PCI address or interface)\n"
@@ -1916,6 +1918,7 @@ static const Verb verbs[] = {
         {"wait-online", 0, 0, verb_wait_online},
         {"monitor", 0, 0, verb_monitor},
         {"doctor", 0, 0, verb_doctor}, /* doctor.c */
+        {"gres", 0, 1, verb_gres},     /* gres.c */
 };
 
 int main(int argc, char *argv[])
