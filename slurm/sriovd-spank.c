@@ -363,9 +363,7 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
                 return 0;
         }
 
-        r = sd_bus_open_system(&lease_bus);
-        if (r >= 0)
-                r = sd_bus_set_description(lease_bus, "sriovd-spank");
+        r = sd_bus_open_system_with_description(&lease_bus, "sriovd-spank");
         if (r < 0) {
                 lease_bus = sd_bus_flush_close_unref(lease_bus);
                 slurm_error("sriovd: cannot connect to the system bus to lease VFs of pool '%s': %s",
