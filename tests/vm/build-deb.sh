@@ -10,6 +10,9 @@ src=${1:?usage: build-deb.sh SRCDIR OUTDIR}
 out=${2:?usage: build-deb.sh SRCDIR OUTDIR}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+# VM tests may run two at a time: one builder per OUTDIR, the other waits and reuses it.
+exec 8>"$out/.lock"
+flock 8
 
 # The source as a reproducible tar stream: its hash is the cache key.
 srctar() {

@@ -86,7 +86,7 @@ rootfs_pkgs=(
         network-manager libpam-systemd
         man-db
         # Issue 13's consumers, each started by its own scenario (off at boot, below).
-        podman crun conmon busybox-static
+        podman crun conmon busybox-static containernetworking-plugins
         libvirt-daemon-system libvirt-clients
         slurmd slurmctld slurm-client munge
 )

@@ -6,6 +6,10 @@
 set -euo pipefail
 src=${1:?usage: prepare-build.sh SRCDIR VMBUILDDIR}
 b=${2:?usage: prepare-build.sh SRCDIR VMBUILDDIR}
+# VM tests may run two at a time: one builder per tree, the other waits and finds it built.
+mkdir -p "$(dirname "$b")"
+exec 8>"$b.lock"
+flock 8
 if [ ! -e "$b/build.ninja" ]; then
         meson setup "$b" "$src" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
                 --buildtype=debugoptimized -Dtests=false -Dvm-tests=disabled >"$b.setup.log" 2>&1 \
