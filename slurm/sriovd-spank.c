@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <slurm/spank.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -157,6 +158,27 @@ static void leased_vf_done(LeasedVf *v)
         *v = (LeasedVf){};
 }
 
+/* Why this step has no VFs. slurmstepd's own log lines reach slurmd's log only; a task's reach
+ * the user (srun's stderr, the batch job's output), so the reason is kept here and reported
+ * by each task in slurm_spank_task_init, which then fails the task: the job ends with a
+ * non-zero status, which a failure in init_post_opt would not give (srun 22.05 exits 0 when
+ * the launch fails). */
+static char lease_error[512];
+
+static void lease_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void lease_fail(const char *fmt, ...)
+{
+        char buf[sizeof(lease_error)];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        slurm_error("%s", buf);
+        if (!lease_error[0])
+                memcpy(lease_error, buf, sizeof(lease_error));
+}
+
 static const char *bus_error_text(const sd_bus_error *error, int r)
 {
         if (sd_bus_error_is_set(error) && error->message)
@@ -170,20 +192,20 @@ static void log_allocate_error(const sd_bus_error *error, int r, unsigned got)
         const char *name = sd_bus_error_is_set(error) ? error->name : "";
 
         if (sd_bus_error_has_name(error, ERR_PREFIX "PoolExhausted"))
-                slurm_error("sriovd: pool '%s' has no free VF on this node (%u of %u leased for %s; the "
-                            "others are leased to other owners or not ready)",
-                            arg_pool, got, arg_count, owner);
+                lease_fail("sriovd: pool '%s' has no free VF on this node (%u of %u leased for %s; the "
+                           "others are leased to other owners or not ready)",
+                           arg_pool, got, arg_count, owner);
         else if (sd_bus_error_has_name(error, ERR_PREFIX "NoSuchPool"))
-                slurm_error("sriovd: no pool '%s' on this node (see 'sriovctl pools')", arg_pool);
+                lease_fail("sriovd: no pool '%s' on this node (see 'sriovctl pools')", arg_pool);
         else if (sd_bus_error_has_name(error, "org.freedesktop.DBus.Error.ServiceUnknown") ||
                  sd_bus_error_has_name(error, "org.freedesktop.DBus.Error.NameHasNoOwner") ||
                  sd_bus_error_has_name(error, "org.freedesktop.DBus.Error.NoReply") ||
                  sd_bus_error_has_name(error, "org.freedesktop.DBus.Error.Spawn.ServiceNotFound"))
-                slurm_error("sriovd: sriovd is not running on this node (%s): cannot lease VFs of pool '%s'",
-                            bus_error_text(error, r), arg_pool);
+                lease_fail("sriovd: sriovd is not running on this node (%s): cannot lease VFs of pool '%s'",
+                           bus_error_text(error, r), arg_pool);
         else
-                slurm_error("sriovd: cannot lease a VF of pool '%s' for %s: %s%s%s", arg_pool, owner,
-                            bus_error_text(error, r), *name ? " " : "", name);
+                lease_fail("sriovd: cannot lease a VF of pool '%s' for %s: %s%s%s", arg_pool, owner,
+                           bus_error_text(error, r), *name ? " " : "", name);
 }
 
 static int read_vf(sd_bus *bus, LeasedVf *v)
@@ -195,7 +217,7 @@ static int read_vf(sd_bus *bus, LeasedVf *v)
         r = sd_bus_call_method(bus, BUS_NAME, v->path, "org.freedesktop.DBus.Properties", "GetAll", &error,
                                &reply, "s", IFACE_VF);
         if (r < 0) {
-                slurm_error("sriovd: cannot read leased VF %s: %s", v->path, bus_error_text(&error, r));
+                lease_fail("sriovd: cannot read leased VF %s: %s", v->path, bus_error_text(&error, r));
                 return r;
         }
         r = sd_bus_message_enter_container(reply, 'a', "{sv}");
@@ -236,8 +258,8 @@ static int read_vf(sd_bus *bus, LeasedVf *v)
         }
         sd_bus_message_unref(reply);
         if (r < 0 || !v->pci) {
-                slurm_error("sriovd: cannot parse the properties of leased VF %s: %s", v->path,
-                            strerror(r < 0 ? -r : EBADMSG));
+                lease_fail("sriovd: cannot parse the properties of leased VF %s: %s", v->path,
+                           strerror(r < 0 ? -r : EBADMSG));
                 return r < 0 ? r : -EBADMSG;
         }
         return 0;
@@ -325,7 +347,7 @@ static int export_env(spank_t sp)
         if (e == ESPANK_SUCCESS)
                 return 0;
 fail:
-        slurm_error("sriovd: cannot set the job environment: %s", spank_strerror(e));
+        lease_fail("sriovd: cannot set the job environment: %s", spank_strerror(e));
         return -1;
 }
 
@@ -354,8 +376,8 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 
         e = spank_get_item(sp, S_JOB_ID, &job_id);
         if (e != ESPANK_SUCCESS) {
-                slurm_error("sriovd: cannot get the job id: %s", spank_strerror(e));
-                return -1;
+                lease_fail("sriovd: cannot get the job id: %s", spank_strerror(e));
+                goto fail;
         }
         (void) snprintf(owner, sizeof(owner), "slurm:%" PRIu32, job_id);
         if (already_leased_for_job(sp)) {
@@ -366,9 +388,9 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
         r = sd_bus_open_system_with_description(&lease_bus, "sriovd-spank");
         if (r < 0) {
                 lease_bus = sd_bus_flush_close_unref(lease_bus);
-                slurm_error("sriovd: cannot connect to the system bus to lease VFs of pool '%s': %s",
-                            arg_pool, strerror(-r));
-                return -1;
+                lease_fail("sriovd: cannot connect to the system bus to lease VFs of pool '%s': %s",
+                           arg_pool, strerror(-r));
+                goto fail;
         }
 
         while (n_leased < arg_count) {
@@ -390,7 +412,7 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
                 }
                 sd_bus_message_unref(reply);
                 if (r < 0) {
-                        slurm_error("sriovd: cannot read the Allocate reply: %s", strerror(-r));
+                        lease_fail("sriovd: cannot read the Allocate reply: %s", strerror(-r));
                         goto fail;
                 }
                 n_leased++;
@@ -406,6 +428,17 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
         return 0;
 fail:
         release_all();
+        return 0; /* each task reports lease_error and fails, see slurm_spank_task_init */
+}
+
+int slurm_spank_task_init(spank_t sp, int ac, char **av)
+{
+        (void) sp;
+        (void) ac;
+        (void) av;
+        if (!lease_error[0])
+                return 0;
+        slurm_error("%s", lease_error);
         return -1;
 }
 

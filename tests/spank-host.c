@@ -5,8 +5,9 @@
  *
  * Usage: spank-host local|remote JOBID [OPTARG] [VAR=VALUE...]
  *   Registers the options (slurm_spank_init), passes OPTARG to --sriov-vf's callback (if
- *   given), seeds the job environment with the VAR=VALUE pairs, runs init_post_opt and prints
- *   "rc=N" then the job environment (one VAR=VALUE per line) and "READY". It then waits for a
+ *   given), seeds the job environment with the VAR=VALUE pairs, runs init_post_opt and, in
+ *   the remote context, task_init (as a task would), prints "rc=N" (the first that failed, or
+ *   0) then the job environment (one VAR=VALUE per line) and "READY". It then waits for a
  *   line or EOF on stdin, runs slurm_spank_exit and prints "EXIT". Plugin log lines go to
  *   stderr as "error: ..." / "info: ...", as slurmstepd forwards them to srun. */
 
@@ -187,6 +188,9 @@ int main(int argc, char *argv[])
                 }
         }
         r = slurm_spank_init_post_opt(&h, 0, NULL);
+        /* slurmstepd then forks the tasks; each runs task_init before exec (srun has none) */
+        if (r >= 0 && h.remote)
+                r = slurm_spank_task_init(&h, 0, NULL);
         printf("rc=%d\n", r);
         for (size_t i = 0; i < h.n_env; i++)
                 printf("%s\n", h.env[i]);
