@@ -100,6 +100,7 @@ def test_count_and_rollback(bus):
 
 
 def test_kill9_ends_lease(bus):
+    assert bus.kind == 'daemon', 'bind_to_caller needs the real daemon, not %s' % bus.kind
     s = Step(bus, 11, 'vm')
     assert s.rc == 0, s.stderr
     assert leased_to(bus, 'slurm:11') == [s.env['SRIOVD_VF_PCI']]
@@ -148,6 +149,34 @@ def test_batch_step_reuse(bus):
     s = Step(bus, 18, 'vm', 'SRIOVD_VF_OWNER=slurm:17', 'SRIOVD_VF_POOL=vm', 'SRIOVD_VF_PCI=0000:00:00.1')
     assert s.rc == 0 and leased_to(bus, 'slurm:18') == [s.env['SRIOVD_VF_PCI']], (s.env, owners(bus))
     s.finish()
+
+
+def test_rdma_env():
+    """RDMA VFs: SRIOVD_VF_RDMA_DEVICE and UCX_NET_DEVICES (DEV:PORT), a user's UCX_NET_DEVICES
+    wins. The fake kernel has no RDMA, so this runs against tests/fake-sriovd-bus.py, whose
+    pool rdma-train has mlx5 VFs."""
+    saved = T.SERVICE
+    T.SERVICE = '/usr/bin/python3 ' + os.path.join(SRCDIR, 'fake-sriovd-bus.py')
+    try:
+        bus = T.Bus()
+    finally:
+        T.SERVICE = saved
+    try:
+        vfs = {v['PCIAddress']: v for v in bus.ctl_json('vfs')}
+        s = Step(bus, 21, 'rdma-train:2')
+        assert s.rc == 0, s.stderr
+        pcis = s.env['SRIOVD_VF_PCI'].split(',')
+        want = [vfs[p]['RDMADevice'] for p in pcis]
+        assert all(want) and s.env['SRIOVD_VF_RDMA_DEVICE'] == ','.join(want), (s.env, want)
+        assert s.env['UCX_NET_DEVICES'] == ','.join('%s:%d' % (vfs[p]['RDMADevice'], vfs[p]['RDMAPort'])
+                                                    for p in pcis), s.env
+        assert s.env['SRIOVD_VF_NETDEV'] == ','.join(vfs[p]['Interface'] for p in pcis), s.env
+        s.finish()
+        s = Step(bus, 22, 'rdma-train', 'UCX_NET_DEVICES=mine:1')
+        assert s.rc == 0 and s.env['UCX_NET_DEVICES'] == 'mine:1', s.env
+        s.finish()
+    finally:
+        bus.close()
 
 
 def test_sriovd_not_running():
