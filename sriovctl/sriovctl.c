@@ -13,6 +13,7 @@
 #include "doctor.h"
 #include "gres.h"
 #include "lease.h"
+#include "libvirt.h"
 #include "log.h"
 #include "util.h"
 
@@ -493,8 +494,8 @@ static const struct {
         {SD_BUS_ERROR_UNKNOWN_OBJECT, "no such object"},
 };
 
-/* One line, always: "Failed to WHAT: friendly text (daemon's message)". */
-static int log_bus_error(const sd_bus_error *e, int r, const char *what)
+/* One line, always: "Failed to WHAT: friendly text (daemon's message)". Also used by libvirt.c. */
+int log_bus_error(const sd_bus_error *e, int r, const char *what)
 {
         const char *friendly = NULL;
         char msg[512] = "";
@@ -1787,7 +1788,8 @@ static void help(void)
                "  reload                    Re-read the configuration and apply it\n"
                "  plan                      Show what a reload would change, without applying\n"
                "  wait-online [--timeout=S] Wait until every managed PF is configured\n"
-               "  monitor                   Follow changes live\n\n"
+               "  monitor                   Follow changes live\n"
+               "  libvirt-network POOL      Print a libvirt hostdev network of POOL's VFs\n\n"
                "Options:\n"
                "  -h --help                 Show this help\n"
                "     --version              Show package version\n"
@@ -1917,8 +1919,9 @@ static const Verb verbs[] = {
         {"plan", 0, 0, verb_plan},
         {"wait-online", 0, 0, verb_wait_online},
         {"monitor", 0, 0, verb_monitor},
-        {"doctor", 0, 0, verb_doctor}, /* doctor.c */
-        {"gres", 0, 1, verb_gres},     /* gres.c */
+        {"doctor", 0, 0, verb_doctor},                   /* doctor.c */
+        {"libvirt-network", 1, 1, verb_libvirt_network}, /* libvirt.c */
+        {"gres", 0, 1, verb_gres},                       /* gres.c */
 };
 
 int main(int argc, char *argv[])

@@ -90,6 +90,7 @@ def test_live_values(bus):
           ['--pool=' + p for p in pools if p.startswith(pool[:2])], 'vfs --pool=PREFIX (one word)')
     check(complete(['sriovctl', 'vfs', '--pool', ''], bus.env), pools, 'vfs --pool POOL')
     check(complete(['sriovctl', 'allocate', ''], bus.env), pools, 'allocate POOL')
+    check(complete(['sriovctl', 'libvirt-network', ''], bus.env), pools, 'libvirt-network POOL')
     check(complete(['sriovctl', 'status', ''], bus.env),
           [p['PCIAddress'] for p in pfs] + [p['Interface'] for p in pfs if p['Interface']], 'status PF')
     check(complete(['sriovctl', 'status', '0000:8'], bus.env),
