@@ -20,6 +20,7 @@ pkgs=(
         meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev
         libsystemd-dev libudev-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
         libpci-dev pci.ids libconfig-dev libibverbs-dev libxml2-dev
+        libslurm-dev # slurm/spank.h: the SPANK plugin (slurm/)
         umockdev libumockdev-dev dbus iproute2 pciutils python3 jq
         python3-gi gir1.2-glib-2.0 libxml2-utils scdoc bash-completion
         debhelper dpkg-dev fakeroot lintian

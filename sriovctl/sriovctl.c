@@ -12,6 +12,7 @@
 
 #include "bind.h"
 #include "doctor.h"
+#include "gres.h"
 #include "lease.h"
 #include "libvirt.h"
 #include "log.h"
@@ -1784,6 +1785,7 @@ static void help(void)
                "  status [PF]               Show daemon status, or one PF and its VFs\n"
                "  vfs [--pool=POOL]         List virtual functions\n"
                "  pools                     List pools\n"
+               "  gres [NODENAME]           Print gres.conf lines for Slurm from the pools\n"
                "  allocate POOL --owner=O   Allocate a free VF from POOL\n"
                "         [--numa=N] [--pf=PF] [--pci=PCI]\n"
                "         [--bind-unit=UNIT] [--bind-pid=PID] [--cdi]\n"
@@ -1943,6 +1945,7 @@ static const Verb verbs[] = {
         {"monitor", 0, 0, verb_monitor},
         {"doctor", 0, 0, verb_doctor},                   /* doctor.c */
         {"libvirt-network", 1, 1, verb_libvirt_network}, /* libvirt.c */
+        {"gres", 0, 1, verb_gres},                       /* gres.c */
 };
 
 int main(int argc, char *argv[])

@@ -282,6 +282,31 @@ def test_tables(bus):
     assert out[-1] == '%d pools listed.' % len(m['org.sriovd1.Pool'])
 
 
+def test_gres(bus):
+    """sriovctl gres: one gres.conf line per pool with VFs, Count = the pool's Total, and the
+    slurm.conf Gres= list that goes with them; lines change when a pool changes."""
+    pools = sorted((p for p in bus.ctl_json('pools') if ':' not in p['Name'] and p['Total'] > 0),
+                   key=lambda p: p['Name'])
+    if not pools:
+        raise Skip('no pool with VFs')
+    out = bus.ctl('gres', 'node7').stdout.splitlines()
+    lines = [l for l in out if not l.startswith('#')]
+    assert lines == ['NodeName=node7 Name=sriov Type=%s Count=%d' % (p['Name'], p['Total']) for p in pools], out
+    gres = ','.join('sriov:%s:%d' % (p['Name'], p['Total']) for p in pools)
+    assert out[-1] == '# slurm.conf: GresTypes=sriov and, on NodeName=node7, Gres=' + gres, out[-1]
+    assert bus.ctl_json('gres', 'node7') == [{'NodeName': 'node7', 'Name': 'sriov', 'Type': p['Name'],
+                                               'Count': p['Total']} for p in pools]
+    # default node name: the short host name, as slurmd's default NodeName
+    host = socket.gethostname().split('.')[0]
+    assert 'NodeName=%s Name=sriov' % host in bus.ctl('gres').stdout
+    # leases do not change what the node has (slurmctld counts its own jobs' use)
+    vf = bus.ctl_json('allocate', pools[0]['Name'], '--owner', 'other')
+    assert [l for l in bus.ctl('gres', 'node7').stdout.splitlines() if not l.startswith('#')] == lines
+    bus.ctl('release', vf['ObjectPath'], '--owner', 'other')
+    one_line_error(bus.ctl('gres', 'bad=name', rc=1), 'Invalid node name')
+    one_line_error(bus.ctl('gres', 'a', 'b', rc=2), 'at most 1 argument')
+
+
 def pick_pool(bus):
     pools = bus.ctl_json('pools')
     pools = [p for p in pools if p['Free'] > 0]
