@@ -29,7 +29,7 @@ tiers=()
 for a in "$@"; do
         case "$a" in
         --fast) fast_only=1 ;;
-        --ci) ci=1 ;;
+        --ci) ci=1; export CI=true ;;
         --tier=host|--tier=bench|--tier=asan|--tier=fuzz|--tier=vm) tiers+=("${a#--tier=}") ;;
         *) echo "usage: $0 [--fast] [--ci] [--tier=host|bench|asan|fuzz|vm]..." >&2; exit 2 ;;
         esac
