@@ -10,7 +10,7 @@
 #include "netdev-hints.h"
 #include "pci.h"
 #include "pool.h"
-#include "rdma.h"
+#include "rdma-assign.h"
 #include "reconcile.h"
 #include "stable.h"
 #include "sysfs.h"
@@ -28,6 +28,19 @@ DEFINE_STRING_TABLE(manager_state, ManagerState, _MANAGER_STATE_MAX);
 #define STARTUP_DEADLINE_USEC (90ULL * 1000000ULL)
 
 static int on_reconcile(sd_event_source *s, void *userdata);
+
+/* Pools are derived (pool.c): recount once per loop iteration in which something changed,
+ * and let the pool hooks tell what moved. */
+static int on_pools(sd_event_source *s, void *userdata)
+{
+        pools_sync(userdata);
+        return 0;
+}
+
+static void manager_pools_dirty(Manager *m)
+{
+        (void) sd_event_source_set_enabled(m->pools_source, SD_EVENT_ONESHOT);
+}
 
 int manager_new(const ManagerOptions *o, Manager **ret)
 {
@@ -101,6 +114,14 @@ int manager_new(const ManagerOptions *o, Manager **ret)
         /* After everything else that is pending: a burst of uevents is drained first. */
         (void) sd_event_source_set_priority(m->reconcile_source, SD_EVENT_PRIORITY_IDLE);
         (void) sd_event_source_set_description(m->reconcile_source, "reconcile");
+        r = sd_event_add_defer(m->event, &m->pools_source, on_pools, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(m->pools_source, SD_EVENT_OFF);
+        /* Last: after the reconcile pass (IDLE) and the observers' coalesced announcements
+         * (IDLE + 1), so the VFs a pool counts are announced before the pool's new counts. */
+        (void) sd_event_source_set_priority(m->pools_source, SD_EVENT_PRIORITY_IDLE + 2);
+        (void) sd_event_source_set_description(m->pools_source, "pools");
         m->state = MANAGER_STATE_STARTING;
         *ret = TAKE_PTR(m);
         return 0;
@@ -129,6 +150,7 @@ Manager *manager_free(Manager *m)
         hashmap_free(m->ifindexes);
         hashmap_free(m->vf_ifindexes);
         sd_event_source_disable_unref(m->reconcile_source);
+        sd_event_source_disable_unref(m->pools_source);
         sd_event_source_disable_unref(m->startup_deadline);
         sd_event_source_disable_unref(m->rdma_retry_source);
         sd_event_source_disable_unref(m->sigterm_source);
@@ -145,13 +167,6 @@ Manager *manager_free(Manager *m)
         config_set_free(m->plan_config);
         if (m->diagnose_cache_free)
                 m->diagnose_cache_free(m->diagnose_cache);
-        for (size_t i = 0; i < m->n_tracks; i++) {
-                sd_bus_track_unref(m->tracks[i]);
-                free(m->track_names[i]);
-        }
-        free(m->tracks);
-        free(m->track_names);
-        sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         free(m->root);
         free(m->state_dir);
@@ -181,6 +196,7 @@ void manager_pf_dirty(Manager *m, PhysicalFunction *pf)
 void manager_pf_changed(Manager *m, PhysicalFunction *pf)
 {
         m->model_generation++;
+        manager_pools_dirty(m); /* a PF's state decides whether its VFs are free */
         if (m->hooks && m->hooks->pf_changed)
                 m->hooks->pf_changed(m, pf);
 }
@@ -188,6 +204,7 @@ void manager_pf_changed(Manager *m, PhysicalFunction *pf)
 void manager_vf_changed(Manager *m, VirtualFunction *vf)
 {
         m->model_generation++;
+        manager_pools_dirty(m);
         /* A leased VF's CDI spec names its group, netdev and RDMA device: keep it current. */
         if (vf->allocated || vf->cdi_spec)
                 (void) cdi_sync_vf(m, vf);
@@ -199,6 +216,7 @@ void manager_vf_changed(Manager *m, VirtualFunction *vf)
 void manager_vf_added(Manager *m, VirtualFunction *vf)
 {
         m->model_generation++;
+        manager_pools_dirty(m);
         m->rdma_stale = true; /* its RDMA device may already exist */
         if (vf->allocated)
                 (void) cdi_sync_vf(m, vf);
@@ -210,6 +228,7 @@ void manager_vf_added(Manager *m, VirtualFunction *vf)
 void manager_vf_removed(Manager *m, VirtualFunction *vf)
 {
         m->model_generation++;
+        manager_pools_dirty(m);
         if (vf->cdi_spec)
                 (void) cdi_remove_vf(m, vf);
         if (m->hooks && m->hooks->vf_removed)
@@ -678,6 +697,7 @@ int manager_reload(Manager *m)
         }
         m->config = TAKE_PTR(set);
         m->model_generation++;
+        manager_pools_dirty(m); /* declarations name pools */
         manager_log_config_errors(m);
         log_info("Loaded %zu configuration file(s), %zu PF declaration(s), %zu rejected.",
                  strv_length(m->config->files), m->config->n_pfs, strv_length(m->config->errors));
@@ -745,37 +765,9 @@ int manager_start(Manager *m)
                 log_warning_errno(r, "Cannot clean CDI directory %s: %m", m->cdi_dir);
         STRV_FOREACH(e, (char **) lease_store_load_errors(m->leases))
                 log_warning("Skipped lease %s", *e);
-        /* Leases bound to a bus connection from before a restart: re-watch them, they end
-         * when that client is gone (or now, if it already is). */
-        {
-                _cleanup_(strv_freep) char **gone = NULL;
-
-                LEASE_STORE_FOREACH(l, m->leases) {
-                        if (!l->bind_to_caller || !m->bus || isempty(l->caller))
-                                continue;
-                        r = manager_track_caller(m, l->caller);
-                        /* sd_bus_track_add_name() fails with ENXIO for a name without owner:
-                         * the client went away while we were down. */
-                        if (r == -ENXIO && !strv_contains(gone, l->caller) &&
-                            strv_extend(&gone, l->caller) < 0)
-                                return log_oom();
-                        else if (r < 0 && r != -ENXIO)
-                                log_warning_errno(r, "Cannot watch bus client %s, its leases stay: %m",
-                                                  l->caller);
-                }
-                /* Not while iterating the store. No VF exists yet: the store is all there is. */
-                STRV_FOREACH(c, gone) {
-                        unsigned n = 0;
-
-                        r = manager_release_caller(m, *c, &n);
-                        if (r < 0)
-                                log_warning_errno(r, "Cannot remove leases of %s: %m", *c);
-                        else
-                                log_info("Bus client %s went away while we were down, released %u bound "
-                                         "lease(s).",
-                                         *c, n);
-                }
-        }
+        /* Observers that end leases on their own events pick up the stored ones. */
+        if (m->hooks && m->hooks->leases_loaded)
+                m->hooks->leases_loaded(m);
 
         r = manager_reload(m);
         if (r < 0)

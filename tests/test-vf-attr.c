@@ -300,7 +300,7 @@ TEST(query_rss_applied_reported_refused)
                 "    vfs = ( { range = \"0-1\"; query_rss = false; vlan = 5; } ); } );\n"));
         ASSERT_OK(manager_plan(s->manager, &plan));
         for (size_t i = 0; i < plan->n_items; i++) {
-                fprintf(stderr, "plan: %s %s %s\n", plan->items[i].object, plan->items[i].action,
+                fprintf(stderr, "plan: %s %s %s\n", strna(plan->items[i].pci), plan->items[i].action,
                         plan->items[i].reason);
                 if (streq(plan->items[i].action, "configure-vf") &&
                     streq(plan->items[i].reason, "query_rss on -> off"))
