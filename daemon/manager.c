@@ -255,14 +255,16 @@ static bool config_file_rejected(const ConfigSet *set, const char *file)
         return false;
 }
 
-static void manager_assign_config(Manager *m, PhysicalFunction *pf, bool log_later)
+/* Returns true if the PF's declaration changed (ConfigFile, DesiredNumVFs may show it). */
+static bool manager_assign_config(Manager *m, PhysicalFunction *pf, bool log_later)
 {
         const PfConfig *c = manager_match(m, pf, log_later);
+        bool changed = c != pf->config;
 
         if (!c && pf->config && m->config && config_file_rejected(m->config, pf->config->file)) {
                 log_pf_full_errno(pf, LOG_WARNING, 0, "%s was rejected, keeping its previous declaration.",
                                   pf->config->file);
-                return;
+                return false;
         }
         if (c != pf->config || !c)
                 pf_set_config(pf, c);
@@ -274,6 +276,7 @@ static void manager_assign_config(Manager *m, PhysicalFunction *pf, bool log_lat
                 PF_FOREACH_VF(vf, pf)
                         (void) netdev_hint_sync_vf(m, vf);
         }
+        return changed;
 }
 
 int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret)
@@ -311,7 +314,7 @@ int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret)
                 return log_pf_full_errno(pf, LOG_WARNING, r, "Cannot read PF %s, ignoring it: %m", pf->pci);
         }
         (void) pf_refresh_link(pf);
-        manager_assign_config(m, pf, true);
+        (void) manager_assign_config(m, pf, true); /* announced with the PF, below */
         pf->state = pf->config ? PF_STATE_PENDING : PF_STATE_UNMANAGED;
         log_pf_full_errno(pf, LOG_INFO, 0, "Found SR-IOV PF %s (%s %s, %u/%u VFs), %s%s.", pf->pci,
                           strna(pf->vendor_name), strna(pf->device_name), pf->num_vfs, pf->total_vfs,
@@ -583,6 +586,7 @@ static int on_startup_deadline(sd_event_source *s, uint64_t usec, void *userdata
  * planned now (gone, or its state unreadable: reported). */
 static bool manager_refresh_pf(Manager *m, PhysicalFunction *pf)
 {
+        bool changed;
         int r;
 
         if (pf->job_running)
@@ -598,13 +602,22 @@ static bool manager_refresh_pf(Manager *m, PhysicalFunction *pf)
                                 reconcile_pf_fail(pf, r, "reading the device state");
                         return false;
                 }
+                changed = r > 0;
                 if (pf->link_stale)
                         (void) pf_refresh_link(pf);
                 /* The netdev may have been renamed or appeared: re-match. */
-                manager_assign_config(m, pf, false);
-        } else if (pf->vfs_stale && pf_refresh_vfs(pf) < 0) {
-                pf->dirty = false;
-                return false;
+                changed |= manager_assign_config(m, pf, false);
+                /* Whatever moved, the bus shows it: the model diffs, observers follow. */
+                if (changed)
+                        manager_pf_changed(m, pf);
+        } else if (pf->vfs_stale) {
+                r = pf_refresh_vfs(pf);
+                if (r < 0) {
+                        pf->dirty = false;
+                        return false;
+                }
+                if (r > 0)
+                        manager_pf_changed(m, pf);
         }
         return true;
 }
@@ -703,7 +716,8 @@ int manager_reload(Manager *m)
                  strv_length(m->config->files), m->config->n_pfs, strv_length(m->config->errors));
 
         HASHMAP_FOREACH(pf, m->pfs) {
-                manager_assign_config(m, pf, true);
+                if (manager_assign_config(m, pf, true))
+                        manager_pf_changed(m, pf);
                 manager_pf_dirty(m, pf);
         }
         manager_gc_configs(m);
