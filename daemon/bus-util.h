@@ -28,6 +28,8 @@
  * model and hears of changes through the ManagerHooks that bus_setup() installs. */
 
 /* The bus layer's state, hung on the Manager (m->hooks_data) by bus_setup(). */
+typedef struct DiagnoseCache DiagnoseCache;
+
 typedef struct BusState {
         sd_bus *bus;
         sd_event_source *flush;
@@ -38,6 +40,7 @@ typedef struct BusState {
         sd_bus_track **tracks;
         char **track_names;
         size_t n_tracks;
+        DiagnoseCache *diagnose_cache; /* doctor-bus.c */
 } BusState;
 
 /* Connects to the system bus (or `address`), exports every object and requests the name. */
@@ -99,3 +102,4 @@ VirtualFunction *vf_from_bus_path(Manager *m, const char *path);
 
 /* Manager.Diagnose() → a(ssss) (doctor-bus.c). */
 int bus_method_diagnose(sd_bus_message *message, void *userdata, sd_bus_error *error);
+DiagnoseCache *diagnose_cache_free(DiagnoseCache *c);

@@ -165,8 +165,6 @@ Manager *manager_free(Manager *m)
         pools_free(m);
         lease_store_free(m->leases);
         config_set_free(m->plan_config);
-        if (m->diagnose_cache_free)
-                m->diagnose_cache_free(m->diagnose_cache);
         sd_event_unref(m->event);
         free(m->root);
         free(m->state_dir);

@@ -83,8 +83,6 @@ struct Manager {
         uint64_t plan_config_loads; /* for tests */
         /* Bumped on every change the model announces: read paths cache per generation. */
         uint64_t model_generation;
-        void *diagnose_cache; /* doctor-bus.c */
-        void (*diagnose_cache_free)(void *p);
 
         Hashmap *pfs;          /* PCI address -> PhysicalFunction */
         Hashmap *vfs;          /* PCI address -> VirtualFunction */
