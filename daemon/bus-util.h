@@ -5,6 +5,7 @@
 
 #include "hashmap.h"
 #include "manager.h"
+#include "plan.h"
 #include "pool.h"
 
 #define SRIOVD_BUS_NAME               "org.sriovd1"
@@ -99,6 +100,8 @@ int pool_bus_find(sd_bus *bus, const char *path, const char *iface, void *userda
 int pool_bus_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
 
 VirtualFunction *vf_from_bus_path(Manager *m, const char *path);
+/* The object a Plan item is about, as Manager.Plan() names it (manager-bus.c); caller frees. */
+char *plan_item_bus_path(const PlanItem *i);
 
 /* Manager.Diagnose() → a(ssss) (doctor-bus.c). */
 int bus_method_diagnose(sd_bus_message *message, void *userdata, sd_bus_error *error);

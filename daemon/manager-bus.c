@@ -451,8 +451,7 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(message, NULL);
 }
 
-/* The object an item is about, as the bus names it. */
-static char *plan_item_bus_path(const PlanItem *i)
+char *plan_item_bus_path(const PlanItem *i)
 {
         char *p = NULL;
 
