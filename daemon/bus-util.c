@@ -242,17 +242,10 @@ int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handle
 
 /* ---- change notification, coalesced ---------------------------------------------------- */
 
-typedef struct BusState {
-        sd_event_source *flush;
-        Hashmap *dirty_pfs, *dirty_vfs; /* PCI address -> object */
-        Hashmap *new_vfs;               /* PCI address -> VF not announced yet */
-        bool manager_dirty;
-} BusState;
-
 static int on_flush(sd_event_source *s, void *userdata)
 {
         Manager *m = userdata;
-        BusState *b = m->bus_data;
+        BusState *b = m->hooks_data;
         PhysicalFunction *pf;
         VirtualFunction *vf;
 
@@ -264,7 +257,7 @@ static int on_flush(sd_event_source *s, void *userdata)
                 hashmap_remove(b->new_vfs, vf->pci);
                 hashmap_remove(b->dirty_vfs, vf->pci);
                 if (p)
-                        (void) sd_bus_emit_object_added(m->bus, p);
+                        (void) sd_bus_emit_object_added(b->bus, p);
         }
         /* One PropertiesChanged per object per loop iteration, however many fields moved. */
         HASHMAP_FOREACH(pf, b->dirty_pfs) {
@@ -272,19 +265,18 @@ static int on_flush(sd_event_source *s, void *userdata)
 
                 hashmap_remove(b->dirty_pfs, pf->pci);
                 if (p)
-                        (void) sd_bus_emit_properties_changed_strv(m->bus, p, SRIOVD_PF_IFACE, NULL);
+                        (void) sd_bus_emit_properties_changed_strv(b->bus, p, SRIOVD_PF_IFACE, NULL);
         }
         HASHMAP_FOREACH(vf, b->dirty_vfs) {
                 const char *p = vf_object_path(vf);
 
                 hashmap_remove(b->dirty_vfs, vf->pci);
                 if (p)
-                        (void) sd_bus_emit_properties_changed_strv(m->bus, p, SRIOVD_VF_IFACE, NULL);
+                        (void) sd_bus_emit_properties_changed_strv(b->bus, p, SRIOVD_VF_IFACE, NULL);
         }
-        pools_sync(m);
         if (b->manager_dirty) {
                 b->manager_dirty = false;
-                (void) sd_bus_emit_properties_changed_strv(m->bus, SRIOVD_BUS_PATH, SRIOVD_MANAGER_IFACE,
+                (void) sd_bus_emit_properties_changed_strv(b->bus, SRIOVD_BUS_PATH, SRIOVD_MANAGER_IFACE,
                                                            NULL);
         }
         return 0;
@@ -292,14 +284,14 @@ static int on_flush(sd_event_source *s, void *userdata)
 
 static void bus_schedule_flush(Manager *m)
 {
-        BusState *b = m->bus_data;
+        BusState *b = m->hooks_data;
 
         (void) sd_event_source_set_enabled(b->flush, SD_EVENT_ONESHOT);
 }
 
 static void hook_pf_changed(Manager *m, PhysicalFunction *pf)
 {
-        BusState *b = m->bus_data;
+        BusState *b = m->hooks_data;
 
         (void) hashmap_put(b->dirty_pfs, pf->pci, pf);
         b->manager_dirty = true; /* State may follow */
@@ -308,7 +300,7 @@ static void hook_pf_changed(Manager *m, PhysicalFunction *pf)
 
 static void hook_vf_changed(Manager *m, VirtualFunction *vf)
 {
-        BusState *b = m->bus_data;
+        BusState *b = m->hooks_data;
 
         (void) hashmap_put(b->dirty_vfs, vf->pci, vf);
         bus_schedule_flush(m);
@@ -316,21 +308,22 @@ static void hook_vf_changed(Manager *m, VirtualFunction *vf)
 
 static void hook_pf_added(Manager *m, PhysicalFunction *pf)
 {
+        BusState *b = m->hooks_data;
         _cleanup_free_ char *p = pf_bus_path(pf);
 
         if (p)
-                (void) sd_bus_emit_object_added(m->bus, p);
+                (void) sd_bus_emit_object_added(b->bus, p);
         bus_schedule_flush(m);
 }
 
 static void hook_pf_removed(Manager *m, PhysicalFunction *pf)
 {
-        BusState *b = m->bus_data;
+        BusState *b = m->hooks_data;
         _cleanup_free_ char *p = pf_bus_path(pf);
 
         hashmap_remove(b->dirty_pfs, pf->pci);
         if (p)
-                (void) sd_bus_emit_object_removed(m->bus, p);
+                (void) sd_bus_emit_object_removed(b->bus, p);
         bus_schedule_flush(m);
 }
 
@@ -340,21 +333,21 @@ static void hook_pf_removed(Manager *m, PhysicalFunction *pf)
  * the bus (GetManagedObjects, introspection) from now on. */
 static void hook_vf_added(Manager *m, VirtualFunction *vf)
 {
-        BusState *b = m->bus_data;
+        BusState *b = m->hooks_data;
         int r = hashmap_put(b->new_vfs, vf->pci, vf);
 
         if (r < 0 && r != -EEXIST) {
                 _cleanup_free_ char *p = vf_bus_path(vf);
 
                 if (p)
-                        (void) sd_bus_emit_object_added(m->bus, p);
+                        (void) sd_bus_emit_object_added(b->bus, p);
         }
         bus_schedule_flush(m);
 }
 
 static void hook_vf_removed(Manager *m, VirtualFunction *vf)
 {
-        BusState *b = m->bus_data;
+        BusState *b = m->hooks_data;
         _cleanup_free_ char *p = vf_bus_path(vf);
 
         /* Removed before it was announced: a client may still have seen it through
@@ -362,13 +355,13 @@ static void hook_vf_removed(Manager *m, VirtualFunction *vf)
         hashmap_remove(b->new_vfs, vf->pci);
         hashmap_remove(b->dirty_vfs, vf->pci);
         if (p)
-                (void) sd_bus_emit_object_removed(m->bus, p);
+                (void) sd_bus_emit_object_removed(b->bus, p);
         bus_schedule_flush(m);
 }
 
 static void hook_manager_changed(Manager *m)
 {
-        BusState *b = m->bus_data;
+        BusState *b = m->hooks_data;
 
         b->manager_dirty = true;
         bus_schedule_flush(m);
@@ -376,7 +369,7 @@ static void hook_manager_changed(Manager *m)
 
 static void hook_manager_free(Manager *m)
 {
-        BusState *b = m->bus_data;
+        BusState *b = m->hooks_data;
 
         while (queries)
                 polkit_query_free(queries);
@@ -385,9 +378,13 @@ static void hook_manager_free(Manager *m)
                 hashmap_free(b->dirty_pfs);
                 hashmap_free(b->dirty_vfs);
                 hashmap_free(b->new_vfs);
+                bus_tracks_free(b);
+                diagnose_cache_free(b->diagnose_cache);
+                sd_bus_flush_close_unref(b->bus);
                 free(b);
         }
-        m->bus_data = NULL;
+        m->hooks_data = NULL;
+        m->hooks = NULL; /* what the model tears down next is nobody's business */
 }
 
 static const ManagerHooks bus_hooks = {
@@ -397,32 +394,31 @@ static const ManagerHooks bus_hooks = {
         .vf_added = hook_vf_added,
         .vf_removed = hook_vf_removed,
         .vf_changed = hook_vf_changed,
+        .pool_added = pool_bus_added,
+        .pool_changed = pool_bus_changed,
+        .pool_removed = pool_bus_removed,
         .manager_changed = hook_manager_changed,
+        .leases_loaded = bus_leases_loaded,
         .manager_free = hook_manager_free,
 };
 
-int bus_setup(Manager *m, const char *address)
+sd_bus *bus_get(Manager *m)
+{
+        BusState *b = m->hooks_data;
+
+        return m->hooks == &bus_hooks && b ? b->bus : NULL;
+}
+
+int bus_attach(Manager *m, sd_bus *bus)
 {
         BusState *b;
         int r;
 
-        if (address) {
-                r = sd_bus_new(&m->bus);
-                if (r >= 0)
-                        r = sd_bus_set_address(m->bus, address);
-                if (r >= 0)
-                        r = sd_bus_set_bus_client(m->bus, true);
-                if (r >= 0)
-                        r = sd_bus_start(m->bus);
-        } else
-                r = sd_bus_open_system_with_description(&m->bus, "sriovd");
-        if (r < 0)
-                return log_error_errno(r, "Cannot connect to the bus: %m");
-
         b = calloc(1, sizeof(BusState));
         if (!b)
                 return -ENOMEM;
-        m->bus_data = b;
+        b->bus = sd_bus_ref(bus);
+        m->hooks_data = b;
         m->hooks = &bus_hooks;
         b->dirty_pfs = hashmap_new_string();
         b->dirty_vfs = hashmap_new_string();
@@ -438,30 +434,54 @@ int bus_setup(Manager *m, const char *address)
 
         r = bus_add_object_manager(m); /* objects-bus.c */
         if (r >= 0)
-                r = sd_bus_add_object_vtable(m->bus, NULL, SRIOVD_BUS_PATH, SRIOVD_MANAGER_IFACE,
+                r = sd_bus_add_object_vtable(b->bus, NULL, SRIOVD_BUS_PATH, SRIOVD_MANAGER_IFACE,
                                              manager_vtable, m);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_PF_PREFIX, SRIOVD_PF_IFACE, pf_vtable,
+                r = sd_bus_add_fallback_vtable(b->bus, NULL, SRIOVD_PF_PREFIX, SRIOVD_PF_IFACE, pf_vtable,
                                                pf_bus_find, m);
         if (r >= 0)
-                r = sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_PF_PREFIX, pf_bus_enumerate, m);
+                r = sd_bus_add_node_enumerator(b->bus, NULL, SRIOVD_PF_PREFIX, pf_bus_enumerate, m);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_VF_PREFIX, SRIOVD_VF_IFACE,
+                r = sd_bus_add_fallback_vtable(b->bus, NULL, SRIOVD_VF_PREFIX, SRIOVD_VF_IFACE,
                                                vf_bus_vtable(), vf_bus_find, m);
         if (r >= 0)
-                r = sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_VF_PREFIX, vf_bus_enumerate, m);
+                r = sd_bus_add_node_enumerator(b->bus, NULL, SRIOVD_VF_PREFIX, vf_bus_enumerate, m);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_POOL_PREFIX, SRIOVD_POOL_IFACE,
+                r = sd_bus_add_fallback_vtable(b->bus, NULL, SRIOVD_POOL_PREFIX, SRIOVD_POOL_IFACE,
                                                pool_vtable, pool_bus_find, m);
         if (r >= 0)
-                r = sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_POOL_PREFIX, pool_bus_enumerate, m);
+                r = sd_bus_add_node_enumerator(b->bus, NULL, SRIOVD_POOL_PREFIX, pool_bus_enumerate, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot export objects: %m");
+        return 0;
+}
 
-        r = sd_bus_request_name_async(m->bus, NULL, SRIOVD_BUS_NAME, 0, NULL, NULL);
+int bus_setup(Manager *m, const char *address)
+{
+        /* Not closed on return: bus_attach() keeps its own reference (closes with the model). */
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        if (address) {
+                r = sd_bus_new(&bus);
+                if (r >= 0)
+                        r = sd_bus_set_address(bus, address);
+                if (r >= 0)
+                        r = sd_bus_set_bus_client(bus, true);
+                if (r >= 0)
+                        r = sd_bus_start(bus);
+        } else
+                r = sd_bus_open_system_with_description(&bus, "sriovd");
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to the bus: %m");
+
+        r = bus_attach(m, bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_request_name_async(bus, NULL, SRIOVD_BUS_NAME, 0, NULL, NULL);
         if (r < 0)
                 return log_error_errno(r, "Cannot request bus name: %m");
-        r = sd_bus_attach_event(m->bus, m->event, 0);
+        r = sd_bus_attach_event(bus, m->event, 0);
         if (r < 0)
                 return r;
         return 0;

@@ -3,7 +3,10 @@
 
 #include <systemd/sd-bus.h>
 
+#include "hashmap.h"
 #include "manager.h"
+#include "plan.h"
+#include "pool.h"
 
 #define SRIOVD_BUS_NAME               "org.sriovd1"
 #define SRIOVD_BUS_PATH               "/org/sriovd1"
@@ -22,8 +25,44 @@
 #define SRIOVD_ERROR_IN_USE           "org.sriovd1.Error.InUse"
 #define SRIOVD_ERROR_INVALID_ARGUMENT "org.sriovd1.Error.InvalidArgument"
 
+/* The bus layer: the model (manager.c and below) never includes this header. It reads the
+ * model and hears of changes through the ManagerHooks that bus_setup() installs. */
+
+/* The bus layer's state, hung on the Manager (m->hooks_data) by bus_setup(). */
+typedef struct DiagnoseCache DiagnoseCache;
+
+typedef struct BusState {
+        sd_bus *bus;
+        sd_event_source *flush;
+        Hashmap *dirty_pfs, *dirty_vfs; /* PCI address -> object */
+        Hashmap *new_vfs;               /* PCI address -> VF not announced yet */
+        bool manager_dirty;
+        /* Bus connections holding bind_to_caller leases (manager-bus.c). */
+        sd_bus_track **tracks;
+        char **track_names;
+        size_t n_tracks;
+        DiagnoseCache *diagnose_cache; /* doctor-bus.c */
+} BusState;
+
 /* Connects to the system bus (or `address`), exports every object and requests the name. */
 int bus_setup(Manager *m, const char *address);
+/* The part of bus_setup() after connecting: installs the hooks and exports every object on
+ * bus (a reference is taken). For tests and fuzzers that bring their own connection. */
+int bus_attach(Manager *m, sd_bus *bus);
+/* The connection bus_setup() made; NULL before. */
+sd_bus *bus_get(Manager *m);
+
+/* Watches a bus client; its bind_to_caller leases end when it disconnects (manager-bus.c). */
+int manager_track_caller(Manager *m, const char *unique_name);
+void bus_tracks_free(BusState *b);
+/* ManagerHooks.leases_loaded: re-watches the clients of stored bind_to_caller leases and ends
+ * the leases of those gone while we were down (manager-bus.c). */
+void bus_leases_loaded(Manager *m);
+
+/* ManagerHooks for pools: ObjectManager signals and PropertiesChanged (pool-bus.c). */
+void pool_bus_added(Manager *m, Pool *p);
+void pool_bus_changed(Manager *m, Pool *p);
+void pool_bus_removed(Manager *m, Pool *p);
 
 /* The ObjectManager on SRIOVD_BUS_PATH, GetManagedObjects built from the model (objects-bus.c). */
 int bus_add_object_manager(Manager *m);
@@ -64,3 +103,9 @@ int pool_bus_find(sd_bus *bus, const char *path, const char *iface, void *userda
 int pool_bus_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
 
 VirtualFunction *vf_from_bus_path(Manager *m, const char *path);
+/* The object a Plan item is about, as Manager.Plan() names it (manager-bus.c); caller frees. */
+char *plan_item_bus_path(const PlanItem *i);
+
+/* Manager.Diagnose() → a(ssss) (doctor-bus.c). */
+int bus_method_diagnose(sd_bus_message *message, void *userdata, sd_bus_error *error);
+DiagnoseCache *diagnose_cache_free(DiagnoseCache *c);

@@ -10,24 +10,23 @@
  * a loop costs one walk per change, not one per call. */
 #define DIAGNOSE_CACHE_USEC (2 * 1000000ULL)
 
-typedef struct DiagnoseCache {
+struct DiagnoseCache {
         DoctorReport *report;
         uint64_t generation;
         uint64_t at;
-} DiagnoseCache;
+};
 
-static void diagnose_cache_free(void *p)
+DiagnoseCache *diagnose_cache_free(DiagnoseCache *c)
 {
-        DiagnoseCache *c = p;
-
         if (c)
                 doctor_report_free(c->report);
-        free(c);
+        return mfree(c);
 }
 
 static int diagnose_report(Manager *m, const DoctorReport **ret)
 {
-        DiagnoseCache *c = m->diagnose_cache;
+        BusState *b = m->hooks_data;
+        DiagnoseCache *c = b->diagnose_cache;
         uint64_t now = 0;
         int r;
 
@@ -36,8 +35,7 @@ static int diagnose_report(Manager *m, const DoctorReport **ret)
                 c = calloc(1, sizeof(DiagnoseCache));
                 if (!c)
                         return -ENOMEM;
-                m->diagnose_cache = c;
-                m->diagnose_cache_free = diagnose_cache_free;
+                b->diagnose_cache = c;
         }
         if (!c->report || c->generation != m->model_generation || now - c->at > DIAGNOSE_CACHE_USEC) {
                 DoctorReport *report = NULL;

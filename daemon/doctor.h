@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <systemd/sd-bus.h>
-
 #include "macro.h"
 
 /* `sriovctl doctor`: walks the chain an RDMA-on-VF setup depends on (firmware, IOMMU, kernel
@@ -41,8 +39,5 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(DoctorReport *, doctor_report_free);
 /* The worst status among the items of one check (or of all, check = NULL). */
 DoctorStatus doctor_report_status(const DoctorReport *r, const char *check);
 const DoctorItem *doctor_report_find(const DoctorReport *r, const char *check, const char *object);
-
-/* Manager.Diagnose() → a(ssss), in doctor-bus.c. */
-int bus_method_diagnose(sd_bus_message *message, void *userdata, sd_bus_error *error);
 
 DECLARE_STRING_TABLE(doctor_status, DoctorStatus);

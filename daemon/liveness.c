@@ -263,7 +263,6 @@ static int lease_process_alive(Manager *m, const Lease *l, const char *boot_id, 
 int manager_rearm_bindings(Manager *m)
 {
         _cleanup_free_ PidWatch *gone = NULL;
-        _cleanup_(strv_freep) char **units = NULL;
         char boot_id[ID128_STRING_MAX];
         size_t n_gone = 0;
         bool have_boot_id;
@@ -271,9 +270,6 @@ int manager_rearm_bindings(Manager *m)
 
         have_boot_id = boot_id_get(NULL, boot_id) >= 0;
         LEASE_STORE_FOREACH(l, m->leases) {
-                if (!isempty(l->bind_unit) && !strv_contains(units, l->bind_unit) &&
-                    strv_extend(&units, l->bind_unit) < 0)
-                        return log_oom();
                 if (l->bind_pid == 0)
                         continue;
                 if (have_boot_id) {
@@ -318,13 +314,6 @@ int manager_rearm_bindings(Manager *m)
                         log_info("Process %" PRIu32 " ended while we were down (or its pid is another "
                                  "process's now), released %u bound lease(s).",
                                  gone[i].pid, n);
-        }
-        if (!m->bus)
-                return 0;
-        STRV_FOREACH(u, units) {
-                r = manager_watch_unit(m, *u);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot watch unit %s, its leases stay: %m", *u);
         }
         return 0;
 }

@@ -31,16 +31,11 @@ int manager_watch_pid(Manager *m, uint32_t pid, uint64_t start, int pidfd);
 
 /* At start, after the lease store is loaded: every lease bound to a process from another
  * boot, to a pid now held by another process (start time differs) or to a process that is
- * gone ends now; the others are watched. Leases bound to a unit are handed to
- * manager_watch_unit(), which asks systemd how the unit is (when there is a bus). */
+ * gone ends now; the others are watched. Leases bound to a unit are the bus side's: its
+ * leases_loaded hook hands them to manager_watch_unit(), which asks systemd how the unit is. */
 int manager_rearm_bindings(Manager *m);
 
 /* The bus side keeps its unit watches here (unit-watch-bus.c). */
 void liveness_set_unit_data(Manager *m, void *data, void (*free_func)(void *data));
 void *liveness_get_unit_data(Manager *m);
 void liveness_free(Manager *m);
-
-/* unit-watch-bus.c: watches the unit through systemd's signals (PropertiesChanged of the
- * unit, UnitRemoved, JobRemoved, after Subscribe()), and asks for its state now: leases of a
- * run of it that ended (inactive, failed, or another InvocationID) end. */
-int manager_watch_unit(Manager *m, const char *unit);

@@ -447,15 +447,14 @@ static int method_release_owner(sd_bus_message *message, void *userdata, sd_bus_
 static int on_caller_gone(sd_bus_track *track, void *userdata)
 {
         Manager *m = userdata;
-        const char *name = sd_bus_track_first(track);
+        BusState *b = m->hooks_data;
         unsigned n = 0;
         int r;
 
         /* The track holds one name; when it drops, that connection is gone. */
-        (void) name;
-        for (size_t i = 0; i < m->n_tracks; i++)
-                if (m->tracks[i] == track) {
-                        const char *caller = m->track_names[i];
+        for (size_t i = 0; i < b->n_tracks; i++)
+                if (b->tracks[i] == track) {
+                        const char *caller = b->track_names[i];
 
                         r = manager_release_caller(m, caller, &n);
                         if (r < 0)
@@ -468,9 +467,9 @@ static int on_caller_gone(sd_bus_track *track, void *userdata)
                         else
                                 log_info("Bus client %s went away, released %u bound lease(s).", caller, n);
                         sd_bus_track_unref(track);
-                        free(m->track_names[i]);
-                        m->tracks[i] = m->tracks[--m->n_tracks];
-                        m->track_names[i] = m->track_names[m->n_tracks];
+                        free(b->track_names[i]);
+                        b->tracks[i] = b->tracks[--b->n_tracks];
+                        b->track_names[i] = b->track_names[b->n_tracks];
                         break;
                 }
         return 0;
@@ -479,32 +478,91 @@ static int on_caller_gone(sd_bus_track *track, void *userdata)
 int manager_track_caller(Manager *m, const char *caller)
 {
         _cleanup_(sd_bus_track_unrefp) sd_bus_track *t = NULL;
+        BusState *b = m->hooks_data;
         sd_bus_track **tracks;
         char **names;
         int r;
 
-        for (size_t i = 0; i < m->n_tracks; i++)
-                if (streq(m->track_names[i], caller))
+        for (size_t i = 0; i < b->n_tracks; i++)
+                if (streq(b->track_names[i], caller))
                         return 0;
-        r = sd_bus_track_new(m->bus, &t, on_caller_gone, m);
+        r = sd_bus_track_new(b->bus, &t, on_caller_gone, m);
         if (r < 0)
                 return r;
         r = sd_bus_track_add_name(t, caller);
         if (r < 0)
                 return r;
-        tracks = realloc(m->tracks, sizeof(sd_bus_track *) * (m->n_tracks + 1));
+        tracks = realloc(b->tracks, sizeof(sd_bus_track *) * (b->n_tracks + 1));
         if (!tracks)
                 return -ENOMEM;
-        m->tracks = tracks;
-        names = realloc(m->track_names, sizeof(char *) * (m->n_tracks + 1));
+        b->tracks = tracks;
+        names = realloc(b->track_names, sizeof(char *) * (b->n_tracks + 1));
         if (!names)
                 return -ENOMEM;
-        m->track_names = names;
-        m->track_names[m->n_tracks] = strdup(caller);
-        if (!m->track_names[m->n_tracks])
+        b->track_names = names;
+        b->track_names[b->n_tracks] = strdup(caller);
+        if (!b->track_names[b->n_tracks])
                 return -ENOMEM;
-        m->tracks[m->n_tracks++] = TAKE_PTR(t);
+        b->tracks[b->n_tracks++] = TAKE_PTR(t);
         return 0;
+}
+
+void bus_tracks_free(BusState *b)
+{
+        for (size_t i = 0; i < b->n_tracks; i++) {
+                sd_bus_track_unref(b->tracks[i]);
+                free(b->track_names[i]);
+        }
+        b->tracks = mfree(b->tracks);
+        b->track_names = mfree(b->track_names);
+        b->n_tracks = 0;
+}
+
+void bus_leases_loaded(Manager *m)
+{
+        _cleanup_(strv_freep) char **gone = NULL, **units = NULL;
+        int r;
+
+        /* Leases bound to a bus connection from before a restart: re-watch them, they end
+         * when that client is gone (or now, if it already is). */
+        LEASE_STORE_FOREACH(l, m->leases) {
+                if (!l->bind_to_caller || isempty(l->caller))
+                        continue;
+                r = manager_track_caller(m, l->caller);
+                /* sd_bus_track_add_name() fails with ENXIO for a name without owner: the
+                 * client went away while we were down. */
+                if (r == -ENXIO && !strv_contains(gone, l->caller) && strv_extend(&gone, l->caller) < 0) {
+                        log_oom();
+                        return;
+                } else if (r < 0 && r != -ENXIO)
+                        log_warning_errno(r, "Cannot watch bus client %s, its leases stay: %m", l->caller);
+        }
+        /* Leases bound to a run of a systemd unit: ask systemd how that unit is now, and
+         * follow it (unit-watch-bus.c); a run that ended while we were down ends them. */
+        LEASE_STORE_FOREACH(l, m->leases) {
+                if (isempty(l->bind_unit) || strv_contains(units, l->bind_unit))
+                        continue;
+                if (strv_extend(&units, l->bind_unit) < 0) {
+                        log_oom();
+                        return;
+                }
+        }
+        STRV_FOREACH(u, units) {
+                r = manager_watch_unit(m, *u);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot watch unit %s, its leases stay: %m", *u);
+        }
+        /* Not while iterating the store. No VF exists yet: the store is all there is. */
+        STRV_FOREACH(c, gone) {
+                unsigned n = 0;
+
+                r = manager_release_caller(m, *c, &n);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot remove leases of %s: %m", *c);
+                else
+                        log_info("Bus client %s went away while we were down, released %u bound lease(s).",
+                                 *c, n);
+        }
 }
 
 static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *error)
@@ -521,6 +579,20 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         if (r < 0)
                 return reply_error_errno(error, r, "Reload failed");
         return sd_bus_reply_method_return(message, NULL);
+}
+
+char *plan_item_bus_path(const PlanItem *i)
+{
+        char *p = NULL;
+
+        switch (i->object) {
+        case PLAN_OBJECT_PF:
+                return sd_bus_path_encode(SRIOVD_PF_PREFIX, i->pci, &p) < 0 ? NULL : p;
+        case PLAN_OBJECT_VF:
+                return sd_bus_path_encode(SRIOVD_VF_PREFIX, i->pci, &p) < 0 ? NULL : p;
+        default:
+                return strdup(SRIOVD_BUS_PATH);
+        }
 }
 
 static int method_plan(sd_bus_message *message, void *userdata, sd_bus_error *error)
@@ -540,7 +612,11 @@ static int method_plan(sd_bus_message *message, void *userdata, sd_bus_error *er
         if (r < 0)
                 return r;
         for (size_t i = 0; i < plan->n_items; i++) {
-                r = sd_bus_message_append(reply, "(sss)", plan->items[i].object, plan->items[i].action,
+                _cleanup_free_ char *path = plan_item_bus_path(&plan->items[i]);
+
+                if (!path)
+                        return -ENOMEM;
+                r = sd_bus_message_append(reply, "(sss)", path, plan->items[i].action,
                                           plan->items[i].reason);
                 if (r < 0)
                         return r;

@@ -11,7 +11,7 @@
 #include "netdev-hints.h"
 #include "pci.h"
 #include "pool.h"
-#include "rdma.h"
+#include "rdma-assign.h"
 #include "reconcile.h"
 #include "stable.h"
 #include "sysfs.h"
@@ -29,6 +29,19 @@ DEFINE_STRING_TABLE(manager_state, ManagerState, _MANAGER_STATE_MAX);
 #define STARTUP_DEADLINE_USEC (90ULL * 1000000ULL)
 
 static int on_reconcile(sd_event_source *s, void *userdata);
+
+/* Pools are derived (pool.c): recount once per loop iteration in which something changed,
+ * and let the pool hooks tell what moved. */
+static int on_pools(sd_event_source *s, void *userdata)
+{
+        pools_sync(userdata);
+        return 0;
+}
+
+static void manager_pools_dirty(Manager *m)
+{
+        (void) sd_event_source_set_enabled(m->pools_source, SD_EVENT_ONESHOT);
+}
 
 int manager_new(const ManagerOptions *o, Manager **ret)
 {
@@ -102,6 +115,14 @@ int manager_new(const ManagerOptions *o, Manager **ret)
         /* After everything else that is pending: a burst of uevents is drained first. */
         (void) sd_event_source_set_priority(m->reconcile_source, SD_EVENT_PRIORITY_IDLE);
         (void) sd_event_source_set_description(m->reconcile_source, "reconcile");
+        r = sd_event_add_defer(m->event, &m->pools_source, on_pools, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(m->pools_source, SD_EVENT_OFF);
+        /* Last: after the reconcile pass (IDLE) and the observers' coalesced announcements
+         * (IDLE + 1), so the VFs a pool counts are announced before the pool's new counts. */
+        (void) sd_event_source_set_priority(m->pools_source, SD_EVENT_PRIORITY_IDLE + 2);
+        (void) sd_event_source_set_description(m->pools_source, "pools");
         m->state = MANAGER_STATE_STARTING;
         *ret = TAKE_PTR(m);
         return 0;
@@ -131,6 +152,7 @@ Manager *manager_free(Manager *m)
         hashmap_free(m->ifindexes);
         hashmap_free(m->vf_ifindexes);
         sd_event_source_disable_unref(m->reconcile_source);
+        sd_event_source_disable_unref(m->pools_source);
         sd_event_source_disable_unref(m->startup_deadline);
         sd_event_source_disable_unref(m->rdma_retry_source);
         sd_event_source_disable_unref(m->sigterm_source);
@@ -145,15 +167,6 @@ Manager *manager_free(Manager *m)
         pools_free(m);
         lease_store_free(m->leases);
         config_set_free(m->plan_config);
-        if (m->diagnose_cache_free)
-                m->diagnose_cache_free(m->diagnose_cache);
-        for (size_t i = 0; i < m->n_tracks; i++) {
-                sd_bus_track_unref(m->tracks[i]);
-                free(m->track_names[i]);
-        }
-        free(m->tracks);
-        free(m->track_names);
-        sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         free(m->root);
         free(m->state_dir);
@@ -183,6 +196,7 @@ void manager_pf_dirty(Manager *m, PhysicalFunction *pf)
 void manager_pf_changed(Manager *m, PhysicalFunction *pf)
 {
         m->model_generation++;
+        manager_pools_dirty(m); /* a PF's state decides whether its VFs are free */
         if (m->hooks && m->hooks->pf_changed)
                 m->hooks->pf_changed(m, pf);
 }
@@ -190,6 +204,7 @@ void manager_pf_changed(Manager *m, PhysicalFunction *pf)
 void manager_vf_changed(Manager *m, VirtualFunction *vf)
 {
         m->model_generation++;
+        manager_pools_dirty(m);
         /* A leased VF's CDI spec names its group, netdev and RDMA device: keep it current. */
         if (vf->allocated || vf->cdi_spec)
                 (void) cdi_sync_vf(m, vf);
@@ -201,6 +216,7 @@ void manager_vf_changed(Manager *m, VirtualFunction *vf)
 void manager_vf_added(Manager *m, VirtualFunction *vf)
 {
         m->model_generation++;
+        manager_pools_dirty(m);
         m->rdma_stale = true; /* its RDMA device may already exist */
         if (vf->allocated)
                 (void) cdi_sync_vf(m, vf);
@@ -212,6 +228,7 @@ void manager_vf_added(Manager *m, VirtualFunction *vf)
 void manager_vf_removed(Manager *m, VirtualFunction *vf)
 {
         m->model_generation++;
+        manager_pools_dirty(m);
         if (vf->cdi_spec)
                 (void) cdi_remove_vf(m, vf);
         if (m->hooks && m->hooks->vf_removed)
@@ -238,14 +255,16 @@ static bool config_file_rejected(const ConfigSet *set, const char *file)
         return false;
 }
 
-static void manager_assign_config(Manager *m, PhysicalFunction *pf, bool log_later)
+/* Returns true if the PF's declaration changed (ConfigFile, DesiredNumVFs may show it). */
+static bool manager_assign_config(Manager *m, PhysicalFunction *pf, bool log_later)
 {
         const PfConfig *c = manager_match(m, pf, log_later);
+        bool changed = c != pf->config;
 
         if (!c && pf->config && m->config && config_file_rejected(m->config, pf->config->file)) {
                 log_pf_full_errno(pf, LOG_WARNING, 0, "%s was rejected, keeping its previous declaration.",
                                   pf->config->file);
-                return;
+                return false;
         }
         if (c != pf->config || !c)
                 pf_set_config(pf, c);
@@ -257,6 +276,7 @@ static void manager_assign_config(Manager *m, PhysicalFunction *pf, bool log_lat
                 PF_FOREACH_VF(vf, pf)
                         (void) netdev_hint_sync_vf(m, vf);
         }
+        return changed;
 }
 
 int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret)
@@ -294,7 +314,7 @@ int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret)
                 return log_pf_full_errno(pf, LOG_WARNING, r, "Cannot read PF %s, ignoring it: %m", pf->pci);
         }
         (void) pf_refresh_link(pf);
-        manager_assign_config(m, pf, true);
+        (void) manager_assign_config(m, pf, true); /* announced with the PF, below */
         pf->state = pf->config ? PF_STATE_PENDING : PF_STATE_UNMANAGED;
         log_pf_full_errno(pf, LOG_INFO, 0, "Found SR-IOV PF %s (%s %s, %u/%u VFs), %s%s.", pf->pci,
                           strna(pf->vendor_name), strna(pf->device_name), pf->num_vfs, pf->total_vfs,
@@ -567,6 +587,7 @@ static int on_startup_deadline(sd_event_source *s, uint64_t usec, void *userdata
  * planned now (gone, or its state unreadable: reported). */
 static bool manager_refresh_pf(Manager *m, PhysicalFunction *pf)
 {
+        bool changed;
         int r;
 
         if (pf->job_running)
@@ -582,13 +603,22 @@ static bool manager_refresh_pf(Manager *m, PhysicalFunction *pf)
                                 reconcile_pf_fail(pf, r, "reading the device state");
                         return false;
                 }
+                changed = r > 0;
                 if (pf->link_stale)
                         (void) pf_refresh_link(pf);
                 /* The netdev may have been renamed or appeared: re-match. */
-                manager_assign_config(m, pf, false);
-        } else if (pf->vfs_stale && pf_refresh_vfs(pf) < 0) {
-                pf->dirty = false;
-                return false;
+                changed |= manager_assign_config(m, pf, false);
+                /* Whatever moved, the bus shows it: the model diffs, observers follow. */
+                if (changed)
+                        manager_pf_changed(m, pf);
+        } else if (pf->vfs_stale) {
+                r = pf_refresh_vfs(pf);
+                if (r < 0) {
+                        pf->dirty = false;
+                        return false;
+                }
+                if (r > 0)
+                        manager_pf_changed(m, pf);
         }
         return true;
 }
@@ -681,12 +711,14 @@ int manager_reload(Manager *m)
         }
         m->config = TAKE_PTR(set);
         m->model_generation++;
+        manager_pools_dirty(m); /* declarations name pools */
         manager_log_config_errors(m);
         log_info("Loaded %zu configuration file(s), %zu PF declaration(s), %zu rejected.",
                  strv_length(m->config->files), m->config->n_pfs, strv_length(m->config->errors));
 
         HASHMAP_FOREACH(pf, m->pfs) {
-                manager_assign_config(m, pf, true);
+                if (manager_assign_config(m, pf, true))
+                        manager_pf_changed(m, pf);
                 manager_pf_dirty(m, pf);
         }
         manager_gc_configs(m);
@@ -748,37 +780,9 @@ int manager_start(Manager *m)
                 log_warning_errno(r, "Cannot clean CDI directory %s: %m", m->cdi_dir);
         STRV_FOREACH(e, (char **) lease_store_load_errors(m->leases))
                 log_warning("Skipped lease %s", *e);
-        /* Leases bound to a bus connection from before a restart: re-watch them, they end
-         * when that client is gone (or now, if it already is). */
-        {
-                _cleanup_(strv_freep) char **gone = NULL;
-
-                LEASE_STORE_FOREACH(l, m->leases) {
-                        if (!l->bind_to_caller || !m->bus || isempty(l->caller))
-                                continue;
-                        r = manager_track_caller(m, l->caller);
-                        /* sd_bus_track_add_name() fails with ENXIO for a name without owner:
-                         * the client went away while we were down. */
-                        if (r == -ENXIO && !strv_contains(gone, l->caller) &&
-                            strv_extend(&gone, l->caller) < 0)
-                                return log_oom();
-                        else if (r < 0 && r != -ENXIO)
-                                log_warning_errno(r, "Cannot watch bus client %s, its leases stay: %m",
-                                                  l->caller);
-                }
-                /* Not while iterating the store. No VF exists yet: the store is all there is. */
-                STRV_FOREACH(c, gone) {
-                        unsigned n = 0;
-
-                        r = manager_release_caller(m, *c, &n);
-                        if (r < 0)
-                                log_warning_errno(r, "Cannot remove leases of %s: %m", *c);
-                        else
-                                log_info("Bus client %s went away while we were down, released %u bound "
-                                         "lease(s).",
-                                         *c, n);
-                }
-        }
+        /* Observers that end leases on their own events pick up the stored ones. */
+        if (m->hooks && m->hooks->leases_loaded)
+                m->hooks->leases_loaded(m);
 
         /* Leases bound to a process or a unit: ended if it ended while we were down. */
         r = manager_rearm_bindings(m);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "config.h"
@@ -15,16 +14,28 @@ typedef struct LeaseStore LeaseStore;
 typedef struct PciNames PciNames;
 
 typedef struct Manager Manager;
+typedef struct Pool Pool;
 
-/* Observers of the model (the D-Bus layer): the model calls them and knows nothing else. */
+/* Observers of the model (the D-Bus layer, bus-util.c): the model calls them and knows
+ * nothing else. Every member may be NULL. Data flows one way: the model changes, then tells;
+ * an observer reads the model, and acts on it only through the model's own functions (as a
+ * D-Bus method does), never by writing its fields. */
 typedef struct ManagerHooks {
         void (*pf_added)(Manager *m, PhysicalFunction *pf);
         void (*pf_removed)(Manager *m, PhysicalFunction *pf);
+        /* Some observable property of the object moved (State, NumVFs, Driver, ...). */
         void (*pf_changed)(Manager *m, PhysicalFunction *pf);
         void (*vf_added)(Manager *m, VirtualFunction *vf);
         void (*vf_removed)(Manager *m, VirtualFunction *vf);
         void (*vf_changed)(Manager *m, VirtualFunction *vf);
+        /* Pools (pool.c): a name appeared, its counts moved, it went away (p is freed after). */
+        void (*pool_added)(Manager *m, Pool *p);
+        void (*pool_changed)(Manager *m, Pool *p);
+        void (*pool_removed)(Manager *m, Pool *p);
         void (*manager_changed)(Manager *m);
+        /* The lease store was opened at start, before any VF exists: an observer that ends
+         * leases on its own events (a bus client leaving) picks up the stored ones here. */
+        void (*leases_loaded)(Manager *m);
         void (*manager_free)(Manager *m);
 } ManagerHooks;
 
@@ -52,7 +63,6 @@ typedef struct ManagerOptions {
 
 struct Manager {
         sd_event *event;
-        sd_bus *bus;
 
         char *root;
         char *state_dir;
@@ -73,12 +83,6 @@ struct Manager {
         uint64_t plan_config_loads; /* for tests */
         /* Bumped on every change the model announces: read paths cache per generation. */
         uint64_t model_generation;
-        void *diagnose_cache; /* doctor-bus.c */
-        void (*diagnose_cache_free)(void *p);
-        /* Bus connections holding bind_to_caller leases. */
-        sd_bus_track **tracks;
-        char **track_names;
-        size_t n_tracks;
         /* Process and unit watches of bound leases (liveness.c). */
         struct Liveness *liveness;
 
@@ -107,7 +111,8 @@ struct Manager {
         bool rdma_stale;            /* re-map RDMA devices before the next reconcile (rdma.c) */
         char *sys_root, *proc_root; /* for Diagnose (doctor.c); NULL = / */
         const ManagerHooks *hooks;
-        void *bus_data;
+        void *hooks_data;              /* the observer's own state (bus-util.c: the connection) */
+        sd_event_source *pools_source; /* defer: recounts pools after changes (pool.c) */
 };
 
 int manager_new(const ManagerOptions *o, Manager **ret);
@@ -135,9 +140,6 @@ int manager_run_until(Manager *m, bool (*cond)(Manager *m, void *userdata), void
 /* True once every PF is in a settled state (configured, blocked, failed, unmanaged). */
 bool manager_is_settled(Manager *m);
 void manager_update_state(Manager *m);
-
-/* Watches a bus client; its bind_to_caller leases end when it disconnects (manager-bus.c). */
-int manager_track_caller(Manager *m, const char *unique_name);
 
 /* Called by the rest of the model whenever an object's observable state changed. */
 void manager_pf_changed(Manager *m, PhysicalFunction *pf);

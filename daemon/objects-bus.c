@@ -187,8 +187,8 @@ int bus_add_object_manager(Manager *m)
 {
         int r;
 
-        r = sd_bus_add_object_manager(m->bus, NULL, SRIOVD_BUS_PATH);
+        r = sd_bus_add_object_manager(bus_get(m), NULL, SRIOVD_BUS_PATH);
         if (r < 0)
                 return r;
-        return sd_bus_add_filter(m->bus, NULL, on_message, m);
+        return sd_bus_add_filter(bus_get(m), NULL, on_message, m);
 }

@@ -241,8 +241,10 @@ int pf_refresh(PhysicalFunction *pf)
         Manager *m = pf->manager;
         _cleanup_free_ char *vendor = NULL, *device = NULL, *driver = NULL, *ifname = NULL;
         uint32_t total = 0, num = 0, autoprobe;
-        int r, ifindex = 0;
-        uint16_t v = 0, d = 0;
+        int r, ifindex = 0, numa = pf->numa_node;
+        uint16_t v = 0, d = 0, vf_device = pf->vf_device_id;
+        uint64_t speed = pf->link_speed;
+        bool changed = false;
 
         r = sysfs_read_attr_u32(pf->syspath, "sriov_totalvfs", &total);
         if (r < 0 && !pf->vfs_without_devices)
@@ -255,13 +257,16 @@ int pf_refresh(PhysicalFunction *pf)
                 (void) safe_atou16_hex(vendor, &v);
         if (sysfs_read_attr(pf->syspath, "device", &device) >= 0)
                 (void) safe_atou16_hex(device, &d);
-        (void) sysfs_read_attr_int(pf->syspath, "numa_node", &pf->numa_node);
+        (void) sysfs_read_attr_int(pf->syspath, "numa_node", &numa);
+        changed |= numa != pf->numa_node;
+        pf->numa_node = numa;
         if (sysfs_read_attr_u32(pf->syspath, "sriov_drivers_autoprobe", &autoprobe) >= 0)
                 pf->drivers_autoprobe = !!autoprobe;
         (void) sysfs_read_link_attr(pf->syspath, "driver", &driver);
-        (void) free_and_strdup(&pf->driver, driver);
+        changed |= free_and_strdup(&pf->driver, driver) > 0;
 
         if (v != pf->vendor_id || d != pf->device_id || !pf->vendor_name) {
+                changed = true;
                 pf->vendor_id = v;
                 pf->device_id = d;
                 free(pf->vendor_name);
@@ -279,7 +284,7 @@ int pf_refresh(PhysicalFunction *pf)
 
                         if (sysfs_read_attr(pf->syspath, "sriov_vf_device", &vfdev) >= 0 &&
                             safe_atou16_hex(vfdev, &id) >= 0)
-                                pf->vf_device_id = id;
+                                vf_device = id;
                 }
                 if (m->pci_names && !pf->vfs_without_devices) {
                         PciSriovCap cap;
@@ -288,7 +293,7 @@ int pf_refresh(PhysicalFunction *pf)
                         if (r >= 0) {
                                 pf->has_sriov_cap = true;
                                 if (cap.vf_device != 0)
-                                        pf->vf_device_id = cap.vf_device;
+                                        vf_device = cap.vf_device;
                                 pf->vf_offset = cap.vf_offset;
                                 pf->vf_stride = cap.vf_stride;
                                 if (cap.total_vfs != total)
@@ -301,20 +306,24 @@ int pf_refresh(PhysicalFunction *pf)
                                 log_pf_full_errno(pf, LOG_DEBUG, r, "No SR-IOV capability readable: %m");
                 }
         }
+        changed |= vf_device != pf->vf_device_id || total != pf->total_vfs || num != pf->num_vfs;
+        pf->vf_device_id = vf_device;
         pf->total_vfs = total;
         pf->num_vfs = num;
 
         if (first_netdev(pf->syspath, &ifname, &ifindex) >= 0) {
                 _cleanup_free_ char *netpath = path_join(pf->syspath, "net");
                 _cleanup_free_ char *ndev = netpath ? path_join(netpath, ifname) : NULL;
-                int speed;
+                int s;
 
-                if (ndev && sysfs_read_attr_int(ndev, "speed", &speed) >= 0 && speed > 0)
-                        pf->link_speed = (uint64_t) speed;
+                if (ndev && sysfs_read_attr_int(ndev, "speed", &s) >= 0 && s > 0)
+                        speed = (uint64_t) s;
         }
+        changed |= speed != pf->link_speed;
+        pf->link_speed = speed;
         if (!streq_ptr(pf->ifname, ifname))
                 pf->link_stale = true;
-        (void) free_and_strdup(&pf->ifname, ifname);
+        changed |= free_and_strdup(&pf->ifname, ifname) > 0;
         pf_set_ifindex(pf, ifindex);
 
         /* VFs: virtfnN links for N < sriov_numvfs; anything above is gone. */
@@ -331,7 +340,7 @@ int pf_refresh(PhysicalFunction *pf)
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return changed;
 }
 
 int pf_refresh_vfs(PhysicalFunction *pf)

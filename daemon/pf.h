@@ -74,12 +74,14 @@ int pf_new(Manager *m, const char *syspath, PhysicalFunction **ret);
 PhysicalFunction *pf_free(PhysicalFunction *pf);
 DEFINE_TRIVIAL_CLEANUP_FUNC(PhysicalFunction *, pf_free);
 
-/* Re-reads attributes, netdev, and the set of VFs from sysfs/udev. */
+/* Re-reads attributes, netdev, and the set of VFs from sysfs/udev. Returns > 0 when a
+ * property the PF shows (driver, counts, NUMA node, netdev, link speed, names) moved: the
+ * caller announces it (manager_pf_changed()); VFs that moved are announced here. */
 int pf_refresh(PhysicalFunction *pf);
 /* Cheaper: re-reads only VFs marked stale and slots still empty (falls back to pf_refresh()
  * if sriov_numvfs changed). VF creation sends several uevents per VF; this keeps each
  * reconcile pass proportional to what changed, not to the PF's size. */
-int pf_refresh_vfs(PhysicalFunction *pf);
+int pf_refresh_vfs(PhysicalFunction *pf); /* > 0 as pf_refresh() */
 int pf_refresh_link(PhysicalFunction *pf);
 int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret);
 void pf_remove_vf(PhysicalFunction *pf, unsigned index);

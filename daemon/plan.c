@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdarg.h>
 
-#include "bus-util.h"
 #include "plan.h"
 #include "reconcile.h"
 #include "util.h"
@@ -11,7 +10,7 @@ Plan *plan_free(Plan *p)
         if (!p)
                 return NULL;
         for (size_t i = 0; i < p->n_items; i++) {
-                free(p->items[i].object);
+                free(p->items[i].pci);
                 free(p->items[i].action);
                 free(p->items[i].reason);
         }
@@ -19,30 +18,33 @@ Plan *plan_free(Plan *p)
         return mfree(p);
 }
 
-_printf_(4, 5) static int plan_add(Plan *p, char *object, const char *action, const char *fmt, ...)
+_printf_(5, 6) static int plan_add(Plan *p, PlanObject object, const char *pci, const char *action,
+                                   const char *fmt, ...)
 {
+        _cleanup_free_ char *copy = NULL;
         PlanItem *items;
         va_list ap;
         char *reason;
         int r;
 
-        if (!object)
-                return -ENOMEM;
+        if (pci) {
+                copy = strdup(pci);
+                if (!copy)
+                        return -ENOMEM;
+        }
         va_start(ap, fmt);
         r = vasprintf(&reason, fmt, ap);
         va_end(ap);
-        if (r < 0) {
-                free(object);
+        if (r < 0)
                 return -ENOMEM;
-        }
         items = realloc(p->items, sizeof(PlanItem) * (p->n_items + 1));
         if (!items) {
-                free(object);
                 free(reason);
                 return -ENOMEM;
         }
         p->items = items;
-        p->items[p->n_items++] = (PlanItem){.object = object, .action = strdup(action), .reason = reason};
+        p->items[p->n_items++] = (PlanItem){
+                .object = object, .pci = TAKE_PTR(copy), .action = strdup(action), .reason = reason};
         return 0;
 }
 
@@ -63,14 +65,14 @@ static int plan_vf(Plan *p, const PfConfig *c, VirtualFunction *vf)
         int r;
 
         if (!streq(vf->pool, l ? l->pool : "")) {
-                r = plan_add(p, vf_bus_path(vf), "set-pool", "pool '%s' -> '%s'", vf->pool,
+                r = plan_add(p, PLAN_OBJECT_VF, vf->pci, "set-pool", "pool '%s' -> '%s'", vf->pool,
                              l ? l->pool : "");
                 if (r < 0)
                         return r;
         }
         if (want_driver && !streq_ptr(vf->driver, want_driver)) {
-                r = plan_add(p, vf_bus_path(vf), "bind-driver", "%s -> %s%s", strna(vf->driver), want_driver,
-                             vf->allocated ? " (skipped while allocated)" : "");
+                r = plan_add(p, PLAN_OBJECT_VF, vf->pci, "bind-driver", "%s -> %s%s", strna(vf->driver),
+                             want_driver, vf->allocated ? " (skipped while allocated)" : "");
                 if (r < 0)
                         return r;
         }
@@ -100,7 +102,7 @@ static int plan_vf(Plan *p, const PfConfig *c, VirtualFunction *vf)
                                 snprintf(what + len, sizeof(what) - len, "%s%s%s -> %s", len > 0 ? ", " : "",
                                          vf_attr_to_string(a), from, to);
                         }
-                r = plan_add(p, vf_bus_path(vf), "configure-vf", "%s", what);
+                r = plan_add(p, PLAN_OBJECT_VF, vf->pci, "configure-vf", "%s", what);
                 if (r < 0)
                         return r;
         }
@@ -120,22 +122,22 @@ static int plan_pf(Plan *p, ConfigSet *set, PhysicalFunction *pf)
         if (!c && pf->config) {
                 STRV_FOREACH(e, set->errors)
                         if (strncmp(*e, pf->config->file, strlen(pf->config->file)) == 0)
-                                return plan_add(p, pf_bus_path(pf), "keep",
+                                return plan_add(p, PLAN_OBJECT_PF, pf->pci, "keep",
                                                 "%s is rejected, its current declaration stays",
                                                 pf->config->file);
-                return plan_add(p, pf_bus_path(pf), "unmanage",
+                return plan_add(p, PLAN_OBJECT_PF, pf->pci, "unmanage",
                                 "no drop-in matches anymore; its VFs stay as they are");
         }
         if (!c)
                 return 0;
         if (!pf->config) {
-                r = plan_add(p, pf_bus_path(pf), "manage", "matched by %s:%u", c->file, c->line);
+                r = plan_add(p, PLAN_OBJECT_PF, pf->pci, "manage", "matched by %s:%u", c->file, c->line);
                 if (r < 0)
                         return r;
         }
         desired = pf_config_num_vfs(c, pf->total_vfs);
         if (desired != pf->num_vfs) {
-                r = plan_add(p, pf_bus_path(pf), "set-num-vfs",
+                r = plan_add(p, PLAN_OBJECT_PF, pf->pci, "set-num-vfs",
                              "sriov_numvfs %u -> %u (all VFs are recreated)", pf->num_vfs, desired);
                 if (r < 0)
                         return r;
@@ -143,10 +145,10 @@ static int plan_pf(Plan *p, ConfigSet *set, PhysicalFunction *pf)
                         _cleanup_free_ char *why = NULL;
 
                         if (vf_is_in_use(vf, &why))
-                                r = plan_add(p, vf_bus_path(vf), "blocked",
+                                r = plan_add(p, PLAN_OBJECT_VF, vf->pci, "blocked",
                                              "%s: the change waits until it is released", why);
                         else
-                                r = plan_add(p, vf_bus_path(vf), "destroy-vf",
+                                r = plan_add(p, PLAN_OBJECT_VF, vf->pci, "destroy-vf",
                                              "VF %u is destroyed and recreated", vf->index);
                         if (r < 0)
                                 return r;
@@ -193,7 +195,7 @@ int manager_plan(Manager *m, Plan **ret)
         if (!p || !pfs)
                 return -ENOMEM;
         STRV_FOREACH(e, set->errors) {
-                r = plan_add(p, strdup(SRIOVD_BUS_PATH), "config-error", "%s", *e);
+                r = plan_add(p, PLAN_OBJECT_MANAGER, NULL, "config-error", "%s", *e);
                 if (r < 0)
                         return r;
         }

@@ -7,8 +7,16 @@
  * which PFs change owner, which VF counts change (and so destroy every VF of the PF), which
  * leases would block that, and which VF settings and drivers would be rewritten. */
 
+/* What an item is about. The bus names it by its object path (manager-bus.c). */
+typedef enum PlanObject {
+        PLAN_OBJECT_MANAGER, /* config errors */
+        PLAN_OBJECT_PF,
+        PLAN_OBJECT_VF,
+} PlanObject;
+
 typedef struct PlanItem {
-        char *object; /* D-Bus path of the PF/VF, or the manager for config errors */
+        PlanObject object;
+        char *pci;    /* of the PF or VF; NULL for the manager */
         char *action; /* manage, unmanage, set-num-vfs, destroy-vf, blocked, configure-vf, bind-driver,
                          set-pool, config-error */
         char *reason;

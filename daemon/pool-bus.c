@@ -75,6 +75,32 @@ static int property_get_name(sd_bus *bus, const char *path, const char *iface, c
         return sd_bus_message_append(reply, "s", p->name);
 }
 
+/* The pool hooks: pools_sync() calls them once per pool that appeared, moved or went. */
+void pool_bus_added(Manager *m, Pool *p)
+{
+        _cleanup_free_ char *path = pool_bus_path(p->name);
+
+        if (path)
+                (void) sd_bus_emit_object_added(bus_get(m), path);
+}
+
+void pool_bus_changed(Manager *m, Pool *p)
+{
+        _cleanup_free_ char *path = pool_bus_path(p->name);
+
+        if (path)
+                (void) sd_bus_emit_properties_changed(bus_get(m), path, SRIOVD_POOL_IFACE, "Total", "Free",
+                                                      "VirtualFunctions", NULL);
+}
+
+void pool_bus_removed(Manager *m, Pool *p)
+{
+        _cleanup_free_ char *path = pool_bus_path(p->name);
+
+        if (path)
+                (void) sd_bus_emit_object_removed(bus_get(m), path);
+}
+
 const sd_bus_vtable pool_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),

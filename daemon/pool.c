@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "pool.h"
-#include "bus-util.h"
 #include "log.h"
 #include "util.h"
 
@@ -113,23 +112,20 @@ void pools_sync(Manager *m)
                         p->free += vf_is_free(vf, false);
                 }
         HASHMAP_FOREACH(p, m->pools) {
-                _cleanup_free_ char *path = pool_bus_path(p->name);
-
                 if (!p->seen) {
-                        if (p->exported && m->bus && path)
-                                (void) sd_bus_emit_object_removed(m->bus, path);
+                        if (p->announced && m->hooks && m->hooks->pool_removed)
+                                m->hooks->pool_removed(m, p);
                         hashmap_remove(m->pools, p->name);
                         pool_free(p);
                         continue;
                 }
-                if (!m->bus || !path)
-                        continue;
-                if (!p->exported) {
-                        p->exported = true;
-                        (void) sd_bus_emit_object_added(m->bus, path);
-                } else if (p->total != p->old_total || p->free != p->old_free)
-                        (void) sd_bus_emit_properties_changed(m->bus, path, SRIOVD_POOL_IFACE, "Total",
-                                                              "Free", "VirtualFunctions", NULL);
+                if (!p->announced) {
+                        p->announced = true;
+                        if (m->hooks && m->hooks->pool_added)
+                                m->hooks->pool_added(m, p);
+                } else if ((p->total != p->old_total || p->free != p->old_free) && m->hooks &&
+                           m->hooks->pool_changed)
+                        m->hooks->pool_changed(m, p);
         }
 }
 

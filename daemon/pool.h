@@ -5,14 +5,14 @@
 
 /* A pool is a name that VF ranges declare; its members are the VFs that carry it now. Pools
  * are derived from the model, never configured on their own. */
-typedef struct Pool {
+struct Pool {
         Manager *manager;
         char *name;
         unsigned total, free;
         unsigned old_total, old_free; /* for change detection in pools_sync() */
         bool seen;
-        bool exported; /* InterfacesAdded sent */
-} Pool;
+        bool announced; /* ManagerHooks.pool_added called */
+};
 
 typedef struct AllocateHints {
         int numa_node;   /* -1: any */
@@ -21,7 +21,9 @@ typedef struct AllocateHints {
         bool allow_degraded;
 } AllocateHints;
 
-/* Recomputes pools from VFs and declarations; emits added/removed/changed when on the bus. */
+/* Recomputes pools from VFs and declarations; calls the pool hooks for what moved. The
+ * model runs it once per loop iteration after a change (Manager.pools_source); read paths
+ * call it to be current within an iteration. */
 void pools_sync(Manager *m);
 void pools_free(Manager *m);
 Pool *pool_get(Manager *m, const char *name);

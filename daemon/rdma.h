@@ -93,13 +93,3 @@ const char *rdma_driver_hint(const char *netdev_driver);
 
 const char *rdma_port_state_to_string(RdmaPortState s);
 const char *rdma_link_layer_to_string(RdmaLinkLayer l);
-
-/* ---- the model's side (rdma.c): which device sits on which PF/VF ---- */
-typedef struct Manager Manager;
-
-/* Assigns devs (sorted by name) to PFs and VFs: RDMADevice, port state, link layer and
- * GUIDs of each VF, RDMADevices of each PF. Objects that changed are announced and their PF
- * is queued for reconcile (VF health depends on the RDMA device). */
-void rdma_assign(Manager *m, RdmaDevice *const *devs, size_t n);
-/* Enumerates through udev and assigns. Never fails for a host without RDMA. */
-int manager_refresh_rdma(Manager *m);

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 
 #include "allocation.h"
+#include "bus-util.h"
 #include "lease.h"
 #include "liveness.h"
 #include "log.h"
@@ -224,12 +225,12 @@ int unit_watch_query(Manager *m, const char *unit, UnitStateHandler cb, void *us
         }
         r = sd_bus_path_encode(SYSTEMD_UNIT_PATH, unit, &path);
         if (r >= 0)
-                r = sd_bus_message_new_method_call(m->bus, &call, SYSTEMD_NAME, path,
+                r = sd_bus_message_new_method_call(bus_get(m), &call, SYSTEMD_NAME, path,
                                                    "org.freedesktop.DBus.Properties", "GetAll");
         if (r >= 0)
                 r = sd_bus_message_append(call, "s", SYSTEMD_UNIT);
         if (r >= 0)
-                r = sd_bus_call_async(m->bus, &slot, call, on_unit_state, q, 30 * 1000000ULL);
+                r = sd_bus_call_async(bus_get(m), &slot, call, on_unit_state, q, 30 * 1000000ULL);
         if (r < 0) {
                 unit_query_free(q);
                 return r;
@@ -331,14 +332,14 @@ static UnitWatches *unit_watches_get(Manager *m)
         w->manager = m;
         /* Matches first, then Subscribe(): systemd emits unit signals only while someone is
          * subscribed. */
-        r = sd_bus_match_signal_async(m->bus, &w->job_removed, SYSTEMD_NAME, SYSTEMD_PATH, SYSTEMD_MANAGER,
-                                      "JobRemoved", on_unit_job_or_removed, NULL, m);
+        r = sd_bus_match_signal_async(bus_get(m), &w->job_removed, SYSTEMD_NAME, SYSTEMD_PATH,
+                                      SYSTEMD_MANAGER, "JobRemoved", on_unit_job_or_removed, NULL, m);
         if (r >= 0)
-                r = sd_bus_match_signal_async(m->bus, &w->unit_removed, SYSTEMD_NAME, SYSTEMD_PATH,
+                r = sd_bus_match_signal_async(bus_get(m), &w->unit_removed, SYSTEMD_NAME, SYSTEMD_PATH,
                                               SYSTEMD_MANAGER, "UnitRemoved", on_unit_job_or_removed, NULL,
                                               m);
         if (r >= 0)
-                r = sd_bus_call_method_async(m->bus, NULL, SYSTEMD_NAME, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                r = sd_bus_call_method_async(bus_get(m), NULL, SYSTEMD_NAME, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                              "Subscribe", on_subscribed, NULL, NULL);
         if (r < 0) {
                 log_warning_errno(r, "Cannot follow systemd's unit signals: %m");
@@ -356,7 +357,7 @@ int unit_watch_add(Manager *m, const char *unit)
         UnitWatch *a;
         int r;
 
-        if (!m->bus)
+        if (!bus_get(m))
                 return -ENOTCONN;
         if (!unit_name_is_valid(unit))
                 return -EINVAL;
@@ -377,7 +378,7 @@ int unit_watch_add(Manager *m, const char *unit)
         w->watches = a;
         a = &w->watches[w->n_watches];
         *a = (UnitWatch){};
-        r = sd_bus_match_signal_async(m->bus, &a->match, SYSTEMD_NAME, path,
+        r = sd_bus_match_signal_async(bus_get(m), &a->match, SYSTEMD_NAME, path,
                                       "org.freedesktop.DBus.Properties", "PropertiesChanged",
                                       on_unit_properties_changed, NULL, m);
         if (r < 0)

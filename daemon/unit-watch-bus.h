@@ -25,3 +25,8 @@ int unit_watch_query(Manager *m, const char *unit, UnitStateHandler cb, void *us
 /* A unit in this state still runs ("active", "activating", "reloading", "deactivating",
  * ...): only "inactive" and "failed" end a run. */
 bool unit_active_state_is_running(const char *active_state);
+
+/* Watches the unit through systemd's signals (PropertiesChanged of the unit, UnitRemoved,
+ * JobRemoved, after Subscribe()), and asks for its state now: leases of a run of it that
+ * ended (inactive, failed, or another InvocationID) end. */
+int manager_watch_unit(Manager *m, const char *unit);

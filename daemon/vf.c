@@ -157,7 +157,7 @@ int vf_refresh(VirtualFunction *vf)
         changed |= free_and_strdup(&vf->driver_override, override) > 0;
         changed |= free_and_strdup(&vf->ifname, ifname) > 0;
         changed |= free_and_strdup(&vf->vfio_device, vfio) > 0;
-        (void) free_and_strdup(&vf->vfio_cdev, cdev);
+        changed |= free_and_strdup(&vf->vfio_cdev, cdev) > 0;
         changed |= vf->iommu_group != group_nr || vf->ifindex != ifindex || vf->numa_node != numa ||
                    vf->mtu != mtu;
         vf->iommu_group = group_nr;

@@ -3,6 +3,8 @@
 
 #include "doctor.h"
 #include "log.h"
+#include "output.h"
+#include "sriovctl.h"
 #include "util.h"
 
 typedef struct Row {
@@ -20,34 +22,18 @@ static void rows_free(Row *rows, size_t n)
         free(rows);
 }
 
-static void json_str(const char *s)
-{
-        putchar('"');
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
-
-                if (c == '"' || c == '\\')
-                        printf("\\%c", c);
-                else if (c < 0x20)
-                        printf("\\u%04x", c);
-                else
-                        putchar(c);
-        }
-        putchar('"');
-}
-
 static void print_json(const Row *rows, size_t n)
 {
         putchar('[');
         for (size_t i = 0; i < n; i++) {
                 fputs(i ? ",{\"Check\":" : "{\"Check\":", stdout);
-                json_str(rows[i].check);
+                json_string(rows[i].check);
                 fputs(",\"Status\":", stdout);
-                json_str(rows[i].status);
+                json_string(rows[i].status);
                 fputs(",\"Object\":", stdout);
-                json_str(rows[i].object);
+                json_string(rows[i].object);
                 fputs(",\"Advice\":", stdout);
-                json_str(rows[i].advice);
+                json_string(rows[i].advice);
                 putchar('}');
         }
         puts("]");

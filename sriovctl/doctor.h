@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <stdbool.h>
 #include <systemd/sd-bus.h>
 
 /* sriovctl doctor: Manager.Diagnose() as a table (default) or JSON (--json). Exit status is
  * non-zero when a check fails (warnings alone are success). */
-extern bool arg_json; /* sriovctl.c */
 int verb_doctor(sd_bus *bus, char **args);

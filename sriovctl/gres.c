@@ -3,9 +3,9 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#include "doctor.h" /* arg_json */
 #include "gres.h"
 #include "log.h"
+#include "sriovctl.h"
 #include "util.h"
 
 /* The GRES name every pool is a type of: jobs ask for "--gres=sriov:POOL:N". */
@@ -67,8 +67,7 @@ int verb_gres(sd_bus *bus, char **args)
         if (isempty(node) || strpbrk(node, " \t\n=#"))
                 return log_error_errno(EINVAL, "Invalid node name: '%s'", node);
 
-        r = sd_bus_call_method(bus, "org.sriovd1", "/org/sriovd1", "org.sriovd1.Manager", "ListPools",
-                               &error, &reply, NULL);
+        r = sd_bus_call_method(bus, BUS_NAME, ROOT_PATH, IFACE_MANAGER, "ListPools", &error, &reply, NULL);
         if (r < 0) {
                 log_error("Failed to list pools: %s", error.message ?: strerror(-r));
                 return r;

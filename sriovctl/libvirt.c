@@ -3,9 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "lease.h"
 #include "libvirt.h"
 #include "log.h"
+#include "sriovctl.h"
 #include "util.h"
 
 static int pci_cmp(const void *a, const void *b)
@@ -45,8 +47,7 @@ static int pool_exists(sd_bus *bus, const char *pool)
         uint32_t total, free_;
         int r;
 
-        r = sd_bus_call_method(bus, "org.sriovd1", "/org/sriovd1", "org.sriovd1.Manager", "ListPools",
-                               &error, &reply, NULL);
+        r = sd_bus_call_method(bus, BUS_NAME, ROOT_PATH, IFACE_MANAGER, "ListPools", &error, &reply, NULL);
         if (r < 0)
                 return log_bus_error(&error, r, "list pools");
         r = sd_bus_message_enter_container(reply, 'a', "(osuu)");
@@ -78,8 +79,8 @@ int verb_libvirt_network(sd_bus *bus, char **args)
         if (r == 0)
                 return log_error_errno(ENOENT, "No such pool: %s", pool);
 
-        r = sd_bus_call_method(bus, "org.sriovd1", "/org/sriovd1", "org.sriovd1.Manager",
-                               "ListVirtualFunctions", &error, &reply, "s", pool);
+        r = sd_bus_call_method(bus, BUS_NAME, ROOT_PATH, IFACE_MANAGER, "ListVirtualFunctions", &error,
+                               &reply, "s", pool);
         if (r < 0)
                 return log_bus_error(&error, r, "list virtual functions");
         r = sd_bus_message_enter_container(reply, 'a', "(osoussb)");

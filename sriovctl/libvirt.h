@@ -5,5 +5,5 @@
 
 /* sriovctl libvirt-network POOL: a libvirt <network> of forward mode 'hostdev' whose
  * interface pool is the sriovd pool's VFs, for `virsh net-define`. */
-int log_bus_error(const sd_bus_error *e, int r, const char *what); /* sriovctl.c */
+
 int verb_libvirt_network(sd_bus *bus, char **args);

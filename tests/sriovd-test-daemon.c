@@ -319,7 +319,7 @@ static int announce_ready(FakeSubstrate *s)
 
         /* RequestName went out before this call on the same connection: its answer means the
          * name is ours. */
-        r = sd_bus_call_method(s->manager->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+        r = sd_bus_call_method(bus_get(s->manager), "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                "org.freedesktop.DBus", "GetNameOwner", &error, &reply, "s", SRIOVD_BUS_NAME);
         if (r < 0)
                 return log_error_errno(r, "Did not get %s: %s", SRIOVD_BUS_NAME, error.message);
@@ -381,7 +381,7 @@ static int run(int argc, char *argv[])
         r = bus_setup(s->manager, getenv("SRIOVD_BUS_ADDRESS"));
         if (r < 0)
                 return r;
-        r = sd_bus_add_object_vtable(s->manager->bus, NULL, "/sriovd_test", "org.sriovd1.TestDaemon",
+        r = sd_bus_add_object_vtable(bus_get(s->manager), NULL, "/sriovd_test", "org.sriovd1.TestDaemon",
                                      test_vtable, s);
         if (r < 0)
                 return log_error_errno(r, "Cannot export the control object: %m");

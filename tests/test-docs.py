@@ -3,7 +3,7 @@
 """The shipped docs cover the interface (STYLE 7: docs checked so they can't drift).
 Every method (with signature), property (with type) and error of dbus/org.sriovd1.xml and
 SPEC §4 is in docs/dbus-api.md; every command of `sriovctl --help` is in docs/sriovctl.md.
-The man pages (man/*.scd) are checked both ways: every config key of daemon/config.c's and
+The man pages (man/*.scd) are checked both ways: every config key of daemon/config-keys.c's and
 daemon/vf-attr.c's key tables is in sriov.d(5), every interface, method (with signature) and
 property (with type) of the introspection XML in org.sriovd1(5), every sriovctl verb and
 option in sriovctl(1), every sriovd option in sriovd(8); and no page documents a key,
@@ -72,7 +72,7 @@ def compare(code, doc, what):
 
 
 # sriov.d(5): the parser's key tables (the ones its unknown-key check uses).
-config_c = open(os.path.join(SRC, 'daemon', 'config.c')).read()
+config_c = open(os.path.join(SRC, 'daemon', 'config-keys.c')).read()
 table = config_c.split('config_keys[] = {')[1].split('};')[0]
 code_keys = [k for _, _, k in re.findall(r'\{"([^"]*)", "([^"]*)", "([^"]*)"\}', table)]
 # ... and the VF attribute table's keys (daemon/vf-attr.c: one row per attribute, under "vfs").

@@ -3,6 +3,7 @@
  * are applied once — on a hand-built model, with libibverbs replaced by a fake. */
 #include "fake-model.h"
 #include "pool.h"
+#include "rdma-assign.h"
 #include "rdma.h"
 #include "reconcile.h"
 #include "stable.h"

@@ -232,6 +232,46 @@ static void count_vf_changed(Manager *m, VirtualFunction *vf)
 
 static const ManagerHooks counting_hooks = {.vf_changed = count_vf_changed};
 
+static PhysicalFunction *watched_pf;
+static unsigned watched_pf_changes;
+
+static void count_pf_changed(Manager *m, PhysicalFunction *pf)
+{
+        if (pf == watched_pf)
+                watched_pf_changes++;
+}
+
+static const ManagerHooks counting_pf_hooks = {.pf_changed = count_pf_changed};
+
+/* The PF's own properties as sysfs shows them (NUMANode, Driver, ...): a refresh that finds
+ * one moved announces the PF, one that finds nothing moved announces nothing. */
+TEST(pf_observed_changes_are_announced)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s =
+                setup("physical_functions = ( { match = { pci = \"0000:01:00.*\"; }; num_vfs = 2; } );\n");
+        PhysicalFunction *pf = manager_get_pf(s->manager, "0000:01:00.0");
+        int numa = pf->numa_node == 1 ? 0 : 1;
+        char buf[16];
+
+        s->manager->hooks = &counting_pf_hooks;
+        watched_pf = pf;
+
+        /* Nothing moved: a uevent alone announces nothing. */
+        watched_pf_changes = 0;
+        ASSERT_OK(fake_kernel_uevent(s->kernel, pf->syspath, "change"));
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_EQ(watched_pf_changes, 0);
+
+        /* The firmware moved the device to another NUMA node (or sysfs now reports one). */
+        snprintf(buf, sizeof(buf), "%d\n", numa);
+        ASSERT_OK(fake_kernel_set_attr(s->kernel, pf->syspath, "numa_node", buf, "change"));
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        fprintf(stderr, "PF announced %u time(s) for NUMANode %d\n", watched_pf_changes, pf->numa_node);
+        ASSERT_EQ(pf->numa_node, numa);
+        ASSERT_TRUE(watched_pf_changes >= 1);
+        s->manager->hooks = NULL;
+}
+
 TEST(observed_changes_are_announced)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s =
@@ -425,6 +465,7 @@ int main(void)
         RUN(failed_first_read_leaves_no_dangling_vf);
         RUN(vf_device_id_from_sysfs);
         RUN(observed_changes_are_announced);
+        RUN(pf_observed_changes_are_announced);
         RUN(storage_faults_keep_disk_and_bus_in_agreement);
         RUN(plan_logs_nothing_and_parses_once_per_change);
         RUN(reload_logs_each_config_error_once);

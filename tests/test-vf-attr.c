@@ -46,7 +46,7 @@ TEST(rows_are_complete)
                 for (size_t k = 0; k < VF_ATTR_KEYS_MAX && i->keys[k].name; k++) {
                         const VfAttrConfigKey *key;
 
-                        /* One row per key, and no key of config.c's own table. */
+                        /* One row per key, and no key of config-keys.c's own table. */
                         ASSERT_TRUE(vf_attr_from_config_key(i->keys[k].name, &key) == i);
                         ASSERT_TRUE(key == &i->keys[k]);
                         ASSERT_TRUE(i->keys[k].field < VF_ATTR_FIELDS_MAX &&
@@ -73,7 +73,7 @@ TEST(rows_are_complete)
 }
 
 /* docs/sriov.d.md: a "### `vfs.KEY`" heading for every key of the table, and every vfs.*
- * heading is a key of the table or of config.c's table. */
+ * heading is a key of the table or of config-keys.c's table. */
 TEST(docs_key_list_matches_table)
 {
         _cleanup_free_ char *doc = read_source("docs/sriov.d.md");
@@ -300,7 +300,7 @@ TEST(query_rss_applied_reported_refused)
                 "    vfs = ( { range = \"0-1\"; query_rss = false; vlan = 5; } ); } );\n"));
         ASSERT_OK(manager_plan(s->manager, &plan));
         for (size_t i = 0; i < plan->n_items; i++) {
-                fprintf(stderr, "plan: %s %s %s\n", plan->items[i].object, plan->items[i].action,
+                fprintf(stderr, "plan: %s %s %s\n", strna(plan->items[i].pci), plan->items[i].action,
                         plan->items[i].reason);
                 if (streq(plan->items[i].action, "configure-vf") &&
                     streq(plan->items[i].reason, "query_rss on -> off"))

@@ -84,7 +84,8 @@ static void env_cleanup(void)
                         (void) !system(cmd);
         }
         sd_bus_flush_close_unref(env.client);
-        fake_model_free(env.fm); /* frees the Manager and its (server) bus */
+        sd_bus_unref(env.server);
+        fake_model_free(env.fm); /* frees the Manager and its reference to the server bus */
         strv_free(env.vf_paths);
         strv_free(env.pf_paths);
         free(env.state_dir);
@@ -147,19 +148,7 @@ static void env_setup(void)
         CHECK(sd_bus_start(env.client) >= 0);
         CHECK(sd_bus_add_object_vtable(env.client, NULL, "/org/freedesktop/PolicyKit1/Authority",
                                        "org.freedesktop.PolicyKit1.Authority", polkit_vtable, NULL) >= 0);
-        m->bus = env.server;
-        CHECK(sd_bus_add_object_manager(m->bus, NULL, SRIOVD_BUS_PATH) >= 0);
-        CHECK(sd_bus_add_object_vtable(m->bus, NULL, SRIOVD_BUS_PATH, SRIOVD_MANAGER_IFACE, manager_vtable,
-                                       m) >= 0);
-        CHECK(sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_PF_PREFIX, SRIOVD_PF_IFACE, pf_vtable,
-                                         pf_bus_find, m) >= 0);
-        CHECK(sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_PF_PREFIX, pf_bus_enumerate, m) >= 0);
-        CHECK(sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_VF_PREFIX, SRIOVD_VF_IFACE, vf_bus_vtable(),
-                                         vf_bus_find, m) >= 0);
-        CHECK(sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_VF_PREFIX, vf_bus_enumerate, m) >= 0);
-        CHECK(sd_bus_add_fallback_vtable(m->bus, NULL, SRIOVD_POOL_PREFIX, SRIOVD_POOL_IFACE, pool_vtable,
-                                         pool_bus_find, m) >= 0);
-        CHECK(sd_bus_add_node_enumerator(m->bus, NULL, SRIOVD_POOL_PREFIX, pool_bus_enumerate, m) >= 0);
+        CHECK(bus_attach(m, env.server) >= 0);
 
         HASHMAP_FOREACH(pf, m->pfs) {
                 CHECK(strv_extend(&env.pf_paths, pf_object_path(pf)) >= 0);

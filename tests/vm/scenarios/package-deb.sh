@@ -43,9 +43,9 @@ check_eq "man -w sriovctl" /usr/share/man/man1/sriovctl.1.gz "$(man -w sriovctl)
 for p in 8:sriovd 5:sriov.d 5:org.sriovd1; do
         check "man -w ${p#*:}(${p%%:*})" test -e "$(man -w "${p%%:*}" "${p#*:}")"
 done
-# `man sriov.d` shows every key of the parser's tables (daemon/config.c, and daemon/vf-attr.c
+# `man sriov.d` shows every key of the parser's tables (daemon/config-keys.c, and daemon/vf-attr.c
 # for the per-VF keys, under "vfs"), each as an entry.
-keys="$(sed -n '/config_keys\[\] = {/,/^};/p' "$VM_SRCDIR/daemon/config.c" | sed -n 's/.*{"[^"]*", "[^"]*", "\([^"]*\)"}.*/\1/p')
+keys="$(sed -n '/config_keys\[\] = {/,/^};/p' "$VM_SRCDIR/daemon/config-keys.c" | sed -n 's/.*{"[^"]*", "[^"]*", "\([^"]*\)"}.*/\1/p')
 $(grep -oE '\{"[a-z_]+", VF_ATTR_CONFIG_' "$VM_SRCDIR/daemon/vf-attr.c" | sed -E 's/\{"([a-z_]+)".*/vfs.\1/')"
 page=$(MANWIDTH=120 man -E ascii -P cat sriov.d 2>/dev/null | sed 's/.\x08//g')
 n=0 missing=
