@@ -193,7 +193,7 @@ static int plan_num_vfs(const PlannerInput *in, unsigned desired, PlanActions *p
         return 0;
 }
 
-static int plan_binds(const PlannerInput *in, unsigned desired, PlanActions *p, uint64_t *ret_rebound)
+static int plan_binds(const PlannerInput *in, unsigned desired, PlanActions *p, unsigned *ret_rebound)
 {
         const PhysicalFunction *pf = in->pf;
         VirtualFunction *vf;
@@ -224,8 +224,7 @@ static int plan_binds(const PlannerInput *in, unsigned desired, PlanActions *p, 
                 if ((l && l->driver && !(a->driver = strdup(l->driver))) ||
                     (vf->driver && !(a->from_driver = strdup(vf->driver))))
                         return -ENOMEM;
-                if (vf->index < 64)
-                        *ret_rebound |= UINT64_C(1) << vf->index;
+                *ret_rebound += 1;
         }
         return 0;
 }
@@ -325,7 +324,7 @@ static int plan_vf_settings(const PlannerInput *in, unsigned desired, PlanAction
         return 0;
 }
 
-static int plan_vf_mtus(const PlannerInput *in, unsigned desired, uint64_t rebound, PlanActions *p)
+static int plan_vf_mtus(const PlannerInput *in, unsigned desired, PlanActions *p)
 {
         VirtualFunction *vf;
         int r;
@@ -335,9 +334,6 @@ static int plan_vf_mtus(const PlannerInput *in, unsigned desired, uint64_t rebou
 
                 if (vf->index >= desired || !l || l->mtu == 0 || vf->ifindex <= 0 || vf->mtu == l->mtu ||
                     !in->has_netlink)
-                        continue;
-                /* Rebound to VFIO: no netdev left to set. */
-                if (vf->index < 64 && (rebound & (UINT64_C(1) << vf->index)) && vf_driver_is_vfio(l->driver))
                         continue;
                 r = plan_add(p, PLAN_SET_VF_MTU, (int) vf->index, vf->mtu, l->mtu);
                 if (r < 0)
@@ -370,7 +366,7 @@ static int planner_plan(const PlannerInput *in, PlanActions *p)
         const PhysicalFunction *pf = in->pf;
         const PfConfig *c = in->config;
         unsigned desired, present = 0;
-        uint64_t rebound = 0;
+        unsigned rebound = 0;
         bool blocked;
         char *msg;
         int r;
@@ -406,6 +402,9 @@ static int planner_plan(const PlannerInput *in, PlanActions *p)
         if (desired != pf->num_vfs)
                 return plan_num_vfs(in, desired, p, &blocked);
 
+        /* The PF's MTU is read from the link: a stale one would be written again. */
+        if (c->mtu > 0 && in->link_stale && pf->ifindex > 0 && in->has_netlink)
+                return plan_add(p, PLAN_READ_LINK, -1, 0, 0);
         if (c->mtu > 0 && pf->link && pf->link->mtu != c->mtu && in->has_netlink) {
                 r = plan_add(p, PLAN_SET_PF_MTU, -1, pf->link->mtu, c->mtu);
                 if (r < 0)
@@ -419,6 +418,10 @@ static int planner_plan(const PlannerInput *in, PlanActions *p)
         r = plan_binds(in, desired, p, &rebound);
         if (r < 0)
                 return r;
+        /* A rebind replaces the VF's netdev and lets the VF driver's probe reset what the PF
+         * holds (igbvf's does): the rest is planned against what the binds leave. */
+        if (rebound)
+                return 0;
         if (pf->ifindex > 0 && in->has_netlink) {
                 if (in->link_stale || !pf->link)
                         return plan_add(p, PLAN_READ_LINK, -1, 0, 0);
@@ -426,7 +429,7 @@ static int planner_plan(const PlannerInput *in, PlanActions *p)
                 if (r < 0)
                         return r;
         }
-        return plan_vf_mtus(in, desired, rebound, p);
+        return plan_vf_mtus(in, desired, p);
 }
 
 int planner_plan_pf(const PlannerInput *in, PlanActions *ret)

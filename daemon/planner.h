@@ -15,6 +15,7 @@
  *
  * A list ends early at a step whose outcome the planner cannot know:
  *   - set-num-vfs: the new VFs start from the kernel's defaults; they are planned when they exist;
+ *   - bind-driver: a rebind replaces the VF's netdev and its driver's probe may reset settings;
  *   - blocked: a count change that would destroy a VF in use (fail closed: vf_is_in_use());
  *   - wait-vfs: some VFs of the declared count do not exist yet;
  *   - invalid: the declaration does not fit this device;

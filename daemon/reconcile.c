@@ -615,6 +615,9 @@ static ExecResult reconcile_execute(PhysicalFunction *pf, const PlanActions *p)
 
                 switch (a->type) {
                 case PLAN_MANAGE:
+                        executed(pf, a);
+                        pf_set_state(pf, PF_STATE_PENDING, NULL);
+                        break;
                 case PLAN_SET_POOL: /* done by the reload's assignment, before any pass */
                         executed(pf, a);
                         break;
