@@ -331,6 +331,17 @@ static void random_leases(FakeSubstrate *s)
         }
 }
 
+/* Takes path. */
+static bool path_is(const char *object, char *path)
+{
+        bool same;
+
+        ASSERT_TRUE(path);
+        same = streq(object, path);
+        free(path);
+        return same;
+}
+
 static bool rows_ends_in_async_step(const Rows *r)
 {
         for (size_t i = r->n; i > 0; i--) {
@@ -398,10 +409,10 @@ TEST(plan_is_what_the_reload_executes)
                                 snprintf(pci, sizeof(pci), "0000:%02u:00.0", p + 1);
                                 pf = manager_get_pf(s->manager, pci);
                                 ASSERT_TRUE(pf);
-                                if (streq(item->object, pf_bus_path(pf)))
+                                if (path_is(item->object, pf_bus_path(pf)))
                                         slot = (int) p;
                                 PF_FOREACH_VF(vf, pf)
-                                        if (streq(item->object, vf_bus_path(vf)))
+                                        if (path_is(item->object, vf_bus_path(vf)))
                                                 slot = (int) p;
                         }
                         ASSERT_TRUE(slot >= 0);
