@@ -49,17 +49,23 @@ void plan_actions_done(PlanActions *p)
                 free(a->have);
         }
         p->actions = mfree(p->actions);
-        p->n_actions = 0;
+        p->n_actions = p->n_allocated = 0;
 }
 
 static PlanAction *plan_push(PlanActions *p, PlanActionType type, int vf)
 {
         PlanAction *a;
 
-        a = realloc(p->actions, sizeof(PlanAction) * (p->n_actions + 1));
-        if (!a)
-                return NULL;
-        p->actions = a;
+        /* A converged pass of a 256-VF PF plans 256 verifications: grow geometrically. */
+        if (p->n_actions == p->n_allocated) {
+                size_t n = MAX(p->n_allocated * 2, (size_t) 8);
+
+                a = reallocarray(p->actions, n, sizeof(PlanAction));
+                if (!a)
+                        return NULL;
+                p->actions = a;
+                p->n_allocated = n;
+        }
         a = &p->actions[p->n_actions++];
         *a = (PlanAction){.type = type, .vf = vf, .attr = _VF_ATTR_INVALID};
         return a;
@@ -285,10 +291,6 @@ static int plan_vf_settings(const PlannerInput *in, unsigned desired, PlanAction
         size_t n = 0;
         int r;
 
-        want = calloc(MAX(desired, 1u), sizeof(VfSettings));
-        have = calloc(MAX(desired, 1u), sizeof(VfSettings));
-        if (!want || !have)
-                return -ENOMEM;
         PF_FOREACH_VF(vf, pf) {
                 const VfSettings *h;
                 VfSettings s;
@@ -306,6 +308,12 @@ static int plan_vf_settings(const PlannerInput *in, unsigned desired, PlanAction
                 if (diff == 0)
                         continue;
                 s.mask = diff; /* minimal diff: only what differs travels */
+                if (!want) {   /* a converged PF allocates nothing */
+                        want = malloc(sizeof(VfSettings) * desired);
+                        have = malloc(sizeof(VfSettings) * desired);
+                        if (!want || !have)
+                                return -ENOMEM;
+                }
                 want[n] = s;
                 if (h)
                         have[n] = *h;

@@ -59,7 +59,7 @@ typedef struct PlanAction {
 
 typedef struct PlanActions {
         PlanAction *actions;
-        size_t n_actions;
+        size_t n_actions, n_allocated;
 } PlanActions;
 
 typedef struct PlannerInput {
