@@ -142,40 +142,7 @@ unsigned pf_config_num_vfs(const PfConfig *c, unsigned total_vfs)
                 return 0;
         if (c->num_vfs == NUM_VFS_MAX)
                 return total_vfs;
-        /* Not clamped: asking for more than the device has is the caller's error to report
-         * (pf_config_check_device()), not something to paper over. */
+        /* Not clamped: asking for more than the device has is the planner's error to report
+         * (planner_check_layout()), not something to paper over. */
         return (unsigned) c->num_vfs;
-}
-
-int pf_config_check_device(const PfConfig *c, unsigned total_vfs, char **ret_message)
-{
-        unsigned n;
-        char *msg = NULL;
-
-        if (!c || !ret_message)
-                return -EINVAL;
-
-        if (c->num_vfs != NUM_VFS_MAX && (unsigned) c->num_vfs > total_vfs) {
-                if (asprintf_safe(&msg, "%s:%u: num_vfs = %d exceeds the device's sriov_totalvfs = %u",
-                                  c->file, c->line, c->num_vfs, total_vfs) < 0)
-                        return -ENOMEM;
-                *ret_message = msg;
-                return -ERANGE;
-        }
-
-        n = pf_config_num_vfs(c, total_vfs);
-        for (size_t i = 0; i < c->n_vfs; i++) {
-                const VfLayout *vf = &c->vfs[i];
-                char buf[24];
-
-                if (vf->last < n)
-                        continue;
-                format_range(vf->first, vf->last, buf);
-                if (asprintf_safe(&msg, "%s:%u: range %s is beyond num_vfs = %u%s", c->file, vf->line, buf,
-                                  n, c->num_vfs == NUM_VFS_MAX ? " (\"max\" = sriov_totalvfs)" : "") < 0)
-                        return -ENOMEM;
-                *ret_message = msg;
-                return -ERANGE;
-        }
-        return 0;
 }

@@ -114,12 +114,6 @@ const VfLayout *pf_config_vf_layout(const PfConfig *c, unsigned vf_index);
 /* num_vfs resolved against the device's total. */
 unsigned pf_config_num_vfs(const PfConfig *c, unsigned total_vfs);
 
-/* Checks an entry against the device once sriov_totalvfs is known (needed for num_vfs = "max",
- * whose ranges cannot be checked when the file is read): the declared count must not exceed
- * total_vfs and every range must lie within the resolved count. Returns 0, or -ERANGE with
- * "FILE:LINE: message" in *ret_message (the caller reports it as the PF's LastError). */
-int pf_config_check_device(const PfConfig *c, unsigned total_vfs, char **ret_message);
-
 /* Known VF driver names: the kernel's default ("" / unset) or one of these. */
 bool config_driver_name_is_known(const char *name);
 /* The table behind config_driver_name_is_known(), NULL-terminated, sorted. */

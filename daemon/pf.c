@@ -431,6 +431,9 @@ void pf_set_config(PhysicalFunction *pf, const PfConfig *c)
         }
         pf->n_failures = 0;
         pf->retry_failed = true;
+        /* A new declaration is tried at the next pass, not when the old one's backoff ends:
+         * what Plan() shows for a reload is what the reload does. */
+        pf->retry_source = sd_event_source_disable_unref(pf->retry_source);
 }
 
 unsigned pf_desired_num_vfs(const PhysicalFunction *pf)

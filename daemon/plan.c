@@ -2,6 +2,7 @@
 #include <stdarg.h>
 
 #include "plan.h"
+#include "planner.h"
 #include "reconcile.h"
 #include "util.h"
 
@@ -54,113 +55,54 @@ static int cmp_pf(const void *a, const void *b)
         return strcmp(x->pci, y->pci);
 }
 
-static int plan_vf(Plan *p, const PfConfig *c, VirtualFunction *vf)
+/* The planner's actions for pf as rows: what the executor will run after a reload, shown. */
+static int plan_render(Plan *p, PhysicalFunction *pf, const PlanActions *actions)
 {
-        const VfLayout *l = c ? pf_config_vf_layout(c, vf->index) : NULL;
-        VirtualFunction tmp = *vf;
-        const char *want_driver = l ? l->driver : NULL;
-        const VfSettings *have;
-        VfSettings s;
-        uint32_t diff;
         int r;
 
-        if (!streq(vf->pool, l ? l->pool : "")) {
-                r = plan_add(p, PLAN_OBJECT_VF, vf->pci, "set-pool", "pool '%s' -> '%s'", vf->pool,
-                             l ? l->pool : "");
-                if (r < 0)
-                        return r;
-        }
-        if (want_driver && !streq_ptr(vf->driver, want_driver)) {
-                r = plan_add(p, PLAN_OBJECT_VF, vf->pci, "bind-driver", "%s -> %s%s", strna(vf->driver),
-                             want_driver, vf->allocated ? " (skipped while allocated)" : "");
-                if (r < 0)
-                        return r;
-        }
-        tmp.layout = l;
-        tmp.unsupported = 0;
-        vf_desired_settings(&tmp, &s);
-        have = link_info_find_vf(vf->pf->link, vf->index);
-        diff = vf_settings_diff(&s, have);
-        if (diff) {
-                char what[512] = "";
+        for (size_t i = 0; i < actions->n_actions; i++) {
+                const PlanAction *a = &actions->actions[i];
 
-                /* "vlan 0 qos 0 802.1Q -> 100 qos 0 802.1Q, trust off -> on": names and values as
-                 * vf-attr.c words them. Attributes the driver refused before are planned again:
-                 * a reload asks again (pf_set_config()). */
-                for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
-                        if (diff & VF_ATTR_BIT(a)) {
-                                char from[64], to[64];
-                                size_t len = strlen(what);
+                for (size_t k = 0; k < plan_action_n_rows(a); k++) {
+                        _cleanup_free_ char *reason = NULL;
+                        int index = plan_action_vf(a, k);
+                        VirtualFunction *vf =
+                                index >= 0 && (unsigned) index < pf->n_vf_slots ? pf->vfs[index] : NULL;
 
-                                /* Not reported by the driver: no "from". */
-                                from[0] = 0;
-                                if (have && (have->mask & VF_ATTR_BIT(a))) {
-                                        from[0] = ' ';
-                                        vf_attr_format(have, a, from + 1, sizeof(from) - 1);
-                                }
-                                vf_attr_format(&s, a, to, sizeof(to));
-                                snprintf(what + len, sizeof(what) - len, "%s%s%s -> %s", len > 0 ? ", " : "",
-                                         vf_attr_to_string(a), from, to);
-                        }
-                r = plan_add(p, PLAN_OBJECT_VF, vf->pci, "configure-vf", "%s", what);
-                if (r < 0)
-                        return r;
+                        r = plan_action_reason(a, k, &reason);
+                        if (r < 0)
+                                return r;
+                        r = plan_add(p, vf ? PLAN_OBJECT_VF : PLAN_OBJECT_PF, vf ? vf->pci : pf->pci,
+                                     plan_action_type_to_string(a->type), "%s", reason);
+                        if (r < 0)
+                                return r;
+                }
         }
         return 0;
 }
 
 static int plan_pf(Plan *p, ConfigSet *set, PhysicalFunction *pf)
 {
+        _cleanup_(plan_actions_done) PlanActions actions = {};
         const PfConfig *c;
-        VirtualFunction *vf;
+        PlannerInput in;
         PfIdentity id;
-        unsigned desired;
         int r;
 
         pf_identity(pf, &id);
         c = config_set_match(set, &id, false);
-        if (!c && pf->config) {
+        if (!c && pf->config)
                 STRV_FOREACH(e, set->errors)
                         if (strncmp(*e, pf->config->file, strlen(pf->config->file)) == 0)
                                 return plan_add(p, PLAN_OBJECT_PF, pf->pci, "keep",
                                                 "%s is rejected, its current declaration stays",
                                                 pf->config->file);
-                return plan_add(p, PLAN_OBJECT_PF, pf->pci, "unmanage",
-                                "no drop-in matches anymore; its VFs stay as they are");
-        }
-        if (!c)
-                return 0;
-        if (!pf->config) {
-                r = plan_add(p, PLAN_OBJECT_PF, pf->pci, "manage", "matched by %s:%u", c->file, c->line);
-                if (r < 0)
-                        return r;
-        }
-        desired = pf_config_num_vfs(c, pf->total_vfs);
-        if (desired != pf->num_vfs) {
-                r = plan_add(p, PLAN_OBJECT_PF, pf->pci, "set-num-vfs",
-                             "sriov_numvfs %u -> %u (all VFs are recreated)", pf->num_vfs, desired);
-                if (r < 0)
-                        return r;
-                PF_FOREACH_VF(vf, pf) {
-                        _cleanup_free_ char *why = NULL;
-
-                        if (vf_is_in_use(vf, &why))
-                                r = plan_add(p, PLAN_OBJECT_VF, vf->pci, "blocked",
-                                             "%s: the change waits until it is released", why);
-                        else
-                                r = plan_add(p, PLAN_OBJECT_VF, vf->pci, "destroy-vf",
-                                             "VF %u is destroyed and recreated", vf->index);
-                        if (r < 0)
-                                return r;
-                }
-                return 0;
-        }
-        PF_FOREACH_VF(vf, pf) {
-                r = plan_vf(p, c, vf);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        /* The same planner the executor runs, on the declaration a reload would assign. */
+        reconcile_planner_input(pf, c, true, &in);
+        r = planner_plan_pf(&in, &actions);
+        if (r < 0)
+                return r;
+        return plan_render(p, pf, &actions);
 }
 
 int manager_plan(Manager *m, Plan **ret)

@@ -12,23 +12,6 @@
 #include "sysfs.h"
 #include "util.h"
 
-/* ---- settings diff ---------------------------------------------------------------------- */
-
-uint32_t vf_settings_diff(const VfSettings *want, const VfSettings *have)
-{
-        uint32_t diff = 0;
-
-        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
-                uint32_t bit = VF_ATTR_BIT(a);
-
-                if (!(want->mask & bit))
-                        continue;
-                if (!have || !(have->mask & bit) || !vf_attr_converged(want, have, a))
-                        diff |= bit;
-        }
-        return diff;
-}
-
 /* ---- backoff ---------------------------------------------------------------------------- */
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
@@ -207,36 +190,6 @@ static int pf_start_num_vfs(PhysicalFunction *pf, unsigned to)
         return 0;
 }
 
-int pf_plan_num_vfs(PhysicalFunction *pf, unsigned *ret_desired, char **ret_blocker)
-{
-        unsigned desired = pf_desired_num_vfs(pf);
-        VirtualFunction *vf;
-
-        *ret_desired = desired;
-        if (ret_blocker)
-                *ret_blocker = NULL;
-        if (desired == pf->num_vfs)
-                return 0;
-        /* Any count change destroys every VF (the kernel goes through 0). */
-        PF_FOREACH_VF(vf, pf) {
-                if (vf_is_in_use(vf, ret_blocker))
-                        return -EBUSY;
-        }
-        /* A lease blocks whether or not its VF object exists now (a VF whose device has not
-         * been seen yet, or was dropped by a failed read, is still someone's). */
-        {
-                const Lease *l = manager_find_pf_lease(pf->manager, pf, pf->num_vfs);
-
-                if (l) {
-                        if (ret_blocker)
-                                (void) asprintf_safe(ret_blocker, "VF %u is allocated to '%s'", l->vf_index,
-                                                     l->owner);
-                        return -EBUSY;
-                }
-        }
-        return 1;
-}
-
 /* ---- VF driver binding, off the event loop ---------------------------------------------- */
 
 typedef struct BindItem {
@@ -373,14 +326,13 @@ static bool vf_driver_wrong(const VirtualFunction *vf)
                 return false; /* no device, no driver */
         if (want)
                 return !streq_ptr(vf->driver, want);
-        /* Declared driver removed from the config: hand the VF back to the kernel's choice. */
         return vf->driver_override != NULL && !isempty(vf->driver_override);
 }
 
-static int pf_start_binds(PhysicalFunction *pf, unsigned desired, bool *ret_started)
+/* One job for the planned binds (PLAN_BIND_DRIVER actions) of actions[0..n). */
+static int pf_start_binds(PhysicalFunction *pf, const PlanAction *actions, size_t n, bool *ret_started)
 {
         _cleanup_(bind_job_freep) BindJob *j = NULL;
-        VirtualFunction *vf;
         int r;
 
         *ret_started = false;
@@ -391,16 +343,15 @@ static int pf_start_binds(PhysicalFunction *pf, unsigned desired, bool *ret_star
         j->pf_pci = strdup(pf->pci);
         if (!j->pf_pci)
                 return -ENOMEM;
-        PF_FOREACH_VF(vf, pf) {
+        for (size_t i = 0; i < n; i++) {
+                const PlanAction *a = &actions[i];
+                VirtualFunction *vf;
                 BindItem *it;
 
-                if (vf->index >= desired || !vf_driver_wrong(vf))
+                if (a->type != PLAN_BIND_DRIVER)
                         continue;
-                /* A bind that failed is retried with the PF's backoff, not on every pass. */
-                if (vf->state == VF_STATE_FAILED && !pf->retry_failed)
-                        continue;
-                /* A consumer's VF is not moved between drivers under it. */
-                if (vf_is_in_use(vf, NULL))
+                vf = (unsigned) a->vf < pf->n_vf_slots ? pf->vfs[a->vf] : NULL;
+                if (!vf || !vf->syspath)
                         continue;
                 it = realloc(j->items, sizeof(BindItem) * (j->n_items + 1));
                 if (!it)
@@ -410,9 +361,9 @@ static int pf_start_binds(PhysicalFunction *pf, unsigned desired, bool *ret_star
                 *it = (BindItem){
                         .pci = strdup(vf->pci),
                         .syspath = strdup(vf->syspath),
-                        .want = vf->layout && vf->layout->driver ? strdup(vf->layout->driver) : NULL,
+                        .want = a->driver ? strdup(a->driver) : NULL,
                 };
-                if (!it->pci || !it->syspath)
+                if (!it->pci || !it->syspath || (a->driver && !it->want))
                         return -ENOMEM;
         }
         if (j->n_items == 0)
@@ -438,49 +389,6 @@ static bool error_means_unsupported(int r)
 {
         r = abs(r);
         return r == EOPNOTSUPP || r == EINVAL || r == ERANGE || r == EPERM;
-}
-
-/* What we last wrote stands in for what the kernel does not report (IB GUIDs on some
- * drivers, VFs beyond a truncated list): such an attribute is not rewritten every pass. And a
- * value that reads back different right after we wrote it is one the driver silently does not
- * keep: writing it again would loop (write, link event, re-read, write...), so the VF is
- * degraded with the reason instead. Drift made later by someone else is still corrected: by
- * then the write was verified. */
-static uint32_t vf_filter_diff(VirtualFunction *vf, const VfSettings *want, const VfSettings *have,
-                               uint32_t diff)
-{
-        uint32_t have_mask = have ? have->mask : 0, verified = vf->verify_mask & ~diff;
-
-        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
-                uint32_t bit = VF_ATTR_BIT(a);
-
-                if (!(diff & bit) || !(vf->applied_mask & bit) || !vf_attr_converged(want, &vf->applied, a))
-                        continue;
-                if (!(have_mask & bit)) {
-                        diff &= ~bit;
-                        continue;
-                }
-                if (!(vf->verify_mask & bit))
-                        continue;
-                /* A VF driver initialising can overwrite a value once right after our write
-                 * (igbvf's reset during probe does): write again, a few times, before
-                 * concluding that the driver does not keep it. */
-                if (++vf->lost[a] < RECONCILE_LOST_WRITES_MAX)
-                        continue;
-                vf->unsupported |= bit;
-                vf->error_pass = vf->pf->manager->n_reconcile_runs;
-                vf_set_state(vf, VF_STATE_DEGRADED, "%s: %s does not keep the value (reads back different)",
-                             vf_attr_to_string(a), strna(vf->pf->driver));
-                log_vf_full_errno(vf, LOG_WARNING, 0,
-                                  "VF %u: %s not kept by %s after %u writes, giving up on it.", vf->index,
-                                  vf_attr_to_string(a), strna(vf->pf->driver), (unsigned) vf->lost[a]);
-                diff &= ~bit;
-        }
-        for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
-                if (verified & VF_ATTR_BIT(a))
-                        vf->lost[a] = 0;
-        vf->verify_mask &= ~verified;
-        return diff;
 }
 
 static void vf_note_applied(VirtualFunction *vf, const VfSettings *sent)
@@ -547,72 +455,71 @@ static int pf_apply_vfs_one_by_one(PhysicalFunction *pf, VfSettings *want, size_
         return first_retriable;
 }
 
-static int pf_apply_vf_settings(PhysicalFunction *pf, unsigned desired, char **errors_summary)
+static int pf_apply_vf_settings(PhysicalFunction *pf, const PlanAction *a, char **errors_summary)
 {
         Manager *m = pf->manager;
-        _cleanup_free_ VfSettings *want = NULL;
-        VirtualFunction *vf;
-        size_t n = 0;
         int r;
 
-        if (pf->ifindex <= 0 || !m->netlink)
-                return 0;
-        if (pf->link_stale || !pf->link) {
-                r = pf_refresh_link(pf);
-                if (r < 0)
-                        return r;
-        }
-        want = calloc(MAX(desired, 1u), sizeof(VfSettings));
-        if (!want)
-                return -ENOMEM;
-        PF_FOREACH_VF(vf, pf) {
-                VfSettings s;
-                uint32_t diff;
-
-                if (vf->index >= desired)
-                        continue;
-                vf_desired_settings(vf, &s);
-                diff = vf_settings_diff(&s, link_info_find_vf(pf->link, vf->index));
-                diff = vf_filter_diff(vf, &s, link_info_find_vf(pf->link, vf->index), diff);
-                if (diff == 0)
-                        continue;
-                s.mask = diff; /* minimal diff: only what differs travels */
-                want[n++] = s;
-        }
-        if (n == 0)
-                return 0;
-        r = netlink_set_vfs(m->netlink, pf->ifindex, want, n);
+        r = netlink_set_vfs(m->netlink, pf->ifindex, a->want, a->n_vfs);
         if (r >= 0) {
                 test_crash_point("after-batch");
-                for (size_t i = 0; i < n; i++)
-                        vf_note_applied(want[i].index < pf->n_vf_slots ? pf->vfs[want[i].index] : NULL,
-                                        &want[i]);
-                pf->changes += n;
+                for (size_t i = 0; i < a->n_vfs; i++)
+                        vf_note_applied(a->want[i].index < pf->n_vf_slots ? pf->vfs[a->want[i].index] : NULL,
+                                        &a->want[i]);
+                pf->changes += a->n_vfs;
                 pf->link_stale = true;
                 return 0;
         }
         log_pf_full_errno(pf, LOG_DEBUG, r, "Batched VF update failed (%m), finishing VF by VF.");
-        return pf_apply_vfs_one_by_one(pf, want, n, errors_summary);
+        return pf_apply_vfs_one_by_one(pf, a->want, a->n_vfs, errors_summary);
 }
 
-static void pf_apply_vf_mtus(PhysicalFunction *pf, unsigned desired)
+static void pf_apply_vf_mtu(PhysicalFunction *pf, const PlanAction *a)
 {
-        VirtualFunction *vf;
+        VirtualFunction *vf = (unsigned) a->vf < pf->n_vf_slots ? pf->vfs[a->vf] : NULL;
         int r;
 
-        PF_FOREACH_VF(vf, pf) {
-                if (vf->index >= desired || !vf->layout || vf->layout->mtu == 0 || vf->ifindex <= 0 ||
-                    vf->mtu == vf->layout->mtu || !pf->manager->netlink)
-                        continue;
-                r = netlink_set_mtu(pf->manager->netlink, vf->ifindex, vf->layout->mtu);
-                if (r < 0) {
-                        vf->error_pass = pf->manager->n_reconcile_runs;
-                        vf_set_state(vf, VF_STATE_DEGRADED, "mtu %u: %s", vf->layout->mtu, strerror(abs(r)));
-                        continue;
-                }
-                vf->mtu = vf->layout->mtu;
-                pf->changes++;
+        if (!vf)
+                return;
+        r = netlink_set_mtu(pf->manager->netlink, vf->ifindex, a->to);
+        if (r < 0) {
+                vf->error_pass = pf->manager->n_reconcile_runs;
+                vf_set_state(vf, VF_STATE_DEGRADED, "mtu %u: %s", a->to, strerror(abs(r)));
+                return;
         }
+        vf->mtu = a->to;
+        pf->changes++;
+}
+
+/* Written values read back (verified) or not (rewrite: one more try). */
+static void vf_note_verified(PhysicalFunction *pf, const PlanAction *a)
+{
+        VirtualFunction *vf = (unsigned) a->vf < pf->n_vf_slots ? pf->vfs[a->vf] : NULL;
+
+        if (!vf)
+                return;
+        for (VfAttr x = 0; x < _VF_ATTR_MAX; x++) {
+                if (a->rewrite & VF_ATTR_BIT(x))
+                        vf->lost[x]++;
+                if (a->verified & VF_ATTR_BIT(x))
+                        vf->lost[x] = 0;
+        }
+        vf->verify_mask &= ~a->verified;
+}
+
+static void vf_give_up(PhysicalFunction *pf, const PlanAction *a)
+{
+        VirtualFunction *vf = (unsigned) a->vf < pf->n_vf_slots ? pf->vfs[a->vf] : NULL;
+
+        if (!vf)
+                return;
+        vf->lost[a->attr] = (uint8_t) MIN(a->from, 255u);
+        vf->unsupported |= VF_ATTR_BIT(a->attr);
+        vf->error_pass = pf->manager->n_reconcile_runs;
+        vf_set_state(vf, VF_STATE_DEGRADED, "%s: %s does not keep the value (reads back different)",
+                     vf_attr_to_string(a->attr), strna(pf->driver));
+        log_vf_full_errno(vf, LOG_WARNING, 0, "VF %u: %s not kept by %s after %u writes, giving up on it.",
+                          vf->index, vf_attr_to_string(a->attr), strna(pf->driver), a->from);
 }
 
 /* ---- the state machine ------------------------------------------------------------------ */
@@ -642,41 +549,193 @@ static void pf_wait_for_vfs(PhysicalFunction *pf, unsigned present, unsigned des
                                          now + RECONCILE_VF_WAIT_USEC, 0, on_vf_wait_timeout, pf);
 }
 
-static int pf_check_layout(PhysicalFunction *pf, unsigned desired)
-{
-        const PfConfig *c = pf->config;
+/* ---- planner inputs ---------------------------------------------------------------------- */
 
-        if (c->num_vfs == NUM_VFS_MAX && pf->total_vfs == 0) {
-                pf_set_state(pf, PF_STATE_FAILED,
-                             "num_vfs = \"max\" (%s:%u), but this device does not report sriov_totalvfs",
-                             c->file, c->line);
-                return -ERANGE;
-        }
-        /* total_vfs 0: not reported (netdevsim); the kernel's answer to the write decides. */
-        if (c->num_vfs != NUM_VFS_MAX && pf->total_vfs > 0 && (unsigned) c->num_vfs > pf->total_vfs) {
-                pf_set_state(
-                        pf, PF_STATE_FAILED,
-                        "num_vfs = %d (%s:%u) exceeds sriov_totalvfs = %u: raise the VF limit in firmware",
-                        c->num_vfs, c->file, c->line, pf->total_vfs);
-                return -ERANGE;
-        }
-        for (size_t i = 0; i < c->n_vfs; i++)
-                if (c->vfs[i].last >= desired) {
-                        pf_set_state(pf, PF_STATE_FAILED,
-                                     "range %u-%u (%s:%u) is beyond the %u VFs of this PF", c->vfs[i].first,
-                                     c->vfs[i].last, c->file, c->vfs[i].line, desired);
-                        return -ERANGE;
+static bool oracle_vf_in_use(const VirtualFunction *vf, char **ret_reason, void *userdata)
+{
+        return vf_is_in_use(vf, ret_reason);
+}
+
+static bool oracle_lease_blocks(const PhysicalFunction *pf, unsigned below, char **ret_reason,
+                                void *userdata)
+{
+        const Lease *l = manager_find_pf_lease(pf->manager, pf, below);
+
+        if (!l)
+                return false;
+        (void) asprintf_safe(ret_reason, "VF %u is allocated to '%s'", l->vf_index, l->owner);
+        return true;
+}
+
+void reconcile_planner_input(PhysicalFunction *pf, const PfConfig *c, bool fresh_config, PlannerInput *ret)
+{
+        *ret = (PlannerInput){
+                .pf = pf,
+                .config = c,
+                .fresh_config = fresh_config,
+                .retry_failed = fresh_config || pf->retry_failed,
+                .has_netlink = pf->manager->netlink != NULL,
+                .link_stale = !fresh_config && pf->link_stale,
+                .vf_in_use = oracle_vf_in_use,
+                .lease_blocks = oracle_lease_blocks,
+        };
+}
+
+/* ---- the executor ------------------------------------------------------------------------- */
+
+static ReconcileObserver observer;
+static void *observer_userdata;
+
+void reconcile_set_observer(ReconcileObserver o, void *userdata)
+{
+        observer = o;
+        observer_userdata = userdata;
+}
+
+static void executed(PhysicalFunction *pf, const PlanAction *a)
+{
+        if (observer && !plan_action_is_internal(a))
+                observer(pf, a, observer_userdata);
+}
+
+typedef enum ExecResult {
+        EXEC_DONE,   /* every action ran: the PF is where the plan leads */
+        EXEC_STOP,   /* a step ends the pass (a job, a wait, a block, a failure) */
+        EXEC_REPLAN, /* the VF table was re-read: plan again */
+} ExecResult;
+
+/* Runs the plan's actions in order, each as planned. */
+static ExecResult reconcile_execute(PhysicalFunction *pf, const PlanActions *p)
+{
+        Manager *m = pf->manager;
+        int r;
+
+        for (size_t i = 0; i < p->n_actions; i++) {
+                const PlanAction *a = &p->actions[i];
+
+                switch (a->type) {
+                case PLAN_MANAGE:
+                        executed(pf, a);
+                        pf_set_state(pf, PF_STATE_PENDING, NULL);
+                        break;
+                case PLAN_SET_POOL: /* done by the reload's assignment, before any pass */
+                        executed(pf, a);
+                        break;
+                case PLAN_UNMANAGE:
+                        executed(pf, a);
+                        return EXEC_DONE;
+                case PLAN_INVALID:
+                        executed(pf, a);
+                        pf_set_state(pf, PF_STATE_FAILED, "%s", a->reason);
+                        return EXEC_STOP;
+                case PLAN_SET_AUTOPROBE:
+                        executed(pf, a);
+                        r = sysfs_write_attr(pf->syspath, "sriov_drivers_autoprobe", a->to ? "1" : "0");
+                        if (r < 0) {
+                                reconcile_pf_fail(pf, r, "writing sriov_drivers_autoprobe");
+                                return EXEC_STOP;
+                        }
+                        pf->drivers_autoprobe = (int) a->to;
+                        pf->changes++;
+                        break;
+                case PLAN_BLOCKED:
+                        /* Every blocker is listed; the state names the first. */
+                        for (size_t k = i; k < p->n_actions && p->actions[k].type == PLAN_BLOCKED; k++)
+                                executed(pf, &p->actions[k]);
+                        pf_set_state(pf, PF_STATE_BLOCKED, "num_vfs %u -> %u would destroy VFs: %s", a->from,
+                                     a->to, a->reason);
+                        return EXEC_STOP;
+                case PLAN_SET_NUM_VFS:
+                        /* The VFs it destroys follow it in the plan: one write does them all. */
+                        for (size_t k = i; k < p->n_actions; k++)
+                                executed(pf, &p->actions[k]);
+                        pf_set_state(pf, PF_STATE_CONFIGURING, "setting sriov_numvfs %u -> %u", a->from,
+                                     a->to);
+                        r = pf_start_num_vfs(pf, a->to);
+                        if (r < 0)
+                                reconcile_pf_fail(pf, r, "starting sriov_numvfs write");
+                        return EXEC_STOP;
+                case PLAN_DESTROY_VF:
+                        break; /* with PLAN_SET_NUM_VFS */
+                case PLAN_SET_PF_MTU:
+                        executed(pf, a);
+                        r = netlink_set_mtu(m->netlink, pf->ifindex, a->to);
+                        if (r < 0) {
+                                reconcile_pf_fail(pf, r, "setting PF mtu");
+                                return EXEC_STOP;
+                        }
+                        pf->link_stale = true;
+                        pf->changes++;
+                        break;
+                case PLAN_WAIT_VFS:
+                        executed(pf, a);
+                        pf_wait_for_vfs(pf, a->from, a->to);
+                        return EXEC_STOP;
+                case PLAN_BIND_BLOCKED:
+                case PLAN_BIND_DRIVER: {
+                        size_t k = i;
+                        bool started;
+
+                        pf->wait_source = sd_event_source_disable_unref(pf->wait_source);
+                        for (; k < p->n_actions && (p->actions[k].type == PLAN_BIND_DRIVER ||
+                                                    p->actions[k].type == PLAN_BIND_BLOCKED);
+                             k++)
+                                executed(pf, &p->actions[k]);
+                        r = pf_start_binds(pf, p->actions + i, k - i, &started);
+                        pf->retry_failed = false;
+                        if (r < 0) {
+                                reconcile_pf_fail(pf, r, "binding VF drivers");
+                                return EXEC_STOP;
+                        }
+                        if (started) {
+                                pf_set_state(pf, PF_STATE_CONFIGURING, "binding VF drivers");
+                                return EXEC_STOP;
+                        }
+                        i = k - 1;
+                        break;
                 }
-        return 0;
+                case PLAN_READ_LINK:
+                        r = pf_refresh_link(pf);
+                        if (r < 0) {
+                                reconcile_pf_fail(pf, r, "applying VF settings");
+                                return EXEC_STOP;
+                        }
+                        return EXEC_REPLAN;
+                case PLAN_VERIFY:
+                        vf_note_verified(pf, a);
+                        break;
+                case PLAN_GIVE_UP:
+                        executed(pf, a);
+                        vf_give_up(pf, a);
+                        break;
+                case PLAN_SET_VFS: {
+                        _cleanup_free_ char *errors = NULL;
+
+                        executed(pf, a);
+                        r = pf_apply_vf_settings(pf, a, &errors);
+                        if (r < 0) {
+                                reconcile_pf_fail(pf, r, errors ?: "applying VF settings");
+                                return EXEC_STOP;
+                        }
+                        break;
+                }
+                case PLAN_SET_VF_MTU:
+                        executed(pf, a);
+                        pf_apply_vf_mtu(pf, a);
+                        break;
+                default:
+                        break;
+                }
+        }
+        return EXEC_DONE;
 }
 
 void reconcile_pf(PhysicalFunction *pf)
 {
-        _cleanup_free_ char *blocker = NULL, *errors = NULL;
         const PfConfig *c = pf->config;
         VirtualFunction *vf;
-        unsigned desired, present = 0, degraded = 0;
-        bool started;
+        unsigned degraded = 0;
+        ExecResult e = EXEC_REPLAN;
         int r;
 
         if (pf->job_running)
@@ -684,80 +743,31 @@ void reconcile_pf(PhysicalFunction *pf)
         pf->dirty = false;
         pf->manager->n_reconcile_runs++;
 
+        if (c && pf->retry_source)
+                return; /* backing off; the timer re-queues */
+
+        /* Plan, run the plan; once more after the VF table was re-read. */
+        for (unsigned pass = 0; e == EXEC_REPLAN && pass < 3; pass++) {
+                _cleanup_(plan_actions_done) PlanActions p = {};
+                PlannerInput in;
+
+                reconcile_planner_input(pf, c, false, &in);
+                r = planner_plan_pf(&in, &p);
+                if (r < 0) {
+                        reconcile_pf_fail(pf, r, "planning");
+                        return;
+                }
+                e = reconcile_execute(pf, &p);
+        }
         if (!c) {
                 pf->wait_source = sd_event_source_disable_unref(pf->wait_source);
                 pf_set_state(pf, PF_STATE_UNMANAGED, NULL);
                 return;
         }
-        if (pf->retry_source)
-                return; /* backing off; the timer re-queues */
-
-        desired = pf_desired_num_vfs(pf);
-        if (pf_check_layout(pf, desired) < 0)
+        if (e != EXEC_DONE)
                 return;
-
-        /* drivers_autoprobe first: it decides whether the VFs about to be created get a driver. */
-        if (c->drivers_autoprobe >= 0 && pf->drivers_autoprobe != c->drivers_autoprobe) {
-                r = sysfs_write_attr(pf->syspath, "sriov_drivers_autoprobe",
-                                     c->drivers_autoprobe ? "1" : "0");
-                if (r < 0) {
-                        reconcile_pf_fail(pf, r, "writing sriov_drivers_autoprobe");
-                        return;
-                }
-                pf->drivers_autoprobe = c->drivers_autoprobe;
-                pf->changes++;
-        }
-
-        r = pf_plan_num_vfs(pf, &desired, &blocker);
-        if (r == -EBUSY) {
-                pf_set_state(pf, PF_STATE_BLOCKED, "num_vfs %u -> %u would destroy VFs: %s", pf->num_vfs,
-                             desired, blocker);
-                return;
-        }
-        if (r > 0) {
-                pf_set_state(pf, PF_STATE_CONFIGURING, "setting sriov_numvfs %u -> %u", pf->num_vfs,
-                             desired);
-                r = pf_start_num_vfs(pf, desired);
-                if (r < 0)
-                        reconcile_pf_fail(pf, r, "starting sriov_numvfs write");
-                return;
-        }
-
-        if (c->mtu > 0 && pf->link && pf->link->mtu != c->mtu && pf->manager->netlink) {
-                r = netlink_set_mtu(pf->manager->netlink, pf->ifindex, c->mtu);
-                if (r < 0) {
-                        reconcile_pf_fail(pf, r, "setting PF mtu");
-                        return;
-                }
-                pf->link_stale = true;
-                pf->changes++;
-        }
-
-        for (unsigned i = 0; i < desired && i < pf->n_vf_slots; i++)
-                present += !!pf->vfs[i];
-        if (present < desired) {
-                pf_wait_for_vfs(pf, present, desired);
-                return;
-        }
         pf->wait_source = sd_event_source_disable_unref(pf->wait_source);
-
-        r = pf_start_binds(pf, desired, &started);
         pf->retry_failed = false;
-        if (r < 0) {
-                reconcile_pf_fail(pf, r, "binding VF drivers");
-                return;
-        }
-        if (started) {
-                pf_set_state(pf, PF_STATE_CONFIGURING, "binding VF drivers");
-                return;
-        }
-
-        r = pf_apply_vf_settings(pf, desired, &errors);
-        if (r < 0) {
-                reconcile_pf_fail(pf, r, errors ?: "applying VF settings");
-                return;
-        }
-        pf_apply_vf_mtus(pf, desired);
 
         PF_FOREACH_VF(vf, pf) {
                 if (vf->error_pass == pf->manager->n_reconcile_runs)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "pf.h"
+#include "planner.h"
 
 /* Drives one PF from observed towards desired state. Each call does what can be done now
  * and returns; blocking writes go to a worker and re-queue the PF when they finish, so the
@@ -17,16 +18,17 @@ void reconcile_pf(PhysicalFunction *pf);
 /* Marks the PF failed with "WHAT: strerror"; retried with backoff when waiting may help. */
 void reconcile_pf_fail(PhysicalFunction *pf, int error, const char *what);
 
-/* The settings that differ between desired and observed (VF_ATTR_BIT mask); an attribute the
- * kernel did not report counts as different, except in a truncated list where the VF is
- * unknown and everything declared is sent. */
-uint32_t vf_settings_diff(const VfSettings *want, const VfSettings *have);
+/* The planner's input for PF under declaration c, with the executor's oracles (vf_is_in_use(),
+ * the lease store). fresh_config: c replaces the PF's declaration (Plan of a reload). */
+void reconcile_planner_input(PhysicalFunction *pf, const PfConfig *c, bool fresh_config, PlannerInput *ret);
 
-/* Whether the PF's VF count would change under its current config, and what blocks it. */
-int pf_plan_num_vfs(PhysicalFunction *pf, unsigned *ret_desired, char **ret_blocker);
+/* Tests: told of every action the executor runs, in order, as it starts it (internal
+ * bookkeeping actions excepted). One process-wide observer; NULL to stop. */
+typedef void (*ReconcileObserver)(PhysicalFunction *pf, const PlanAction *a, void *userdata);
+void reconcile_set_observer(ReconcileObserver o, void *userdata);
 
 /* Writes of one value that do not read back before the VF is degraded instead. */
-#define RECONCILE_LOST_WRITES_MAX  3
+#define RECONCILE_LOST_WRITES_MAX  PLANNER_LOST_WRITES_MAX
 
 #define RECONCILE_VF_WAIT_USEC     (300ULL * 1000000ULL)
 #define RECONCILE_BACKOFF_MAX_USEC (300ULL * 1000000ULL)

@@ -194,9 +194,9 @@ void vf_set_state(VirtualFunction *vf, VfState state, const char *error_fmt, ...
                 manager_vf_changed(vf->pf->manager, vf);
 }
 
-void vf_desired_settings(const VirtualFunction *vf, VfSettings *ret)
+void vf_settings_declared(const VirtualFunction *vf, const VfLayout *l, const PfConfig *c,
+                          uint32_t unsupported, VfSettings *ret)
 {
-        const VfLayout *l = vf->layout;
         VfSettings s = {.index = vf->index};
 
         if (!l) {
@@ -219,15 +219,20 @@ void vf_desired_settings(const VirtualFunction *vf, VfSettings *ret)
                         pf_id = ether_addr_to_string(&pf->link->perm_addr, id);
                 stable_vf_mac(pf->manager->machine_key, pf_id, vf->index, &s.mac);
         }
-        if (vf->pf->config && vf->pf->config->link_type == PF_LINK_TYPE_INFINIBAND) {
+        if (c && c->link_type == PF_LINK_TYPE_INFINIBAND) {
                 const char *pf_id = vf->pf->pci;
 
                 s.node_guid = stable_vf_guid(vf->pf->manager->machine_key, pf_id, vf->index, false);
                 s.port_guid = stable_vf_guid(vf->pf->manager->machine_key, pf_id, vf->index, true);
                 s.mask |= VF_ATTR_BIT(VF_ATTR_IB_NODE_GUID) | VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID);
         }
-        s.mask &= ~vf->unsupported;
+        s.mask &= ~unsupported;
         *ret = s;
+}
+
+void vf_desired_settings(const VirtualFunction *vf, VfSettings *ret)
+{
+        vf_settings_declared(vf, vf->layout, vf->pf->config, vf->unsupported, ret);
 }
 
 bool vf_driver_is_vfio(const char *driver)

@@ -80,6 +80,10 @@ void vf_set_state(VirtualFunction *vf, VfState state, const char *error_fmt, ...
 
 /* What the VF's settings should be, given its layout and whether a consumer owns it. */
 void vf_desired_settings(const VirtualFunction *vf, VfSettings *ret);
+/* The same for a layout and PF declaration that may not be the VF's yet (Plan of a reload),
+ * without the attributes in `unsupported`. Pure. */
+void vf_settings_declared(const VirtualFunction *vf, const VfLayout *l, const PfConfig *c,
+                          uint32_t unsupported, VfSettings *ret);
 /* vfio-pci or one of its variant drivers. */
 bool vf_driver_is_vfio(const char *driver);
 /* Whether destroying the VF would break a consumer, and why. Fails closed: what cannot be

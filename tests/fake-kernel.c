@@ -2171,6 +2171,37 @@ int fake_kernel_set_attr(FakeKernel *fk, const char *syspath, const char *attr, 
         return fk_call(fk, set_attr, &a);
 }
 
+typedef struct MtuArgs {
+        int ifindex;
+        uint32_t mtu;
+} MtuArgs;
+
+static int set_netdev_mtu(FakeKernel *fk, void *data)
+{
+        MtuArgs *a = data;
+
+        for (size_t i = 0; i < fk->n_pfs; i++) {
+                FakePf *pf = fk->pfs[i];
+
+                for (unsigned k = 0; k <= pf->n_vfs; k++) {
+                        FakeFn *fn = k == 0 ? &pf->fn : pf->vfs[k - 1];
+
+                        if (!fn->netdev_syspath || fn->ifindex != a->ifindex)
+                                continue;
+                        fn->mtu = a->mtu;
+                        return fk_write_attr(fk, fn->netdev_syspath, "mtu", "%u", a->mtu);
+                }
+        }
+        return -ENODEV;
+}
+
+int fake_kernel_netdev_mtu_changed(FakeKernel *fk, int ifindex, uint32_t mtu)
+{
+        MtuArgs a = {ifindex, mtu};
+
+        return fk_call(fk, set_netdev_mtu, &a);
+}
+
 int fake_kernel_uevent(FakeKernel *fk, const char *syspath, const char *action)
 {
         AttrArgs a = {syspath, NULL, NULL, action};

@@ -154,3 +154,6 @@ int fake_kernel_vf_pci(FakeKernel *fk, const char *pf_pci, unsigned vf_index, ch
 int fake_kernel_set_attr(FakeKernel *fk, const char *syspath, const char *attr, const char *value,
                          const char *uevent_action);
 int fake_kernel_uevent(FakeKernel *fk, const char *syspath, const char *action);
+/* An RTM_SETLINK changed the MTU of netdev ifindex: its sysfs "mtu" follows (no uevent, no
+ * write counted), as on a real kernel. -ENODEV if no fake netdev has that ifindex. */
+int fake_kernel_netdev_mtu_changed(FakeKernel *fk, int ifindex, uint32_t mtu);

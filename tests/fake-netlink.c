@@ -59,6 +59,11 @@ struct FakeNetlink {
         int event_fd;
         bool events_enabled, events_overflowed;
         FakeNetlinkStats stats;
+        /* told of an MTU an RTM_SETLINK changed, after the lock is released */
+        void (*mtu_changed)(void *userdata, int ifindex, uint32_t mtu);
+        void *mtu_userdata;
+        int changed_ifindex;
+        uint32_t changed_mtu;
 };
 
 /* ---- queues --------------------------------------------------------------------------------- */
@@ -567,6 +572,10 @@ static int handle_setlink(FakeNetlink *fk, struct nlmsghdr *req)
                 if (mtu < 68 || mtu > l->max_mtu)
                         return -EINVAL;
                 notify = notify || l->mtu != mtu;
+                if (l->mtu != mtu) {
+                        fk->changed_ifindex = l->ifindex;
+                        fk->changed_mtu = mtu;
+                }
                 l->mtu = mtu;
         }
 
@@ -655,7 +664,8 @@ static int fake_send(void *userdata, const struct nlmsghdr *req)
 {
         FakeNetlink *fk = userdata;
         struct nlmsghdr *copy;
-        int r;
+        int r, ifindex;
+        uint32_t mtu;
 
         /* The kernel drops what is not a well-formed request, without a word. */
         if (!req || req->nlmsg_len < NLMSG_HDRLEN || !(req->nlmsg_flags & NLM_F_REQUEST))
@@ -681,10 +691,24 @@ static int fake_send(void *userdata, const struct nlmsghdr *req)
                 fk->stats.errors++;
         if (r < 0 || (copy->nlmsg_flags & NLM_F_ACK))
                 queue_ack(fk, copy, r);
+        ifindex = fk->changed_ifindex;
+        mtu = fk->changed_mtu;
+        fk->changed_ifindex = 0;
         pthread_mutex_unlock(&fk->lock);
 
+        if (ifindex > 0 && fk->mtu_changed)
+                fk->mtu_changed(fk->mtu_userdata, ifindex, mtu);
         free(copy);
         return 0;
+}
+
+void fake_netlink_set_mtu_hook(FakeNetlink *fk, void (*cb)(void *userdata, int ifindex, uint32_t mtu),
+                               void *userdata)
+{
+        pthread_mutex_lock(&fk->lock);
+        fk->mtu_changed = cb;
+        fk->mtu_userdata = userdata;
+        pthread_mutex_unlock(&fk->lock);
 }
 
 static int pop_to(FakeNetlink *fk, FakeQueue *q, unsigned char **ret)

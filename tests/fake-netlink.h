@@ -64,6 +64,10 @@ int fake_netlink_remove_link(FakeNetlink *fk, int ifindex);
  * write counters start at 0. */
 int fake_netlink_set_num_vfs(FakeNetlink *fk, int ifindex, uint32_t n);
 int fake_netlink_set_quirks(FakeNetlink *fk, int ifindex, unsigned quirks);
+/* cb is told (from the sending thread, no lock held) of each MTU an RTM_SETLINK changed: the
+ * substrate reflects it in sysfs, as the kernel's netdev attribute does. */
+void fake_netlink_set_mtu_hook(FakeNetlink *fk, void (*cb)(void *userdata, int ifindex, uint32_t mtu),
+                               void *userdata);
 int fake_netlink_set_flags(FakeNetlink *fk, int ifindex, unsigned flags);
 int fake_netlink_get_mtu(FakeNetlink *fk, int ifindex, uint32_t *ret);
 /* List at most this many VFs in RTM_GETLINK, with a well-formed nest (as a dump cut short);

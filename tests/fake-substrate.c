@@ -35,6 +35,13 @@ static void on_netdev_removed(void *userdata, const char *ifname, int ifindex)
         (void) fake_netlink_remove_link(s->netlink, ifindex);
 }
 
+static void on_netlink_mtu_changed(void *userdata, int ifindex, uint32_t mtu)
+{
+        FakeSubstrate *s = userdata;
+
+        (void) fake_kernel_netdev_mtu_changed(s->kernel, ifindex, mtu);
+}
+
 static const FakeKernelHooks hooks = {
         .numvfs_changed = on_numvfs_changed,
         .netdev_added = on_netdev_added,
@@ -76,6 +83,7 @@ int fake_substrate_new(FakeSubstrate **ret)
         if (!s->netlink)
                 return -ENOMEM;
         fake_kernel_set_hooks(s->kernel, &hooks, s);
+        fake_netlink_set_mtu_hook(s->netlink, on_netlink_mtu_changed, s);
         sysfs_set_ops(fake_kernel_sysfs_ops(), s->kernel);
 
         if (!mkdtemp(tmpl))

@@ -152,12 +152,20 @@ TEST(lease_blocks_without_vf_object)
         /* Settling re-reads the PF: the VF object comes back; block it before that by
          * planning on the model as it is now. */
         {
-                _cleanup_free_ char *why = NULL;
-                unsigned desired;
+                _cleanup_(plan_actions_done) PlanActions p = {};
+                PlannerInput in;
+                bool set = false, blocked = false;
 
                 ASSERT_TRUE(pf->vfs[0] == NULL);
-                ASSERT_ERROR(pf_plan_num_vfs(pf, &desired, &why), EBUSY);
-                ASSERT_TRUE(why && strstr(why, "job-7"));
+                reconcile_planner_input(pf, pf->config, false, &in);
+                ASSERT_OK(planner_plan_pf(&in, &p));
+                for (size_t i = 0; i < p.n_actions; i++) {
+                        set = set || p.actions[i].type == PLAN_SET_NUM_VFS;
+                        if (p.actions[i].type == PLAN_BLOCKED && strstr(p.actions[i].reason, "job-7"))
+                                blocked = true;
+                }
+                ASSERT_TRUE(blocked);
+                ASSERT_TRUE(!set);
         }
         ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
         ASSERT_EQ(pf->state, PF_STATE_BLOCKED);
