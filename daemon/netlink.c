@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -23,6 +24,9 @@
 #define NETLINK_MONITOR_RCVBUF (4u * 1024u * 1024u)
 #define NETLINK_REQUEST_RCVBUF (1u * 1024u * 1024u)
 
+typedef struct AsyncRequest AsyncRequest;
+static void async_free_all(Netlink *nl);
+
 struct Netlink {
         struct nl_sock *sk;
 
@@ -37,6 +41,15 @@ struct Netlink {
         sd_event_source *monitor_source;
         netlink_link_handler_t monitor_handler;
         void *monitor_userdata;
+
+        /* Asynchronous requests: their own socket, read on the loop. */
+        struct nl_sock *async_sk;
+        struct nl_cb *async_cb;
+        sd_event_source *async_source, *async_defer;
+        AsyncRequest *async_queue, *async_queue_tail; /* waiting, in order */
+        AsyncRequest *async_in_flight;                /* sent, unanswered */
+        size_t async_n_in_flight;
+        AsyncRequest *async_current; /* whose handler runs */
 
         NetlinkStats stats;
 };
@@ -622,6 +635,11 @@ static int netlink_call(Netlink *nl, struct nl_msg *msg, LinkInfo **ret_link)
         struct nl_cb *cb, *base;
         int r;
 
+        /* A handler of an asynchronous reply may call in here: give the reader its context
+         * back afterwards. */
+        Netlink *saved_netlink = current_transport_netlink;
+        bool saved_monitor = current_transport_monitor;
+
         current_transport_netlink = nl;
         current_transport_monitor = false;
         nl->transport_error = 0;
@@ -676,7 +694,8 @@ static int netlink_call(Netlink *nl, struct nl_msg *msg, LinkInfo **ret_link)
                 log_debug_errno(r, "netlink: request type %u failed: %m", nlmsg_hdr(msg)->nlmsg_type);
 
 finish:
-        current_transport_netlink = NULL;
+        current_transport_netlink = saved_netlink;
+        current_transport_monitor = saved_monitor;
         if (r < 0)
                 return r;
         if (ret_link) {
@@ -765,6 +784,7 @@ Netlink *netlink_free(Netlink *nl)
 {
         if (!nl)
                 return NULL;
+        async_free_all(nl);
         sd_event_source_disable_unref(nl->monitor_source);
         nl_cb_put(nl->monitor_cb);
         nl_socket_free(nl->monitor_sk);
@@ -848,6 +868,501 @@ int netlink_set_mtu(Netlink *nl, int ifindex, uint32_t mtu)
         r = netlink_call(nl, m, NULL);
         nlmsg_free(m);
         return r;
+}
+
+/* ---- asynchronous requests ---------------------------------------------------------------- */
+
+typedef enum AsyncKind {
+        ASYNC_GET_LINK,
+        ASYNC_SET_VFS,
+        ASYNC_SET_MTU,
+        ASYNC_SET_VF_ATTR, /* one attribute of one VF: the per-attribute fallback */
+} AsyncKind;
+
+struct AsyncRequest {
+        AsyncRequest *next;
+        AsyncKind kind;
+        int ifindex;
+        struct nl_msg *msg; /* the message to send next, or the one in flight */
+        uint32_t seq;
+        VfSettings *vfs; /* ASYNC_SET_VFS: the entries after msg's; ASYNC_SET_VF_ATTR: one */
+        size_t n_vfs;
+        VfAttr attr;
+        LinkInfo *link;
+        int parse_error;
+        netlink_reply_handler_t handler;
+        void *userdata;
+};
+
+static AsyncRequest *async_request_free(AsyncRequest *req)
+{
+        if (!req)
+                return NULL;
+        nlmsg_free(req->msg);
+        free(req->vfs);
+        link_info_free(req->link);
+        return mfree(req);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(AsyncRequest *, async_request_free);
+
+static AsyncRequest *async_find(Netlink *nl, uint32_t seq)
+{
+        for (AsyncRequest *r = nl->async_in_flight; r; r = r->next)
+                if (r->seq == seq)
+                        return r;
+        return NULL;
+}
+
+static void async_unlink(Netlink *nl, AsyncRequest *req)
+{
+        for (AsyncRequest **p = &nl->async_in_flight; *p; p = &(*p)->next)
+                if (*p == req) {
+                        *p = req->next;
+                        req->next = NULL;
+                        nl->async_n_in_flight--;
+                        return;
+                }
+}
+
+/* Sends req's message and moves it in flight. */
+static int async_send(Netlink *nl, AsyncRequest *req)
+{
+        Netlink *saved_netlink = current_transport_netlink;
+        bool saved_monitor = current_transport_monitor;
+        int r;
+
+        current_transport_netlink = nl;
+        current_transport_monitor = false;
+        nl->transport_error = 0;
+        r = nl_send_auto(nl->async_sk, req->msg);
+        current_transport_netlink = saved_netlink;
+        current_transport_monitor = saved_monitor;
+        if (r < 0)
+                return log_debug_errno(nl->transport_error ?: netlink_errno_from_nle(r),
+                                       "netlink: failed to send request: %m");
+        nl->stats.requests++;
+        req->seq = nlmsg_hdr(req->msg)->nlmsg_seq;
+        req->next = nl->async_in_flight;
+        nl->async_in_flight = req;
+        nl->async_n_in_flight++;
+        nl->stats.async_in_flight_max = MAX(nl->stats.async_in_flight_max, (uint64_t) nl->async_n_in_flight);
+        return 0;
+}
+
+static void async_call(Netlink *nl, AsyncRequest *req, int error)
+{
+        LinkInfo *link = TAKE_PTR(req->link);
+
+        nl->async_current = req;
+        req->handler(nl, error, link, req->userdata);
+        nl->async_current = NULL;
+        async_request_free(req);
+}
+
+/* Sends what waits while there is room. A request that cannot be sent is answered with the
+ * error, from the loop's dispatch (never from inside the *_async() call that queued it). */
+static void async_flush(Netlink *nl)
+{
+        while (nl->async_queue && nl->async_n_in_flight < NETLINK_MAX_IN_FLIGHT) {
+                AsyncRequest *req = nl->async_queue;
+                int r;
+
+                nl->async_queue = req->next;
+                if (!nl->async_queue)
+                        nl->async_queue_tail = NULL;
+                req->next = NULL;
+                r = async_send(nl, req);
+                if (r < 0)
+                        async_call(nl, req, r);
+        }
+}
+
+/* The batch's next message, if any: 1 if one is ready in req->msg, 0 if the batch is done. */
+static int async_set_vfs_next(AsyncRequest *req)
+{
+        struct nl_msg *m = NULL;
+        size_t n_infos = 0;
+        int r;
+
+        nlmsg_free(TAKE_PTR(req->msg));
+        if (req->n_vfs == 0)
+                return 0;
+        r = build_set_vfs(req->ifindex, req->vfs, req->n_vfs, &n_infos, &m);
+        if (r == -ENODATA)
+                return 0;
+        if (r < 0)
+                return r;
+        memmove(req->vfs, req->vfs + r, (req->n_vfs - (size_t) r) * sizeof(VfSettings));
+        req->n_vfs -= (size_t) r;
+        req->msg = m;
+        return 1;
+}
+
+static void async_complete(Netlink *nl, AsyncRequest *req, int error)
+{
+        async_unlink(nl, req);
+
+        if (error == 0 && req->kind == ASYNC_SET_VFS) {
+                int r = async_set_vfs_next(req);
+
+                if (r > 0) {
+                        nl->stats.set_vf_requests++;
+                        /* Its turn is kept: the batch's messages go out back to back. */
+                        r = async_send(nl, req);
+                        if (r == 0)
+                                return;
+                }
+                error = r;
+        }
+        if (error == 0 && req->parse_error < 0)
+                error = req->parse_error;
+        if (error == 0 && req->kind == ASYNC_GET_LINK && !req->link)
+                error = -ENODATA;
+        if (error < 0)
+                log_debug_errno(error, "netlink: asynchronous request failed: %m");
+        async_call(nl, req, error);
+}
+
+static int async_seq_check(struct nl_msg *msg, void *userdata)
+{
+        Netlink *nl = userdata;
+
+        /* Replies nobody waits for (their request was dropped) are skipped. */
+        return async_find(nl, nlmsg_hdr(msg)->nlmsg_seq) ? NL_OK : NL_SKIP;
+}
+
+static int async_valid(struct nl_msg *msg, void *userdata)
+{
+        Netlink *nl = userdata;
+        struct nlmsghdr *hdr = nlmsg_hdr(msg);
+        AsyncRequest *req = async_find(nl, hdr->nlmsg_seq);
+        LinkInfo *info = NULL;
+        int r;
+
+        if (!req || hdr->nlmsg_type != RTM_NEWLINK)
+                return NL_OK;
+        r = netlink_parse_link_message(hdr, hdr->nlmsg_len, &info);
+        if (r < 0) {
+                req->parse_error = r;
+                return NL_OK;
+        }
+        link_info_free(req->link);
+        req->link = info;
+        return NL_OK;
+}
+
+static int async_ack(struct nl_msg *msg, void *userdata)
+{
+        Netlink *nl = userdata;
+        AsyncRequest *req = async_find(nl, nlmsg_hdr(msg)->nlmsg_seq);
+
+        if (req)
+                async_complete(nl, req, 0);
+        return NL_OK;
+}
+
+static int async_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *userdata)
+{
+        Netlink *nl = userdata;
+        AsyncRequest *req = async_find(nl, e->msg.nlmsg_seq);
+
+        if (req)
+                async_complete(nl, req, e->error < 0 ? e->error : -EIO);
+        return NL_SKIP;
+}
+
+static int async_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Netlink *nl = userdata;
+
+        /* Bounded, as the monitor: epoll is level-triggered and brings us back. Read even with
+         * nothing in flight, so that a stray reply cannot keep the fd readable for ever. */
+        for (unsigned i = 0; i < 64; i++) {
+                int r;
+
+                current_transport_netlink = nl;
+                current_transport_monitor = false;
+                nl->transport_error = 0;
+                r = nl_recvmsgs_report(nl->async_sk, nl->async_cb);
+                current_transport_netlink = NULL;
+                current_transport_monitor = false;
+                if (r == 0 || r == -NLE_AGAIN)
+                        break;
+                if (r < 0) {
+                        log_debug_errno(nl->transport_error ?: netlink_errno_from_nle(r),
+                                        "netlink: failed to read replies, ignoring: %m");
+                        break;
+                }
+        }
+        async_flush(nl);
+        return 0;
+}
+
+static int async_defer(sd_event_source *s, void *userdata)
+{
+        async_flush(userdata);
+        return 0;
+}
+
+int netlink_attach_event(Netlink *nl, sd_event *event)
+{
+        struct nl_sock *sk = NULL;
+        struct nl_cb *cb;
+        int fd, r, one = 1;
+
+        if (!nl || !event)
+                return -EINVAL;
+        if (nl->async_sk)
+                return -EBUSY;
+
+        r = netlink_sock_new(&sk);
+        if (r < 0)
+                return r;
+        if (nl->has_transport) {
+                if (!nl->transport.reply_fd) {
+                        r = -EOPNOTSUPP;
+                        goto fail;
+                }
+                fd = nl->transport.reply_fd(nl->transport_userdata);
+                if (fd < 0) {
+                        r = fd;
+                        goto fail;
+                }
+                cb = nl_socket_get_cb(sk);
+                nl_cb_overwrite_send(cb, transport_send);
+                nl_cb_overwrite_recv(cb, transport_recv);
+                nl_cb_put(cb);
+        } else {
+                r = nl_connect(sk, NETLINK_ROUTE);
+                if (r < 0) {
+                        r = netlink_errno_from_nle(r);
+                        goto fail;
+                }
+                r = nl_socket_set_nonblocking(sk);
+                if (r < 0) {
+                        r = netlink_errno_from_nle(r);
+                        goto fail;
+                }
+                nl_socket_enable_msg_peek(sk);
+                (void) nl_socket_set_buffer_size(sk, NETLINK_REQUEST_RCVBUF, 0);
+                (void) setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+                fd = nl_socket_get_fd(sk);
+        }
+
+        cb = nl_cb_alloc(NL_CB_DEFAULT);
+        if (!cb) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (nl->has_transport)
+                nl_cb_overwrite_recv(cb, transport_recv);
+        nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, async_seq_check, nl);
+        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, async_valid, nl);
+        nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, async_ack, nl);
+        nl_cb_err(cb, NL_CB_CUSTOM, async_error, nl);
+
+        r = sd_event_add_io(event, &nl->async_source, fd, EPOLLIN, async_io, nl);
+        if (r < 0) {
+                nl_cb_put(cb);
+                goto fail;
+        }
+        (void) sd_event_source_set_description(nl->async_source, "netlink-requests");
+        r = sd_event_add_defer(event, &nl->async_defer, async_defer, nl);
+        if (r < 0) {
+                nl_cb_put(cb);
+                nl->async_source = sd_event_source_disable_unref(nl->async_source);
+                goto fail;
+        }
+        (void) sd_event_source_set_enabled(nl->async_defer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(nl->async_defer, "netlink-queue");
+
+        nl->async_sk = sk;
+        nl->async_cb = cb;
+        return 0;
+
+fail:
+        nl_socket_free(sk);
+        return log_debug_errno(r, "netlink: cannot attach requests to the event loop: %m");
+}
+
+static int async_enqueue(Netlink *nl, AsyncRequest *req)
+{
+        if (nl->async_queue_tail)
+                nl->async_queue_tail->next = req;
+        else
+                nl->async_queue = req;
+        nl->async_queue_tail = req;
+        nl->stats.async_requests++;
+        /* Sent from the loop, so that a send error reaches the handler, never the caller. */
+        return sd_event_source_set_enabled(nl->async_defer, SD_EVENT_ONESHOT);
+}
+
+static int async_new(Netlink *nl, AsyncKind kind, int ifindex, netlink_reply_handler_t handler,
+                     void *userdata, AsyncRequest **ret)
+{
+        AsyncRequest *req;
+
+        if (!nl || ifindex <= 0 || !handler || !ret)
+                return -EINVAL;
+        if (!nl->async_sk)
+                return -ENOTCONN;
+        req = calloc(1, sizeof(AsyncRequest));
+        if (!req)
+                return -ENOMEM;
+        req->kind = kind;
+        req->ifindex = ifindex;
+        req->handler = handler;
+        req->userdata = userdata;
+        *ret = req;
+        return 0;
+}
+
+int netlink_get_link_async(Netlink *nl, int ifindex, netlink_reply_handler_t handler, void *userdata)
+{
+        struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
+        _cleanup_(async_request_freep) AsyncRequest *req = NULL;
+        int r;
+
+        r = async_new(nl, ASYNC_GET_LINK, ifindex, handler, userdata, &req);
+        if (r < 0)
+                return r;
+        req->msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK);
+        if (!req->msg)
+                return -ENOMEM;
+        if (nlmsg_append(req->msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+            nla_put_u32(req->msg, IFLA_EXT_MASK, RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS) < 0)
+                return -ENOMEM;
+        nl->stats.get_requests++;
+        return async_enqueue(nl, TAKE_PTR(req));
+}
+
+int netlink_set_vfs_async(Netlink *nl, int pf_ifindex, const VfSettings *vfs, size_t n_vfs,
+                          netlink_reply_handler_t handler, void *userdata)
+{
+        _cleanup_(async_request_freep) AsyncRequest *req = NULL;
+        int r;
+
+        r = async_new(nl, ASYNC_SET_VFS, pf_ifindex, handler, userdata, &req);
+        if (r < 0)
+                return r;
+        if (n_vfs > 0) {
+                req->vfs = malloc(n_vfs * sizeof(VfSettings));
+                if (!req->vfs)
+                        return -ENOMEM;
+                memcpy(req->vfs, vfs, n_vfs * sizeof(VfSettings));
+                req->n_vfs = n_vfs;
+        }
+        r = async_set_vfs_next(req);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                /* Nothing to set: an empty SETLINK (a no-op) keeps the answer in order. */
+                r = setlink_alloc(pf_ifindex, 64, &req->msg);
+                if (r < 0)
+                        return r;
+        } else
+                nl->stats.set_vf_requests++;
+        return async_enqueue(nl, TAKE_PTR(req));
+}
+
+int netlink_set_vfs_each_async(Netlink *nl, int pf_ifindex, const VfSettings *vfs, size_t n_vfs,
+                               netlink_reply_handler_t handler, void *userdata)
+{
+        size_t queued = 0;
+        int r;
+
+        if (!nl || (n_vfs > 0 && !vfs))
+                return -EINVAL;
+        for (size_t i = 0; i < n_vfs; i++)
+                for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
+                        _cleanup_(async_request_freep) AsyncRequest *req = NULL;
+                        VfSettings one;
+
+                        if (!(vfs[i].mask & VF_ATTR_BIT(a)))
+                                continue;
+                        one = vfs[i];
+                        one.mask = VF_ATTR_BIT(a);
+                        r = async_new(nl, ASYNC_SET_VF_ATTR, pf_ifindex, handler, userdata, &req);
+                        if (r < 0)
+                                return r;
+                        req->vfs = malloc(sizeof(VfSettings));
+                        if (!req->vfs)
+                                return -ENOMEM;
+                        *req->vfs = one;
+                        req->n_vfs = 1;
+                        req->attr = a;
+                        r = build_set_vfs(pf_ifindex, req->vfs, 1, &(size_t){0}, &req->msg);
+                        if (r < 0)
+                                return r;
+                        nl->stats.set_vf_requests++;
+                        nl->stats.vf_infos_sent++;
+                        r = async_enqueue(nl, TAKE_PTR(req));
+                        if (r < 0)
+                                return r;
+                        queued++;
+                }
+        return (int) MIN(queued, (size_t) INT_MAX);
+}
+
+int netlink_set_mtu_async(Netlink *nl, int ifindex, uint32_t mtu, netlink_reply_handler_t handler,
+                          void *userdata)
+{
+        _cleanup_(async_request_freep) AsyncRequest *req = NULL;
+        int r;
+
+        r = async_new(nl, ASYNC_SET_MTU, ifindex, handler, userdata, &req);
+        if (r < 0)
+                return r;
+        r = setlink_alloc(ifindex, 256, &req->msg);
+        if (r < 0)
+                return r;
+        if (nla_put_u32(req->msg, IFLA_MTU, mtu) < 0)
+                return -ENOMEM;
+        return async_enqueue(nl, TAKE_PTR(req));
+}
+
+bool netlink_async_current(const Netlink *nl, uint32_t *ret_vf, VfAttr *ret_attr)
+{
+        if (!nl || !nl->async_current || nl->async_current->kind != ASYNC_SET_VF_ATTR)
+                return false;
+        if (ret_vf)
+                *ret_vf = nl->async_current->vfs[0].index;
+        if (ret_attr)
+                *ret_attr = nl->async_current->attr;
+        return true;
+}
+
+size_t netlink_async_pending(const Netlink *nl)
+{
+        size_t n = 0;
+
+        if (!nl)
+                return 0;
+        for (AsyncRequest *r = nl->async_queue; r; r = r->next)
+                n++;
+        return n + nl->async_n_in_flight;
+}
+
+static void async_free_all(Netlink *nl)
+{
+        AsyncRequest *r;
+
+        while ((r = nl->async_queue)) {
+                nl->async_queue = r->next;
+                async_request_free(r);
+        }
+        while ((r = nl->async_in_flight)) {
+                nl->async_in_flight = r->next;
+                async_request_free(r);
+        }
+        nl->async_queue_tail = NULL;
+        nl->async_n_in_flight = 0;
+        nl->async_defer = sd_event_source_disable_unref(nl->async_defer);
+        nl->async_source = sd_event_source_disable_unref(nl->async_source);
+        nl_cb_put(nl->async_cb);
+        nl->async_cb = NULL;
+        nl_socket_free(nl->async_sk);
+        nl->async_sk = NULL;
 }
 
 /* ---- monitor ------------------------------------------------------------------------------ */

@@ -13,9 +13,9 @@
 /* The rtnetlink adapter, on libnl-3 / libnl-route-3. It is the only file that speaks
  * netlink and the only one that sees -NLE_* codes: everything it returns is -errno.
  *
- * Requests are synchronous on a private socket (they take microseconds; the slow kernel
- * work is in sysfs writes, which run off the event loop). Link events arrive on a second
- * socket attached to sd-event. */
+ * Requests are synchronous on a private socket, or asynchronous on a second one watched by
+ * sd-event (netlink_attach_event(), below). Link events arrive on a third socket attached
+ * to sd-event. */
 
 typedef struct LinkInfo {
         int ifindex;
@@ -51,6 +51,9 @@ typedef struct NetlinkTransport {
         int (*recv)(void *userdata, unsigned char **ret_buf);
         int (*event_fd)(void *userdata);
         int (*recv_event)(void *userdata, unsigned char **ret_buf);
+        /* Optional, for netlink_attach_event(): an fd (owned by the transport) that polls
+         * readable while replies are queued for recv. */
+        int (*reply_fd)(void *userdata);
 } NetlinkTransport;
 
 int netlink_new(Netlink **ret);
@@ -81,12 +84,48 @@ int netlink_set_mtu(Netlink *nl, int ifindex, uint32_t mtu);
 typedef void (*netlink_link_handler_t)(Netlink *nl, const LinkInfo *link, bool removed, void *userdata);
 int netlink_monitor_start(Netlink *nl, sd_event *event, netlink_link_handler_t handler, void *userdata);
 
+/* ---- asynchronous requests ----
+ *
+ * netlink_attach_event() opens a second request socket (or uses the transport's reply_fd)
+ * and watches it on the loop. The *_async() calls then build a request and return at once:
+ * at most NETLINK_MAX_IN_FLIGHT requests are sent and unanswered, the rest wait in order.
+ * Each reply is routed by its sequence number to its request, whose handler runs on the
+ * loop with the kernel's -errno (0 on success) and, for a GETLINK, the link (ownership passes
+ * to the handler; NULL otherwise). A batch that needs several SETLINK messages is one
+ * request: its next message goes out when the previous one is acked, the first error ends
+ * it. The synchronous calls above keep their own socket and may be mixed with these (on the
+ * kernel; a transport has one reply queue, so do not mix there).
+ *
+ * netlink_set_vfs_each_async() is the fallback when a batch was refused: one request per VF
+ * and attribute, all queued (not looped), the handler called once per request with the
+ * entry's index and attribute (netlink_async_current()). Handlers must not free the Netlink.
+ * Requests still pending when the Netlink is freed are dropped without a call. */
+#define NETLINK_MAX_IN_FLIGHT 8
+
+typedef void (*netlink_reply_handler_t)(Netlink *nl, int error, LinkInfo *link, void *userdata);
+
+int netlink_attach_event(Netlink *nl, sd_event *event);
+int netlink_get_link_async(Netlink *nl, int ifindex, netlink_reply_handler_t handler, void *userdata);
+int netlink_set_vfs_async(Netlink *nl, int pf_ifindex, const VfSettings *vfs, size_t n_vfs,
+                          netlink_reply_handler_t handler, void *userdata);
+int netlink_set_vfs_each_async(Netlink *nl, int pf_ifindex, const VfSettings *vfs, size_t n_vfs,
+                               netlink_reply_handler_t handler, void *userdata);
+int netlink_set_mtu_async(Netlink *nl, int ifindex, uint32_t mtu, netlink_reply_handler_t handler,
+                          void *userdata);
+/* While a handler runs: the VF index and attribute its request carried (each_async), else
+ * false. */
+bool netlink_async_current(const Netlink *nl, uint32_t *ret_vf, VfAttr *ret_attr);
+/* Requests queued or in flight. */
+size_t netlink_async_pending(const Netlink *nl);
+
 /* Counters for tests and benches. */
 typedef struct NetlinkStats {
         uint64_t requests; /* messages sent */
         uint64_t set_vf_requests;
         uint64_t vf_infos_sent;
         uint64_t get_requests;
+        uint64_t async_requests;      /* requests queued by the *_async() calls */
+        uint64_t async_in_flight_max; /* most requests ever sent and unanswered at once */
 } NetlinkStats;
 const NetlinkStats *netlink_get_stats(const Netlink *nl);
 

@@ -43,6 +43,7 @@ typedef struct FakeRule {
 typedef struct FakeBuf {
         unsigned char *data;
         size_t size;
+        uint64_t due; /* delayed replies: CLOCK_MONOTONIC µs when it is released */
         struct FakeBuf *next;
 } FakeBuf;
 
@@ -57,6 +58,12 @@ struct FakeNetlink {
         size_t n_rules;
         FakeQueue replies, events;
         int event_fd;
+        /* polls readable while replies are queued (for netlink_attach_event()) */
+        int reply_fd;
+        /* fake_netlink_set_reply_delay(): replies wait here until a timer releases them */
+        FakeQueue delayed;
+        uint64_t reply_delay;
+        sd_event_source *delay_timer;
         bool events_enabled, events_overflowed;
         FakeNetlinkStats stats;
         /* told of an MTU an RTM_SETLINK changed, after the lock is released */
@@ -86,6 +93,77 @@ static int queue_push(FakeQueue *q, const void *data, size_t size)
         else
                 q->head = b;
         q->tail = b;
+        return 0;
+}
+
+static void reply_fd_signal(FakeNetlink *fk)
+{
+        uint64_t one = 1;
+
+        (void) !write(fk->reply_fd, &one, sizeof(one));
+}
+
+/* Moves every delayed reply that is due to the reply queue, and arms the timer for the next
+ * one. Called with the lock held. */
+static void delayed_release(FakeNetlink *fk, uint64_t now)
+{
+        bool moved = false;
+
+        while (fk->delayed.head && fk->delayed.head->due <= now) {
+                FakeBuf *b = fk->delayed.head;
+
+                fk->delayed.head = b->next;
+                if (!fk->delayed.head)
+                        fk->delayed.tail = NULL;
+                b->next = NULL;
+                if (fk->replies.tail)
+                        fk->replies.tail->next = b;
+                else
+                        fk->replies.head = b;
+                fk->replies.tail = b;
+                moved = true;
+        }
+        if (moved)
+                reply_fd_signal(fk);
+        if (fk->delayed.head) {
+                (void) sd_event_source_set_time(fk->delay_timer, fk->delayed.head->due);
+                (void) sd_event_source_set_enabled(fk->delay_timer, SD_EVENT_ONESHOT);
+        }
+}
+
+static int delay_timer_fired(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        FakeNetlink *fk = userdata;
+        uint64_t now = 0;
+
+        (void) sd_event_now(sd_event_source_get_event(s), CLOCK_MONOTONIC, &now);
+        pthread_mutex_lock(&fk->lock);
+        delayed_release(fk, MAX(now, usec));
+        pthread_mutex_unlock(&fk->lock);
+        return 0;
+}
+
+/* A reply to a request: now, or after the delay. Called with the lock held. */
+static int reply_push(FakeNetlink *fk, const void *data, size_t size)
+{
+        uint64_t now = 0;
+        int r;
+
+        if (fk->reply_delay == 0) {
+                r = queue_push(&fk->replies, data, size);
+                if (r >= 0)
+                        reply_fd_signal(fk);
+                return r;
+        }
+        r = queue_push(&fk->delayed, data, size);
+        if (r < 0)
+                return r;
+        (void) sd_event_now(sd_event_source_get_event(fk->delay_timer), CLOCK_MONOTONIC, &now);
+        fk->delayed.tail->due = now + fk->reply_delay;
+        if (fk->delayed.head == fk->delayed.tail) {
+                (void) sd_event_source_set_time(fk->delay_timer, fk->delayed.tail->due);
+                (void) sd_event_source_set_enabled(fk->delay_timer, SD_EVENT_ONESHOT);
+        }
         return 0;
 }
 
@@ -634,7 +712,7 @@ static int handle_getlink(FakeNetlink *fk, struct nlmsghdr *req)
         r = build_link_message(l, RTM_NEWLINK, req->nlmsg_seq, req->nlmsg_pid, ext_mask, &buf, &size);
         if (r < 0)
                 return r;
-        r = queue_push(&fk->replies, buf, size);
+        r = reply_push(fk, buf, size);
         free(buf);
         return r;
 }
@@ -657,7 +735,7 @@ static void queue_ack(FakeNetlink *fk, const struct nlmsghdr *req, int error)
                 .err = {.error = error, .msg = *req},
         };
 
-        (void) queue_push(&fk->replies, &ack, ack.hdr.nlmsg_len);
+        (void) reply_push(fk, &ack, ack.hdr.nlmsg_len);
 }
 
 static int fake_send(void *userdata, const struct nlmsghdr *req)
@@ -728,12 +806,22 @@ static int pop_to(FakeNetlink *fk, FakeQueue *q, unsigned char **ret)
 static int fake_recv(void *userdata, unsigned char **ret)
 {
         FakeNetlink *fk = userdata;
+        uint64_t v;
         int r;
 
         pthread_mutex_lock(&fk->lock);
         r = pop_to(fk, &fk->replies, ret);
+        if (!fk->replies.head)
+                (void) !read(fk->reply_fd, &v, sizeof(v)); /* nothing left: stop polling readable */
         pthread_mutex_unlock(&fk->lock);
         return r;
+}
+
+static int fake_reply_fd(void *userdata)
+{
+        FakeNetlink *fk = userdata;
+
+        return fk->reply_fd;
 }
 
 static int fake_event_fd(void *userdata)
@@ -769,6 +857,7 @@ const NetlinkTransport fake_netlink_transport = {
         .recv = fake_recv,
         .event_fd = fake_event_fd,
         .recv_event = fake_recv_event,
+        .reply_fd = fake_reply_fd,
 };
 
 /* ---- public --------------------------------------------------------------------------------- */
@@ -780,7 +869,10 @@ FakeNetlink *fake_netlink_new(void)
         if (!fk)
                 return NULL;
         fk->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (fk->event_fd < 0) {
+        fk->reply_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (fk->event_fd < 0 || fk->reply_fd < 0) {
+                safe_close(fk->event_fd);
+                safe_close(fk->reply_fd);
                 free(fk);
                 return NULL;
         }
@@ -801,9 +893,33 @@ FakeNetlink *fake_netlink_free(FakeNetlink *fk)
         }
         queue_clear(&fk->replies);
         queue_clear(&fk->events);
+        queue_clear(&fk->delayed);
+        sd_event_source_disable_unref(fk->delay_timer);
         safe_close(fk->event_fd);
+        safe_close(fk->reply_fd);
         pthread_mutex_destroy(&fk->lock);
         return mfree(fk);
+}
+
+int fake_netlink_set_reply_delay(FakeNetlink *fk, sd_event *event, uint64_t usec)
+{
+        int r = 0;
+
+        pthread_mutex_lock(&fk->lock);
+        if (usec > 0 && !fk->delay_timer) {
+                r = sd_event_add_time(event, &fk->delay_timer, CLOCK_MONOTONIC, 0, 1, delay_timer_fired, fk);
+                if (r >= 0) {
+                        (void) sd_event_source_set_enabled(fk->delay_timer, SD_EVENT_OFF);
+                        (void) sd_event_source_set_description(fk->delay_timer, "fake-netlink-delay");
+                }
+        }
+        if (r >= 0) {
+                fk->reply_delay = usec;
+                if (usec == 0 && fk->delay_timer)
+                        delayed_release(fk, UINT64_MAX);
+        }
+        pthread_mutex_unlock(&fk->lock);
+        return r;
 }
 
 int fake_netlink_new_netlink(FakeNetlink *fk, Netlink **ret)

@@ -53,6 +53,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(FakeNetlink *, fake_netlink_free);
 /* The transport to pass to netlink_new_with_transport() with fk as userdata, or simply: */
 extern const NetlinkTransport fake_netlink_transport;
 int fake_netlink_new_netlink(FakeNetlink *fk, Netlink **ret);
+/* Holds every reply for usec (0: none) before it is queued, released by a timer on event:
+ * a slow kernel for the asynchronous requests (netlink_attach_event()). Synchronous calls
+ * see no reply while one is held: use it only with the asynchronous ones. */
+int fake_netlink_set_reply_delay(FakeNetlink *fk, sd_event *event, uint64_t usec);
 
 /* An SR-IOV capable link (it reports IFLA_NUM_VF), up, MTU 1500 (max 9216), addr = perm_addr,
  * no VFs. -EEXIST if ifindex or name is taken. */
