@@ -65,17 +65,17 @@ static bool pool_name_is_valid(const char *s, size_t n)
 
 /* POOL[:COUNT]. Pool names may contain ':', so only a purely numeric last field is a count:
  * "a:b" is pool "a:b", "a:b:2" is two VFs of pool "a:b". */
-static int parse_vf_option(const char *optarg, char **ret_pool, unsigned *ret_count)
+static int parse_vf_option(const char *arg, char **ret_pool, unsigned *ret_count)
 {
         const char *colon;
         size_t n;
         unsigned long count = 1;
         char *pool;
 
-        if (!optarg || !*optarg)
+        if (!arg || !*arg)
                 return -EINVAL;
-        n = strlen(optarg);
-        colon = strrchr(optarg, ':');
+        n = strlen(arg);
+        colon = strrchr(arg, ':');
         if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1)) {
                 char *end;
 
@@ -83,11 +83,11 @@ static int parse_vf_option(const char *optarg, char **ret_pool, unsigned *ret_co
                 count = strtoul(colon + 1, &end, 10);
                 if (errno != 0 || *end || count < 1 || count > VF_COUNT_MAX)
                         return -ERANGE;
-                n = (size_t) (colon - optarg);
+                n = (size_t) (colon - arg);
         }
-        if (!pool_name_is_valid(optarg, n))
+        if (!pool_name_is_valid(arg, n))
                 return -EINVAL;
-        pool = strndup(optarg, n);
+        pool = strndup(arg, n);
         if (!pool)
                 return -ENOMEM;
         *ret_pool = pool;
@@ -95,7 +95,7 @@ static int parse_vf_option(const char *optarg, char **ret_pool, unsigned *ret_co
         return 0;
 }
 
-static int option_cb(int val, const char *optarg, int remote)
+static int option_cb(int val, const char *arg, int remote)
 {
         char *pool = NULL;
         unsigned count = 0;
@@ -103,14 +103,14 @@ static int option_cb(int val, const char *optarg, int remote)
 
         (void) val;
         (void) remote;
-        r = parse_vf_option(optarg, &pool, &count);
+        r = parse_vf_option(arg, &pool, &count);
         if (r == -ERANGE) {
-                slurm_error("sriovd: --sriov-vf=%s: COUNT must be 1-%d", optarg ?: "", VF_COUNT_MAX);
+                slurm_error("sriovd: --sriov-vf=%s: COUNT must be 1-%d", arg ?: "", VF_COUNT_MAX);
                 return -1;
         }
         if (r < 0) {
                 slurm_error("sriovd: --sriov-vf=%s: want POOL[:COUNT], POOL of A-Z a-z 0-9 . _ : @ + -",
-                            optarg ?: "");
+                            arg ?: "");
                 return -1;
         }
         free(arg_pool);

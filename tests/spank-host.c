@@ -31,7 +31,7 @@ struct spank_handle {
 
 static spank_context_t host_context = S_CTX_REMOTE;
 
-static void vlog(const char *level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vlog(const char *level, const char *fmt, va_list ap)
 {
         fprintf(stderr, "%s: ", level);
         vfprintf(stderr, fmt, ap);
