@@ -308,6 +308,25 @@ stats() {
 # journal's monotonic receive times of sriovd's own lines and of systemd's "Started".
 T=/sys/kernel/tracing
 mountpoint -q $T || mount -t tracefs nodev $T
+SRIOVD_BIN=$(command -v sriovd)
+LIBSYSTEMD=$(ldd "$SRIOVD_BIN" | awk '$1 ~ /^libsystemd\.so/ { print $3 }')
+# uprobes GROUP FILE NAME=FUNCTION[,FETCH]...: entry uprobes on functions of FILE (offsets
+# from its symbol table, bench/elf-offsets.py): sriovd's own steps on the kernel's clock.
+uprobes() {
+        local g=$1 file=$2 a fn off fns=(); shift 2
+        for a in "$@"; do fn=${a#*=}; fns+=("${fn%%,*}"); done
+        local offs
+        offs=$(python3 "$(dirname "$0")/elf-offsets.py" "$file" "${fns[@]}") || { say "no symbols in $file"; return; }
+        for a in "$@"; do
+                fn=${a#*=}
+                off=$(awk -v f="${fn%%,*}" '$1 == f { print $2 }' <<<"$offs")
+                [ -n "$off" ] || { say "no symbol ${fn%%,*} in $file"; continue; }
+                [[ $fn == *,* ]] || fn=$fn,
+                echo "p:$g/${a%%=*} $file:$off ${fn#*,}" >>$T/uprobe_events || say "no uprobe ${a%%=*}"
+        done
+}
+# sriovd's PF state is its second argument: 3 is PF_STATE_CONFIGURED (pf.h).
+configured_filter() { echo 'st == 3' >"$T/instances/$1/events/$2/configured/filter"; }
 : >$RES/start
 if [ "$START_PROFILE" -gt 0 ]; then
         mkdir -p $T/instances/st
@@ -319,6 +338,13 @@ if [ "$START_PROFILE" -gt 0 ]; then
         done
         echo 'comm == "sriovd"' >$T/instances/st/events/st/setlink/filter 2>/dev/null
         echo 1 >$T/instances/st/events/st/enable
+        uprobes stu "$SRIOVD_BIN" main=main mstart=manager_start enum=udev_enumerate_pfs addpf=manager_add_pf \
+                rec=on_reconcile jobdone=num_vfs_job_done "configured=pf_set_state,st=%si:u32"
+        uprobes stn "$LIBSYSTEMD" notify=sd_notify
+        configured_filter st stu
+        echo 'comm == "sriovd"' >$T/instances/st/events/stn/notify/filter
+        echo 1 >$T/instances/st/events/stu/enable
+        echo 1 >$T/instances/st/events/stn/enable
         echo 'filename ~ "*sriovd"' >$T/instances/st/events/sched/sched_process_exec/filter
         echo 1 >$T/instances/st/events/sched/sched_process_exec/enable
         for ((r = 1; r <= START_PROFILE; r++)); do
@@ -343,19 +369,24 @@ if [ "$START_PROFILE" -gt 0 ]; then
                                /sriovd\[[0-9]+\]: Initial reconcile/ && !i { i = 1; print t, "ready_logged" }
                                /systemd\[1\]: Started sriovd/ && !s { s = 1; print t, "systemd_started" }' >>$RES/st.trace
                 if line=$(sort -n $RES/st.trace | awk -v run=$r '
-                        { t[$2] = t[$2] ? t[$2] : $1; if ($2 == "setlink") last = $1; if ($2 == "numvfs_out") nout = $1 }
+                        { t[$2] = t[$2] ? t[$2] : $1; if ($2 == "numvfs_out") nout = $1 }
                         END {
-                                if (!t["start"] || !t["sched_process_exec"] || !t["numvfs_in"] || !nout || !t["setlink"] || !t["ready_logged"] || !t["started"]) {
-                                        print "run " run " incomplete"; exit 1 }
+                                split("start sched_process_exec main mstart enum rec numvfs_in jobdone setlink configured notify started", need)
+                                for (k in need) if (!t[need[k]]) { print "run " run " incomplete: no " need[k]; exit 1 }
                                 ms = 1000
-                                printf "%d %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", run,
+                                printf "%d %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", run,
                                         (t["sched_process_exec"] - t["start"]) * ms,
-                                        (t["config_loaded"] - t["sched_process_exec"]) * ms,
-                                        (t["numvfs_in"] - t["config_loaded"]) * ms,
+                                        (t["main"] - t["sched_process_exec"]) * ms,
+                                        (t["mstart"] - t["main"]) * ms,
+                                        (t["enum"] - t["mstart"]) * ms,
+                                        (t["rec"] - t["enum"]) * ms,
+                                        (t["numvfs_in"] - t["rec"]) * ms,
                                         (nout - t["numvfs_in"]) * ms,
-                                        (t["setlink"] - nout) * ms,
-                                        (t["ready_logged"] - t["setlink"]) * ms,
-                                        (t["started"] - t["ready_logged"]) * ms,
+                                        (t["jobdone"] - nout) * ms,
+                                        (t["setlink"] - t["jobdone"]) * ms,
+                                        (t["configured"] - t["setlink"]) * ms,
+                                        (t["notify"] - t["configured"]) * ms,
+                                        (t["started"] - t["notify"]) * ms,
                                         (t["started"] - t["start"]) * ms }'); then
                         echo "$line" >>$RES/start
                         say "start profile: $line"
@@ -365,14 +396,17 @@ if [ "$START_PROFILE" -gt 0 ]; then
                 fi
         done
         echo 0 >$T/instances/st/events/st/enable
+        echo 0 >$T/instances/st/events/stu/enable
+        echo 0 >$T/instances/st/events/stn/enable
         echo 0 >$T/instances/st/events/sched/sched_process_exec/enable
         echo >$T/kprobe_events 2>/dev/null
+        echo >$T/uprobe_events 2>/dev/null
         reset_all
 fi
 {
-        echo "| run | systemctl to sriovd's exec | exec to drop-ins loaded (journal) | to sriov_numvfs write | kernel: sriov_numvfs (128 VFs) | to first RTM_SETLINK | to \"Initial reconcile\" (journal) | to systemctl's return | total ms |"
-        echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-        awk '{ printf "| %d | %d | %d | %d | %d | %d | %d | %d | %d |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' $RES/start
+        echo "| run | systemctl to exec | exec to main() | main() to manager_start() (bus) | to enumeration (leases, drop-ins, monitors) | to first reconcile pass (PF added) | to sriov_numvfs write | kernel: sriov_numvfs (128 VFs) | job done on the loop | to RTM_SETLINK | to PF configured | to READY=1 | READY=1 to systemctl's return | total ms |"
+        echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        awk '{ printf "|"; for (i = 1; i <= NF; i++) printf " %d |", $i; printf "\n" }' $RES/start
 } >$RES/start.md
 
 # --- hot-plug to ready ---------------------------------------------------------------
@@ -392,6 +426,10 @@ for e in "p:hp/probe_in igb_probe" "r:hp/probe_out igb_probe" "p:hp/numvfs_in sr
 done
 mkdir -p $T/instances/hp
 echo 1 >$T/instances/hp/events/hp/enable
+uprobes hpu "$SRIOVD_BIN" kev=on_kernel_event addpf=manager_add_pf jobdone=num_vfs_job_done \
+        setvfs=netlink_set_vfs "configured=pf_set_state,st=%si:u32"
+configured_filter hp hpu
+echo 1 >$T/instances/hp/events/hpu/enable
 # sriovctl monitor's lines go into the same trace buffer as they arrive (its READY=1 comes
 # from inside the pipeline, hence NotifyAccess=all).
 systemd-run -q --unit=bench-monitor -p Type=notify -p NotifyAccess=all bash -c \
@@ -442,6 +480,11 @@ for ((r = 1; r <= HOTPLUG_ROUNDS; r++)); do
         if line=$(awk -v round=$r -v mode=$mode '
                 { t = $1; e = $2 }
                 e == "udev_bind" && !ubind { ubind = t }
+                e == "kev" && !kev { kev = t }
+                e == "addpf" && !addpf { addpf = t }
+                e == "jobdone" && !jobdone { jobdone = t }
+                e == "setvfs" && !setvfs { setvfs = t }
+                e == "configured" && m0 && !conf { conf = t }
                 e == "device_add" && !add { add = t }
                 e == "probe_in" && !pin { pin = t }
                 e == "probe_out" && !pout { pout = t }
@@ -451,10 +494,17 @@ for ((r = 1; r <= HOTPLUG_ROUNDS; r++)); do
                 e == "dbus_configured" && !dbus { dbus = t }
                 END {
                         if (!add || !pout || !nin || !nout || !m0 || !dbus) { print "round " round " incomplete"; exit 1 }
-                        printf "%d %.0f %.0f %.0f %.0f %.0f %.0f %.0f %d %s %.0f\n", round,
+                        d = "%.0f"
+                        printf "%d %.0f %.0f %.0f %.0f %.0f %.0f %.0f %d %s %.0f %s %s %s %s %s %s\n", round,
                                 (pin - add) * 1e3, (pout - pin) * 1e3, (nin - pout) * 1e3, (nout - nin) * 1e3,
                                 (m0 - nout) * 1e3, (m1 - m0) * 1e3, (dbus - m1) * 1e3, macs, mode,
-                                ubind ? (ubind - pout) * 1e3 : -1
+                                ubind ? (ubind - pout) * 1e3 : -1,
+                                kev ? sprintf(d, (kev - pout) * 1e3) : "n/a",
+                                addpf ? sprintf(d, (addpf - pout) * 1e3) : "n/a",
+                                addpf ? sprintf(d, (nin - addpf) * 1e3) : "n/a",
+                                jobdone ? sprintf(d, (jobdone - nout) * 1e3) : "n/a",
+                                jobdone && setvfs ? sprintf(d, (setvfs - jobdone) * 1e3) : "n/a",
+                                conf ? sprintf(d, (conf - m1) * 1e3) "/" sprintf(d, (dbus - conf) * 1e3) : "n/a"
                 }' $RES/hp.trace); then
                 echo "$line" >>$RES/hotplug
         else
@@ -467,13 +517,19 @@ done
 systemctl stop bench-monitor.service bench-udevmon.service
 [ "$mode" == on ] || kernel_uevents on
 echo 0 >$T/instances/hp/events/hp/enable
+echo 0 >$T/instances/hp/events/hpu/enable
 echo >$T/kprobe_events 2>/dev/null
+echo >$T/uprobe_events 2>/dev/null
 {
         echo "| round | kernel uevents | QEMU + pciehp to igb probe | igb probe (PF) | sriovd: probe end to sriov_numvfs | (udevd: probe end to PF bind passed on) | kernel: sriov_numvfs (7 VFs) | sriovd: VFs to RTM_SETLINK | kernel: first to last VF MAC write | sriovd: to configured on D-Bus | total ms | kernel | sriovd | VF MAC writes |"
         echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         awk '{ tot = $2 + $3 + $4 + $5 + $6 + $7 + $8
                printf "| %d | %s | %d | %d | %d | %s | %d | %d | %d | %d | %d | %d | %d | %d |\n", $1, $10, $2, $3, $4,
                         $11 < 0 ? "n/a" : $11, $5, $6, $7, $8, tot, $2 + $3 + $5 + $7, $4 + $6 + $8, $9 }' $RES/hotplug
+        echo
+        echo "| round | kernel uevents | probe end to sriovd in on_kernel_event() | probe end to manager_add_pf() | manager_add_pf() to sriov_numvfs write | write returned to job done on the loop | job done to RTM_SETLINK | last VF MAC write to PF configured / to the monitor's line |"
+        echo "|---:|---|---:|---:|---:|---:|---:|---:|"
+        awk '{ printf "| %d | %s | %s | %s | %s | %s | %s | %s |\n", $1, $10, $12, $13, $14, $15, $16, $17 }' $RES/hotplug
 } >$RES/hotplug.md
 
 # --- idle ----------------------------------------------------------------------------
