@@ -328,6 +328,7 @@ uprobes() {
 # sriovd's PF state is its second argument: 3 is PF_STATE_CONFIGURED (pf.h).
 configured_filter() { echo 'st == 3' >"$T/instances/$1/events/$2/configured/filter"; }
 : >$RES/start
+: >$RES/start-units
 if [ "$START_PROFILE" -gt 0 ]; then
         mkdir -p $T/instances/st
         echo mono >$T/instances/st/trace_clock
@@ -395,6 +396,26 @@ if [ "$START_PROFILE" -gt 0 ]; then
                         cat $RES/st.trace
                 fi
         done
+        # What systemd's share is made of, with units that run /bin/true: a bare start job;
+        # the three modprobe@ units sriovd.service pulls in (oneshot without
+        # RemainAfterExit: they run again at every start of sriovd); sriovd.service's own
+        # [Service] sandbox around /bin/true.
+        sed -e '/^\[Unit\]/,/^\[Service\]/{/^\[Service\]/!d}' -e '/^\[Install\]/,$d' \
+                -e 's/^Type=.*/Type=oneshot/' -e 's|^ExecStart=.*|ExecStart=/bin/true|' \
+                -e '/^ExecReload=/d; /^Restart/d; /^NotifyAccess=/d' \
+                "$(systemctl show -P FragmentPath sriovd.service)" >/run/systemd/system/bench-sandbox.service
+        printf '[Service]\nType=oneshot\nExecStart=/bin/true\n' >/run/systemd/system/bench-true.service
+        systemctl daemon-reload
+        for ((r = 1; r <= START_PROFILE; r++)); do
+                for u in bench-true.service "modprobe@vfio.service modprobe@ib_uverbs.service modprobe@rdma_ucm.service" \
+                         bench-sandbox.service; do
+                        t=$(now_us)
+                        systemctl start $u || say "FAIL systemctl start $u"
+                        echo "${u%% *} $(( ($(now_us) - t) / 1000 ))" >>$RES/start-units
+                done
+        done
+        rm -f /run/systemd/system/bench-sandbox.service /run/systemd/system/bench-true.service
+        systemctl daemon-reload
         echo 0 >$T/instances/st/events/st/enable
         echo 0 >$T/instances/st/events/stu/enable
         echo 0 >$T/instances/st/events/stn/enable
@@ -407,6 +428,16 @@ fi
         echo "| run | systemctl to exec | exec to main() | main() to manager_start() (bus) | to enumeration (leases, drop-ins, monitors) | to first reconcile pass (PF added) | to sriov_numvfs write | kernel: sriov_numvfs (128 VFs) | job done on the loop | to RTM_SETLINK | to PF configured | to READY=1 | READY=1 to systemctl's return | total ms |"
         echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         awk '{ printf "|"; for (i = 1; i <= NF; i++) printf " %d |", $i; printf "\n" }' $RES/start
+        if [ -s $RES/start-units ]; then
+                echo
+                echo "| systemctl start (ms, $START_PROFILE runs) | median | min–max |"
+                echo "|---|---:|---|"
+                for u in bench-true.service modprobe@vfio.service bench-sandbox.service; do
+                        awk -v u=$u '$1 == u { print $2 }' $RES/start-units | sort -n | awk -v u=$u '{ v[NR] = $1 }
+                                END { if (NR) printf "| %s | %d | %d–%d |\n", u == "modprobe@vfio.service" ? "the 3 modprobe@ units" : u,
+                                        NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }'
+                done
+        fi
 } >$RES/start.md
 
 # --- hot-plug to ready ---------------------------------------------------------------
