@@ -308,7 +308,8 @@ stats() {
 # journal's monotonic receive times of sriovd's own lines and of systemd's "Started".
 T=/sys/kernel/tracing
 mountpoint -q $T || mount -t tracefs nodev $T
-SRIOVD_BIN=$(systemctl cat sriovd.service | sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' | tail -n1)
+# The installed daemon (ExecStart of the unit as built; the unit is masked between runs).
+SRIOVD_BIN=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$SRIOVD_VM_BUILD/units/sriovd.service" | tail -n1)
 LIBSYSTEMD=$(ldd "$SRIOVD_BIN" | awk '$1 ~ /^libsystemd\.so/ { print $3 }')
 # uprobes GROUP FILE NAME=FUNCTION[,FETCH]...: entry uprobes on functions of FILE (offsets
 # from its symbol table, bench/elf-offsets.py): sriovd's own steps on the kernel's clock.
