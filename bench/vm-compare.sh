@@ -323,7 +323,9 @@ uprobes() {
                 off=$(awk -v f="${fn%%,*}" '$1 == f { print $2 }' <<<"$offs")
                 [ -n "$off" ] || { say "no symbol ${fn%%,*} in $file"; continue; }
                 [[ $fn == *,* ]] || fn=$fn,
-                echo "p:$g/${a%%=*} $file:$off ${fn#*,}" >>$T/uprobe_events || say "no uprobe ${a%%=*}"
+                local kind=p
+                [[ $a == ret_* ]] && kind=r # NAME ret_*: a return probe
+                echo "$kind:$g/${a%%=*} $file:$off ${fn#*,}" >>$T/uprobe_events || say "no uprobe ${a%%=*}"
         done
 }
 # sriovd's PF state is its second argument: 3 is PF_STATE_CONFIGURED (pf.h).
@@ -341,7 +343,9 @@ if [ "$START_PROFILE" -gt 0 ]; then
         echo 'comm == "sriovd"' >$T/instances/st/events/st/setlink/filter 2>/dev/null
         echo 1 >$T/instances/st/events/st/enable
         uprobes stu "$SRIOVD_BIN" main=main mstart=manager_start enum=udev_enumerate_pfs addpf=manager_add_pf \
-                rec=on_reconcile jobdone=num_vfs_job_done "configured=pf_set_state,st=%si:u32"
+                rec=on_reconcile jobdone=num_vfs_job_done "configured=pf_set_state,st=%si:u32" \
+                ret_enum=udev_enumerate_pfs refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link \
+                ret_rlink=pf_refresh_link ret_addpf=manager_add_pf ret_mstart=manager_start
         uprobes stn "$LIBSYSTEMD" notify=sd_notify
         configured_filter st stu
         echo 'comm == "sriovd"' >$T/instances/st/events/stn/notify/filter
@@ -392,6 +396,10 @@ if [ "$START_PROFILE" -gt 0 ]; then
                                         (t["started"] - t["start"]) * ms }'); then
                         echo "$line" >>$RES/start
                         say "start profile: $line"
+                        # Every step of the first run, ms after sriovd's exec.
+                        [ $r == 1 ] && sort -n $RES/st.trace | awk '$2 == "sched_process_exec" && !x { x = $1 }
+                                x && !seen[$2]++ { printf "%s %.1f\n", $2, ($1 - x) * 1000 }' | tr '\n' ' ' |
+                                sed 's/^/start profile, run 1, ms after exec: /' | while read -r l; do say "$l"; done
                 else
                         say "FAIL start profile: $line"; VM_FAILS=$((VM_FAILS + 1))
                         cat $RES/st.trace
