@@ -467,7 +467,9 @@ done
 mkdir -p $T/instances/hp
 echo 1 >$T/instances/hp/events/hp/enable
 uprobes hpu "$SRIOVD_BIN" kev=on_kernel_event addpf=manager_add_pf jobdone=num_vfs_job_done \
-        setvfs=netlink_set_vfs "configured=pf_set_state,st=%si:u32"
+        setvfs=netlink_set_vfs "configured=pf_set_state,st=%si:u32" ret_addpf=manager_add_pf \
+        refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link ret_rlink=pf_refresh_link \
+        rec=reconcile_pf jobwork=num_vfs_job_work ucap=pci_read_sriov_cap ret_ucap=pci_read_sriov_cap
 configured_filter hp hpu
 echo 1 >$T/instances/hp/events/hpu/enable
 # sriovctl monitor's lines go into the same trace buffer as they arrive (its READY=1 comes
@@ -517,6 +519,11 @@ for ((r = 1; r <= HOTPLUG_ROUNDS; r++)); do
                                 }
                         }
                         print t, e; break } }' $T/instances/hp/trace >$RES/hp.trace
+        # Every step of the first two rounds, ms after the end of the PF's probe.
+        [ $r -le 2 ] && awk '$2 == "probe_out" && !x { x = $1 } { t[NR] = $1; e[NR] = $2 }
+                END { for (i = 1; i <= NR; i++) if (!seen[e[i]]++ && e[i] != "mon" && e[i] != "udev")
+                        printf "%s %.0f\n", e[i], (t[i] - x) * 1000 }' $RES/hp.trace | tr '\n' ' ' |
+                sed "s/^/hot-plug round $r ($mode), ms after the probe's end: /" | while read -r l; do say "$l"; done
         if line=$(awk -v round=$r -v mode=$mode '
                 { t = $1; e = $2 }
                 e == "udev_bind" && !ubind { ubind = t }
