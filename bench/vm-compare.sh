@@ -399,7 +399,7 @@ if [ "$START_PROFILE" -gt 0 ]; then
                         # Every step of the first run, ms after sriovd's exec.
                         [ $r == 1 ] && sort -n $RES/st.trace | awk '$2 == "sched_process_exec" && !x { x = $1 }
                                 x && !seen[$2]++ { printf "%s %.1f\n", $2, ($1 - x) * 1000 }' | tr '\n' ' ' |
-                                sed 's/^/start profile, run 1, ms after exec: /' | while read -r l; do say "$l"; done
+                                sed 's/^/start profile, run 1, ms after exec: /' | { IFS= read -r l; say "$l"; }
                 else
                         say "FAIL start profile: $line"; VM_FAILS=$((VM_FAILS + 1))
                         cat $RES/st.trace
@@ -523,7 +523,7 @@ for ((r = 1; r <= HOTPLUG_ROUNDS; r++)); do
         [ $r -le 2 ] && awk '$2 == "probe_out" && !x { x = $1 } { t[NR] = $1; e[NR] = $2 }
                 END { for (i = 1; i <= NR; i++) if (!seen[e[i]]++ && e[i] != "mon" && e[i] != "udev")
                         printf "%s %.0f\n", e[i], (t[i] - x) * 1000 }' $RES/hp.trace | tr '\n' ' ' |
-                sed "s/^/hot-plug round $r ($mode), ms after the probe's end: /" | while read -r l; do say "$l"; done
+                sed "s/^/hot-plug round $r ($mode), ms after the probe's end: /" | { IFS= read -r l; say "$l"; }
         if line=$(awk -v round=$r -v mode=$mode '
                 { t = $1; e = $2 }
                 e == "udev_bind" && !ubind { ubind = t }
