@@ -7,7 +7,13 @@
 #
 #   bench/run-vm-bench.sh [--build DIR] [--runs N] [--sizes "16 64 128"]
 #                         [--methods "floor sriovd sriovd-start ip udevd nm"] [--targets "netdevsim igb"]
-#                         [--idle SECONDS] [--hotplug-rounds N]
+#                         [--idle SECONDS] [--hotplug-rounds N] [--hotplug-ab]
+#                         [--start-profile N]
+#
+# --hotplug-ab: even hot-plug rounds run sriovd with SRIOVD_KERNEL_UEVENTS=0 (hearing of the
+# PF from udevd only, as before issue 14), odd rounds as installed: both in one guest.
+# --start-profile N: N cold starts (`systemctl start sriovd`, 128 netdevsim VFs declared)
+# split into phases on CLOCK_MONOTONIC (tracefs + the journal); a table of its own.
 #
 # ~15 min with the defaults here (2 host cores). Needs the VM tier's tools
 # (scripts/setup-deps.sh --vm). Tables: stdout and BUILD/vm-runs/vm-compare/bench.md;
@@ -25,7 +31,9 @@ while [ $# -gt 0 ]; do
         --targets) env+=(--env "BENCH_TARGETS=${2// /,}"); shift ;;
         --idle) env+=(--env "BENCH_IDLE_SECONDS=$2"); shift ;;
         --hotplug-rounds) env+=(--env "BENCH_HOTPLUG_ROUNDS=$2"); shift ;;
-        -h|--help) sed -n '3,15p' "$0"; exit 0 ;;
+        --hotplug-ab) env+=(--env "BENCH_HOTPLUG_AB=1") ;;
+        --start-profile) env+=(--env "BENCH_START_PROFILE=$2"); shift ;;
+        -h|--help) sed -n '3,21p' "$0"; exit 0 ;;
         *) echo "run-vm-bench: unknown option $1" >&2; exit 2 ;;
         esac
         shift

@@ -27,7 +27,10 @@
 #
 # Environment (lists comma-separated: the kernel command line carries them): BENCH_RUNS (5),
 # BENCH_SIZES (16,64,128), BENCH_METHODS (all),
-# BENCH_TARGETS (netdevsim,igb), BENCH_IDLE_SECONDS (60), BENCH_HOTPLUG_ROUNDS (3).
+# BENCH_TARGETS (netdevsim,igb), BENCH_IDLE_SECONDS (60), BENCH_HOTPLUG_ROUNDS (3),
+# BENCH_HOTPLUG_AB (0; 1: even hot-plug rounds run sriovd with SRIOVD_KERNEL_UEVENTS=0, i.e.
+# hearing of the PF from udevd only, as before issue 14), BENCH_START_PROFILE (0; N: N cold
+# starts of sriovd with 128 netdevsim VFs declared, each split into phases on one clock).
 # vm-args: --pfs 2 --hotplug-ports 1 --smp 2 --mem 2048
 . "$(dirname "$0")/../tests/vm/guest/lib.sh"
 
@@ -39,6 +42,8 @@ METHODS=${METHODS//,/ }
 TARGETS=${BENCH_TARGETS:-netdevsim,igb}
 IDLE_SECONDS=${BENCH_IDLE_SECONDS:-60}
 HOTPLUG_ROUNDS=${BENCH_HOTPLUG_ROUNDS:-3}
+HOTPLUG_AB=${BENCH_HOTPLUG_AB:-0}
+START_PROFILE=${BENCH_START_PROFILE:-0}
 FLOOR=$SRIOVD_VM_BUILD/bench/vf-floor
 VLAN=42 RATE=1000
 RES=/run/bench
@@ -296,11 +301,157 @@ stats() {
         done
 } >$RES/compare.md
 
+# --- cold start, phase by phase ------------------------------------------------------
+# `systemctl start sriovd` with 128 netdevsim VFs declared (the sriovd-start method), on
+# CLOCK_MONOTONIC throughout: a tracefs instance with trace_clock mono (markers around
+# systemctl, sriovd's exec, netdevsim's sriov_numvfs store, sriovd's RTM_SETLINKs) and the
+# journal's monotonic receive times of sriovd's own lines and of systemd's "Started".
+T=/sys/kernel/tracing
+mountpoint -q $T || mount -t tracefs nodev $T
+# The installed daemon (ExecStart of the unit as built; the unit is masked between runs).
+SRIOVD_BIN=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$SRIOVD_VM_BUILD/units/sriovd.service" | tail -n1)
+LIBSYSTEMD=$(ldd "$SRIOVD_BIN" | awk '$1 ~ /^libsystemd\.so/ { print $3 }')
+# uprobes GROUP FILE NAME=FUNCTION[,FETCH]...: entry uprobes on functions of FILE (offsets
+# from its symbol table, bench/elf-offsets.py): sriovd's own steps on the kernel's clock.
+uprobes() {
+        local g=$1 file=$2 a fn off fns=(); shift 2
+        for a in "$@"; do fn=${a#*=}; fns+=("${fn%%,*}"); done
+        local offs
+        offs=$(python3 "$(dirname "$0")/elf-offsets.py" "$file" "${fns[@]}") || { say "no symbols in $file"; return; }
+        for a in "$@"; do
+                fn=${a#*=}
+                off=$(awk -v f="${fn%%,*}" '$1 == f { print $2 }' <<<"$offs")
+                [ -n "$off" ] || { say "no symbol ${fn%%,*} in $file"; continue; }
+                [[ $fn == *,* ]] || fn=$fn,
+                local kind=p
+                [[ $a == ret_* ]] && kind=r # NAME ret_*: a return probe
+                echo "$kind:$g/${a%%=*} $file:$off ${fn#*,}" >>$T/uprobe_events || say "no uprobe ${a%%=*}"
+        done
+}
+# sriovd's PF state is its second argument: 3 is PF_STATE_CONFIGURED (pf.h).
+configured_filter() { echo 'st == 3' >"$T/instances/$1/events/$2/configured/filter"; }
+: >$RES/start
+: >$RES/start-units
+if [ "$START_PROFILE" -gt 0 ]; then
+        mkdir -p $T/instances/st
+        echo mono >$T/instances/st/trace_clock
+        # netdevsim's sriov_numvfs store (its name moved between kernels).
+        f=$(grep -oE '\b(nsim_bus_dev_numvfs_store|nsim_drv_configure_vfs)\b' /proc/kallsyms | head -n1)
+        for e in "p:st/numvfs_in $f" "r:st/numvfs_out $f" "p:st/setlink rtnl_setlink"; do
+                echo "$e" >>$T/kprobe_events || say "no kprobe $e"
+        done
+        echo 'comm == "sriovd"' >$T/instances/st/events/st/setlink/filter 2>/dev/null
+        echo 1 >$T/instances/st/events/st/enable
+        uprobes stu "$SRIOVD_BIN" main=main mstart=manager_start enum=udev_enumerate_pfs addpf=manager_add_pf \
+                rec=on_reconcile jobdone=num_vfs_job_done "configured=pf_set_state,st=%si:u32" \
+                ret_enum=udev_enumerate_pfs refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link \
+                ret_rlink=pf_refresh_link ret_addpf=manager_add_pf ret_mstart=manager_start
+        uprobes stn "$LIBSYSTEMD" notify=sd_notify
+        configured_filter st stu
+        echo 'comm == "sriovd"' >$T/instances/st/events/stn/notify/filter
+        echo 1 >$T/instances/st/events/stu/enable
+        echo 1 >$T/instances/st/events/stn/enable
+        echo 'filename ~ "*sriovd"' >$T/instances/st/events/sched/sched_process_exec/filter
+        echo 1 >$T/instances/st/events/sched/sched_process_exec/enable
+        for ((r = 1; r <= START_PROFILE; r++)); do
+                reset_all
+                systemctl unmask --runtime sriovd.service >/dev/null 2>&1
+                write_sriovd_conf 128 "$NSIM_IF"
+                echo >$T/instances/st/trace
+                cur=$(journalctl -n0 --show-cursor | sed -n 's/^-- cursor: //p')
+                echo "start" >$T/instances/st/trace_marker
+                systemctl start sriovd.service || say "FAIL start profile $r: sriovd did not start"
+                echo "started" >$T/instances/st/trace_marker
+                sriovctl wait-online --timeout=60 >/dev/null || say "FAIL start profile $r: not online"
+                awk '{ for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) {
+                        t = substr($i, 1, length($i) - 1); e = $(i + 1); sub(/:$/, "", e)
+                        if (e == "tracing_mark_write") e = $(i + 2)
+                        print t, e; break } }' $T/instances/st/trace >$RES/st.trace
+                journalctl --after-cursor "$cur" -o short-monotonic --no-pager \
+                        | awk '{ if (!match($0, /^\[ *[0-9]+\.[0-9]+\]/)) next
+                                 t = substr($0, 2, RLENGTH - 2); gsub(/ /, "", t) }
+                               /sriovd\[[0-9]+\]: Loaded [0-9]+ configuration/ && !c { c = 1; print t, "config_loaded" }
+                               /sriovd\[[0-9]+\]: .*Found SR-IOV PF/ && !f { f = 1; print t, "pf_found" }
+                               /sriovd\[[0-9]+\]: Initial reconcile/ && !i { i = 1; print t, "ready_logged" }
+                               /systemd\[1\]: Started sriovd/ && !s { s = 1; print t, "systemd_started" }' >>$RES/st.trace
+                if line=$(sort -n $RES/st.trace | awk -v run=$r '
+                        { t[$2] = t[$2] ? t[$2] : $1; if ($2 == "numvfs_out") nout = $1 }
+                        END {
+                                split("start sched_process_exec main mstart enum rec numvfs_in jobdone setlink configured notify started", need)
+                                for (k in need) if (!t[need[k]]) { print "run " run " incomplete: no " need[k]; exit 1 }
+                                ms = 1000
+                                printf "%d %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", run,
+                                        (t["sched_process_exec"] - t["start"]) * ms,
+                                        (t["main"] - t["sched_process_exec"]) * ms,
+                                        (t["mstart"] - t["main"]) * ms,
+                                        (t["enum"] - t["mstart"]) * ms,
+                                        (t["rec"] - t["enum"]) * ms,
+                                        (t["numvfs_in"] - t["rec"]) * ms,
+                                        (nout - t["numvfs_in"]) * ms,
+                                        (t["jobdone"] - nout) * ms,
+                                        (t["setlink"] - t["jobdone"]) * ms,
+                                        (t["configured"] - t["setlink"]) * ms,
+                                        (t["notify"] - t["configured"]) * ms,
+                                        (t["started"] - t["notify"]) * ms,
+                                        (t["started"] - t["start"]) * ms }'); then
+                        echo "$line" >>$RES/start
+                        say "start profile: $line"
+                        # Every step of the first run, ms after sriovd's exec.
+                        [ $r == 1 ] && sort -n $RES/st.trace | awk '$2 == "sched_process_exec" && !x { x = $1 }
+                                x && !seen[$2]++ { printf "%s %.1f\n", $2, ($1 - x) * 1000 }' | tr '\n' ' ' |
+                                sed 's/^/start profile, run 1, ms after exec: /' | { IFS= read -r l; say "$l"; }
+                else
+                        say "FAIL start profile: $line"; VM_FAILS=$((VM_FAILS + 1))
+                        cat $RES/st.trace
+                fi
+        done
+        # What systemd's share is made of, with units that run /bin/true: a bare start job;
+        # the three modprobe@ units sriovd.service pulls in (oneshot without
+        # RemainAfterExit: they run again at every start of sriovd); sriovd.service's own
+        # [Service] sandbox around /bin/true.
+        sed -e '/^\[Unit\]/,/^\[Service\]/{/^\[Service\]/!d}' -e '/^\[Install\]/,$d' \
+                -e 's/^Type=.*/Type=oneshot/' -e 's|^ExecStart=.*|ExecStart=/bin/true|' \
+                -e '/^ExecReload=/d; /^Restart/d; /^NotifyAccess=/d' \
+                "$(systemctl show -P FragmentPath sriovd.service)" >/run/systemd/system/bench-sandbox.service
+        printf '[Service]\nType=oneshot\nExecStart=/bin/true\n' >/run/systemd/system/bench-true.service
+        systemctl daemon-reload
+        for ((r = 1; r <= START_PROFILE; r++)); do
+                for u in bench-true.service "modprobe@vfio.service modprobe@ib_uverbs.service modprobe@rdma_ucm.service" \
+                         bench-sandbox.service; do
+                        t=$(now_us)
+                        systemctl start $u || say "FAIL systemctl start $u"
+                        echo "${u%% *} $(( ($(now_us) - t) / 1000 ))" >>$RES/start-units
+                done
+        done
+        rm -f /run/systemd/system/bench-sandbox.service /run/systemd/system/bench-true.service
+        systemctl daemon-reload
+        echo 0 >$T/instances/st/events/st/enable
+        echo 0 >$T/instances/st/events/stu/enable
+        echo 0 >$T/instances/st/events/stn/enable
+        echo 0 >$T/instances/st/events/sched/sched_process_exec/enable
+        echo >$T/kprobe_events 2>/dev/null
+        echo >$T/uprobe_events 2>/dev/null
+        reset_all
+fi
+{
+        echo "| run | systemctl to exec | exec to main() | main() to manager_start() (bus) | to enumeration (leases, drop-ins, monitors) | to first reconcile pass (PF added) | to sriov_numvfs write | kernel: sriov_numvfs (128 VFs) | job done on the loop | to RTM_SETLINK | to PF configured | to READY=1 | READY=1 to systemctl's return | total ms |"
+        echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        awk '{ printf "|"; for (i = 1; i <= NF; i++) printf " %d |", $i; printf "\n" }' $RES/start
+        if [ -s $RES/start-units ]; then
+                echo
+                echo "| systemctl start (ms, $START_PROFILE runs) | median | min–max |"
+                echo "|---|---:|---|"
+                for u in bench-true.service modprobe@vfio.service bench-sandbox.service; do
+                        awk -v u=$u '$1 == u { print $2 }' $RES/start-units | sort -n | awk -v u=$u '{ v[NR] = $1 }
+                                END { if (NR) printf "| %s | %d | %d–%d |\n", u == "modprobe@vfio.service" ? "the 3 modprobe@ units" : u,
+                                        NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }'
+                done
+        fi
+} >$RES/start.md
+
 # --- hot-plug to ready ---------------------------------------------------------------
 # Timeline on one clock: kprobes in a tracefs instance, a trace_marker at device_add, and
 # sriovd's D-Bus signals as `sriovctl monitor` prints them, written as trace_markers.
-T=/sys/kernel/tracing
-mountpoint -q $T || mount -t tracefs nodev $T
 HP=$(pf_pci 2)
 # No max_tx_rate here: a hot-plugged PF's link is down, and igb refuses VF rates then.
 cat >/etc/sriov.d/50-bench.conf <<CONF
@@ -315,14 +466,39 @@ for e in "p:hp/probe_in igb_probe" "r:hp/probe_out igb_probe" "p:hp/numvfs_in sr
 done
 mkdir -p $T/instances/hp
 echo 1 >$T/instances/hp/events/hp/enable
+uprobes hpu "$SRIOVD_BIN" kev=on_kernel_event addpf=manager_add_pf jobdone=num_vfs_job_done \
+        setvfs=netlink_set_vfs "configured=pf_set_state,st=%si:u32" ret_addpf=manager_add_pf \
+        refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link ret_rlink=pf_refresh_link \
+        rec=reconcile_pf jobwork=num_vfs_job_work ucap=pci_read_sriov_cap ret_ucap=pci_read_sriov_cap
+configured_filter hp hpu
+echo 1 >$T/instances/hp/events/hpu/enable
 # sriovctl monitor's lines go into the same trace buffer as they arrive (its READY=1 comes
 # from inside the pipeline, hence NotifyAccess=all).
 systemd-run -q --unit=bench-monitor -p Type=notify -p NotifyAccess=all bash -c \
         "sriovctl monitor | while IFS= read -r l; do echo \"mon \$l\" >$T/instances/hp/trace_marker; done" \
         || die "sriovctl monitor"
+# When udevd passes the hot PF's PCI events on (what sriovd waited for before issue 14).
+systemd-run -q --unit=bench-udevmon bash -c \
+        "udevadm monitor --udev -s pci | while IFS= read -r l; do echo \"udev \$l\" >$T/instances/hp/trace_marker; done" \
+        || die "udevadm monitor"
 configured() { grep -q "mon pf $HP: .*State=configured" $T/instances/hp/trace; }
+# kernel_uevents on|off: sriovd restarted with or without SRIOVD_KERNEL_UEVENTS=0.
+kernel_uevents() {
+        local d=/run/systemd/system/sriovd.service.d
+        mkdir -p $d
+        if [ "$1" == off ]; then printf '[Service]\nEnvironment=SRIOVD_KERNEL_UEVENTS=0\n' >$d/50-bench-uevents.conf
+        else rm -f $d/50-bench-uevents.conf; fi
+        systemctl daemon-reload
+        systemctl restart sriovd.service || die "sriovd did not restart"
+        sriovctl wait-online --timeout=60 >/dev/null
+}
 : >$RES/hotplug
+mode=on
 for ((r = 1; r <= HOTPLUG_ROUNDS; r++)); do
+        if [ "$HOTPLUG_AB" == 1 ]; then
+                want=on; [ $((r % 2)) == 0 ] && want=off
+                [ "$want" == "$mode" ] || { kernel_uevents $want; mode=$want; }
+        fi
         echo >$T/instances/hp/trace
         echo "device_add" >$T/instances/hp/trace_marker
         vmctl device_add igb,id=hotpf,bus=hp0,netdev=hpnet0 || die "device_add"
@@ -336,10 +512,26 @@ for ((r = 1; r <= HOTPLUG_ROUNDS; r++)); do
                         if (e == "tracing_mark_write") {
                                 e = $(i + 2)
                                 if (e == "mon") e = index($0, "pf " hp ": ") && $0 ~ /State=configured/ ? "dbus_configured" : "mon"
+                                if (e == "udev") {
+                                        e = "udev"
+                                        for (j = i + 3; j < NF; j++) if ($j ~ /\]$/) break
+                                        if (index($0, "/" hp " (pci)")) e = "udev_" $(j + 1)
+                                }
                         }
                         print t, e; break } }' $T/instances/hp/trace >$RES/hp.trace
-        if line=$(awk -v round=$r '
+        # Every step of the first two rounds, ms after the end of the PF's probe.
+        [ $r -le 2 ] && awk '$2 == "probe_out" && !x { x = $1 } { t[NR] = $1; e[NR] = $2 }
+                END { for (i = 1; i <= NR; i++) if (!seen[e[i]]++ && e[i] != "mon" && e[i] != "udev")
+                        printf "%s %.0f\n", e[i], (t[i] - x) * 1000 }' $RES/hp.trace | tr '\n' ' ' |
+                sed "s/^/hot-plug round $r ($mode), ms after the probe's end: /" | { IFS= read -r l; say "$l"; }
+        if line=$(awk -v round=$r -v mode=$mode '
                 { t = $1; e = $2 }
+                e == "udev_bind" && !ubind { ubind = t }
+                e == "kev" && !kev { kev = t }
+                e == "addpf" && !addpf { addpf = t }
+                e == "jobdone" && !jobdone { jobdone = t }
+                e == "setvfs" && !setvfs { setvfs = t }
+                e == "configured" && m0 && !conf { conf = t }
                 e == "device_add" && !add { add = t }
                 e == "probe_in" && !pin { pin = t }
                 e == "probe_out" && !pout { pout = t }
@@ -349,9 +541,17 @@ for ((r = 1; r <= HOTPLUG_ROUNDS; r++)); do
                 e == "dbus_configured" && !dbus { dbus = t }
                 END {
                         if (!add || !pout || !nin || !nout || !m0 || !dbus) { print "round " round " incomplete"; exit 1 }
-                        printf "%d %.0f %.0f %.0f %.0f %.0f %.0f %.0f %d\n", round,
+                        d = "%.0f"
+                        printf "%d %.0f %.0f %.0f %.0f %.0f %.0f %.0f %d %s %.0f %s %s %s %s %s %s\n", round,
                                 (pin - add) * 1e3, (pout - pin) * 1e3, (nin - pout) * 1e3, (nout - nin) * 1e3,
-                                (m0 - nout) * 1e3, (m1 - m0) * 1e3, (dbus - m1) * 1e3, macs
+                                (m0 - nout) * 1e3, (m1 - m0) * 1e3, (dbus - m1) * 1e3, macs, mode,
+                                ubind ? (ubind - pout) * 1e3 : -1,
+                                kev ? sprintf(d, (kev - pout) * 1e3) : "n/a",
+                                addpf ? sprintf(d, (addpf - pout) * 1e3) : "n/a",
+                                addpf ? sprintf(d, (nin - addpf) * 1e3) : "n/a",
+                                jobdone ? sprintf(d, (jobdone - nout) * 1e3) : "n/a",
+                                jobdone && setvfs ? sprintf(d, (setvfs - jobdone) * 1e3) : "n/a",
+                                conf ? sprintf(d, (conf - m1) * 1e3) "/" sprintf(d, (dbus - conf) * 1e3) : "n/a"
                 }' $RES/hp.trace); then
                 echo "$line" >>$RES/hotplug
         else
@@ -361,15 +561,22 @@ for ((r = 1; r <= HOTPLUG_ROUNDS; r++)); do
         wait_for 30 "round $r: the PF left sriovd" bash -c \
                 "! sriovctl --json list | jq -e --arg p '$HP' '.[] | select(.PCIAddress == \$p)' >/dev/null"
 done
-systemctl stop bench-monitor.service
+systemctl stop bench-monitor.service bench-udevmon.service
+[ "$mode" == on ] || kernel_uevents on
 echo 0 >$T/instances/hp/events/hp/enable
+echo 0 >$T/instances/hp/events/hpu/enable
 echo >$T/kprobe_events 2>/dev/null
+echo >$T/uprobe_events 2>/dev/null
 {
-        echo "| round | QEMU + pciehp to igb probe | igb probe (PF) | sriovd: uevent to sriov_numvfs | kernel: sriov_numvfs (7 VFs) | sriovd: VFs to RTM_SETLINK | kernel: first to last VF MAC write | sriovd: to configured on D-Bus | total ms | kernel | sriovd | VF MAC writes |"
-        echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        echo "| round | kernel uevents | QEMU + pciehp to igb probe | igb probe (PF) | sriovd: probe end to sriov_numvfs | (udevd: probe end to PF bind passed on) | kernel: sriov_numvfs (7 VFs) | sriovd: VFs to RTM_SETLINK | kernel: first to last VF MAC write | sriovd: to configured on D-Bus | total ms | kernel | sriovd | VF MAC writes |"
+        echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         awk '{ tot = $2 + $3 + $4 + $5 + $6 + $7 + $8
-               printf "| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n", $1, $2, $3, $4, $5, $6, $7, $8, tot,
-                        $2 + $3 + $5 + $7, $4 + $6 + $8, $9 }' $RES/hotplug
+               printf "| %d | %s | %d | %d | %d | %s | %d | %d | %d | %d | %d | %d | %d | %d |\n", $1, $10, $2, $3, $4,
+                        $11 < 0 ? "n/a" : $11, $5, $6, $7, $8, tot, $2 + $3 + $5 + $7, $4 + $6 + $8, $9 }' $RES/hotplug
+        echo
+        echo "| round | kernel uevents | probe end to sriovd in on_kernel_event() | probe end to manager_add_pf() | manager_add_pf() to sriov_numvfs write | write returned to job done on the loop | job done to RTM_SETLINK | last VF MAC write to PF configured / to the monitor's line |"
+        echo "|---:|---|---:|---:|---:|---:|---:|---:|"
+        awk '{ printf "| %d | %s | %s | %s | %s | %s | %s | %s |\n", $1, $10, $12, $13, $14, $15, $16, $17 }' $RES/hotplug
 } >$RES/hotplug.md
 
 # --- idle ----------------------------------------------------------------------------
@@ -420,7 +627,7 @@ rss1=$(rss_of "$pid") pss1=$(pss_of "$pid")
 } >$RES/idle.md
 check_eq "idle sriovd: no wake-up in ${IDLE_SECONDS} s" 0 $((c1 - c0))
 
-for f in compare hotplug idle; do
+for f in compare start hotplug idle; do
         echo
         cat $RES/$f.md
 done | tee "$VM_OUT/bench.md"

@@ -126,6 +126,32 @@ const PfConfig *config_set_match(const ConfigSet *set, const PfIdentity *id, boo
         return owner;
 }
 
+int config_set_match_before_name(const ConfigSet *set, const PfIdentity *id, const PfConfig **ret)
+{
+        if (!set || !id)
+                return -EINVAL;
+        for (size_t i = 0; i < set->n_pfs; i++) {
+                const PfConfig *c = &set->pfs[i];
+                PfMatch rest = c->match;
+                bool by_name = rest.interface || rest.has_mac;
+
+                rest.interface = NULL;
+                rest.has_mac = false;
+                /* Only a name or MAC given: it may match, or not, once they are known. */
+                if (!rest.pci && !rest.has_vendor && !rest.has_device)
+                        return 0;
+                /* Fails on what is known: it cannot match whatever the name turns out to be. */
+                if (!pf_match_test(&rest, id))
+                        continue;
+                if (by_name)
+                        return 0;
+                *ret = c;
+                return 1;
+        }
+        *ret = NULL;
+        return 1;
+}
+
 const VfLayout *pf_config_vf_layout(const PfConfig *c, unsigned vf_index)
 {
         if (!c)

@@ -108,6 +108,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ConfigSet *, config_set_free);
  * (when log_later is true). NULL if unmanaged. */
 const PfConfig *config_set_match(const ConfigSet *set, const PfIdentity *id, bool log_later);
 bool pf_match_test(const PfMatch *m, const PfIdentity *id);
+/* config_set_match() for a PF whose interface name and permanent MAC are not known yet (heard
+ * from the kernel before udevd named its netdev; id->interface and id->has_mac are ignored).
+ * Returns 1 with *ret the owner (NULL: unmanaged) when every name and MAC would give that same
+ * answer, 0 when an entry that may own it matches on the name or MAC (wait for them). */
+int config_set_match_before_name(const ConfigSet *set, const PfIdentity *id, const PfConfig **ret);
 
 /* The layout entry covering a VF index, or NULL. */
 const VfLayout *pf_config_vf_layout(const PfConfig *c, unsigned vf_index);

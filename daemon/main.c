@@ -127,6 +127,8 @@ static int run(int argc, char *argv[])
         o.state_dir = arg_state_dir;
         o.cdi_dir = arg_cdi_dir;
         o.hint_dir = arg_hint_dir;
+        /* SRIOVD_KERNEL_UEVENTS=0: hear of new PFs from udevd only (benches compare both). */
+        o.kernel_uevents = !streq_ptr(getenv("SRIOVD_KERNEL_UEVENTS"), "0");
         /* Under the unit (StateDirectory=sriovd) the lease directory is the one systemd made
          * writable, whatever prefix the build was configured with. Only one is declared. */
         if (!o.state_dir && !isempty(getenv("STATE_DIRECTORY")) && !strchr(getenv("STATE_DIRECTORY"), ':'))

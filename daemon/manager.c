@@ -57,6 +57,7 @@ int manager_new(const ManagerOptions *o, Manager **ret)
         m->notify = !o->no_notify;
         m->no_udev_monitor = o->no_udev_monitor;
         m->no_netlink_monitor = o->no_netlink_monitor;
+        m->kernel_uevents = o->kernel_uevents;
         m->netlink = o->netlink;
         if (o->root && !streq(o->root, "/")) {
                 m->root = strdup(o->root);
@@ -451,6 +452,54 @@ static void on_udev_event(void *userdata, const char *action, struct udev_device
         manager_pf_dirty(m, pf);
 }
 
+/* The kernel's uevent for a PCI function, before udevd ran its rules (driver module, netdev
+ * name; 200-300 ms on a hot-plug under TCG). Used for one thing only: a PF the model does
+ * not know yet, once its driver is bound, whose declaration cannot depend on the name udevd
+ * is about to give its netdev: added now, so its sriov_numvfs write starts now. Everything
+ * else (removal, a known PF, a VF, a PF matched by name or MAC) waits for udevd's event, as
+ * before; when that comes for a PF added here it is one more refresh of an unchanged PF.
+ * The races are in docs/RELIABILITY.md, "Hearing of a PF". */
+static void on_kernel_event(void *userdata, const char *action, struct udev_device *d)
+{
+        Manager *m = userdata;
+        const char *pci = udev_device_get_sysname(d), *syspath = udev_device_get_syspath(d);
+        _cleanup_free_ char *vendor = NULL, *device = NULL;
+        PfIdentity id = {};
+        const PfConfig *c;
+        uint32_t total;
+        int r;
+
+        /* "bind": the driver's probe returned and its sriov_configure exists; an "add" is
+         * before the probe, whose failure would turn our write into an error. */
+        if (!streq(action, "bind") || !pci || !syspath || !m->config)
+                return;
+        /* Known: udevd's events keep it current. A namesake whose removal udevd has not
+         * delivered yet is known too: this event must not overtake that removal. */
+        if (manager_get_pf(m, pci) || manager_get_vf(m, pci))
+                return;
+        if (sysfs_read_attr_u32(syspath, "sriov_totalvfs", &total) < 0)
+                return; /* not a PF (a VF being created, most often) */
+        id.pci = pci;
+        if (sysfs_read_attr(syspath, "vendor", &vendor) < 0 || safe_atou16_hex(vendor, &id.vendor) < 0 ||
+            sysfs_read_attr(syspath, "device", &device) < 0 || safe_atou16_hex(device, &id.device) < 0)
+                return;
+        r = config_set_match_before_name(m->config, &id, &c);
+        if (r == 0) {
+                log_object_full_errno(LOG_INFO, 0, pci, NULL,
+                                      "PF %s bound; a declaration may match on its interface name or MAC, "
+                                      "waiting for udevd.",
+                                      pci);
+                return;
+        }
+        if (r < 0 || !c)
+                return; /* unmanaged whatever its name: nothing to start, udevd's event adds it */
+        log_object_full_errno(LOG_INFO, 0, pci, NULL, "PF %s bound, declared by %s: not waiting for udevd.",
+                              pci, c->file);
+        r = manager_add_pf(m, syspath, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Cannot add PF %s: %m", syspath);
+}
+
 static void on_link_event(Netlink *nl, const LinkInfo *link, bool removed, void *userdata)
 {
         Manager *m = userdata;
@@ -797,6 +846,13 @@ int manager_start(Manager *m)
                 r = udev_watch_start_monitor(m->udev, m->event, on_udev_event, m);
                 if (r < 0)
                         return log_error_errno(r, "Cannot start udev monitor: %m");
+                /* A head start only: without it, udevd's events bring the same PFs later. */
+                if (m->kernel_uevents) {
+                        r = udev_watch_start_kernel_monitor(m->udev, m->event, on_kernel_event);
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot listen to kernel uevents, hearing of PFs from "
+                                                     "udevd only: %m");
+                }
         }
         if (!m->no_netlink_monitor) {
                 r = netlink_monitor_start(m->netlink, m->event, on_link_event, m);

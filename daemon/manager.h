@@ -56,6 +56,7 @@ typedef struct ManagerOptions {
         bool no_netlink_monitor;
         bool no_notify;         /* don't sd_notify (tests) */
         bool no_udev_monitor;   /* tests that feed events by hand */
+        bool kernel_uevents;    /* also hear a new PF from the kernel's uevents (manager.c) */
         bool pci_names_no_hwdb; /* deterministic names for tests */
         const char *sys_root;   /* where Diagnose finds /sys and /proc; NULL = real ones */
         const char *proc_root;
@@ -108,6 +109,7 @@ struct Manager {
         uint64_t n_reconcile_passes; /* reconcile loop iterations (benches) */
 
         bool no_udev_monitor, no_netlink_monitor;
+        bool kernel_uevents;
         bool rdma_stale;            /* re-map RDMA devices before the next reconcile (rdma.c) */
         char *sys_root, *proc_root; /* for Diagnose (doctor.c); NULL = / */
         const ManagerHooks *hooks;

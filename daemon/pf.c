@@ -249,10 +249,17 @@ int pf_refresh(PhysicalFunction *pf)
         r = sysfs_read_attr_u32(pf->syspath, "sriov_totalvfs", &total);
         if (r < 0 && !pf->vfs_without_devices)
                 return r; /* gone, or not SR-IOV capable anymore */
+        /* Reading sriov_numvfs takes the device lock, which a driver's probe holds: on a
+         * hot-plug, udevd's "add" reaches us while igb probes (~0.5 s under TCG), and the
+         * read would hold up the whole loop until the probe ends. A PF without a driver has
+         * no VFs (VFs need its sriov_configure); the count write, in a job, waits instead. */
+        (void) sysfs_read_link_attr(pf->syspath, "driver", &driver);
         /* netdevsim has no sriov_totalvfs: total 0 means "not reported". */
-        r = sysfs_read_attr_u32(pf->syspath, "sriov_numvfs", &num);
-        if (r < 0 && pf->vfs_without_devices)
-                return r;
+        if (driver || pf->vfs_without_devices) {
+                r = sysfs_read_attr_u32(pf->syspath, "sriov_numvfs", &num);
+                if (r < 0 && pf->vfs_without_devices)
+                        return r;
+        }
         if (sysfs_read_attr(pf->syspath, "vendor", &vendor) >= 0)
                 (void) safe_atou16_hex(vendor, &v);
         if (sysfs_read_attr(pf->syspath, "device", &device) >= 0)
@@ -262,7 +269,6 @@ int pf_refresh(PhysicalFunction *pf)
         pf->numa_node = numa;
         if (sysfs_read_attr_u32(pf->syspath, "sriov_drivers_autoprobe", &autoprobe) >= 0)
                 pf->drivers_autoprobe = !!autoprobe;
-        (void) sysfs_read_link_attr(pf->syspath, "driver", &driver);
         changed |= free_and_strdup(&pf->driver, driver) > 0;
 
         if (v != pf->vendor_id || d != pf->device_id || !pf->vendor_name) {

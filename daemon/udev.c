@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
+#include <linux/filter.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -14,6 +16,10 @@ struct UdevWatch {
         sd_event_source *source;
         udev_event_handler_t handler;
         void *userdata;
+        /* The kernel's own uevents (pci only), heard before udevd ran its rules. */
+        struct udev_monitor *kernel_monitor;
+        sd_event_source *kernel_source;
+        udev_event_handler_t kernel_handler;
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_enumerate *, udev_enumerate_unref);
@@ -40,6 +46,8 @@ UdevWatch *udev_watch_free(UdevWatch *w)
                 return NULL;
         sd_event_source_disable_unref(w->source);
         udev_monitor_unref(w->monitor);
+        sd_event_source_disable_unref(w->kernel_source);
+        udev_monitor_unref(w->kernel_monitor);
         udev_unref(w->udev);
         return mfree(w);
 }
@@ -106,6 +114,81 @@ int udev_watch_start_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t han
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(w->source, "udev-monitor");
+        return 0;
+}
+
+static int on_kernel_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        UdevWatch *w = userdata;
+
+        for (;;) {
+                _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
+
+                errno = 0;
+                d = udev_monitor_receive_device(w->kernel_monitor);
+                if (!d) {
+                        /* Lost kernel events cost only time: udevd's monitor still brings them. */
+                        if (errno == ENOBUFS) {
+                                log_debug("Kernel uevent monitor overflowed, udevd's events follow.");
+                                continue;
+                        }
+                        return 0;
+                }
+                w->kernel_handler(w->userdata, strempty(udev_device_get_action(d)), d);
+        }
+}
+
+static int kernel_bind_filter(int fd)
+{
+        /* A kernel uevent is "ACTION@DEVPATH\0KEY=VALUE\0...", no netlink header; words are
+         * loaded big-endian. A message too short for a load is dropped by the kernel. */
+        struct sock_filter code[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x62696e64 /* "bind" */, 0, 9),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x402f6465 /* "@/de" */, 0, 7),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 8),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x76696365 /* "vice" */, 0, 5),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 12),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x732f7063 /* "s/pc" */, 0, 3),
+                BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 16),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 'i', 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+                BPF_STMT(BPF_RET | BPF_K, 0),
+        };
+        struct sock_fprog prog = {.len = ELEMENTSOF(code), .filter = code};
+
+        if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+                return -errno;
+        return 0;
+}
+
+int udev_watch_start_kernel_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t handler)
+{
+        int r;
+
+        w->kernel_monitor = udev_monitor_new_from_netlink(w->udev, "kernel");
+        if (!w->kernel_monitor)
+                return negative_errno();
+        /* The kernel's messages carry no filter header: libudev drops other subsystems after
+         * receiving them, so every uevent of the host wakes us (none while the host is idle). */
+        r = udev_monitor_filter_add_match_subsystem_devtype(w->kernel_monitor, "pci", NULL);
+        if (r < 0)
+                return r;
+        r = udev_monitor_enable_receiving(w->kernel_monitor);
+        if (r < 0)
+                return r;
+        /* Replaces libudev's filter (it passes every kernel message): keep only what starts
+         * "bind@/devices/pci", so the rest of the host's uevents never wake us. */
+        r = kernel_bind_filter(udev_monitor_get_fd(w->kernel_monitor));
+        if (r < 0)
+                return r;
+        w->kernel_handler = handler;
+        r = sd_event_add_io(e, &w->kernel_source, udev_monitor_get_fd(w->kernel_monitor), EPOLLIN,
+                            on_kernel_monitor, w);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(w->kernel_source, "kernel-uevent-monitor");
         return 0;
 }
 

@@ -21,6 +21,10 @@ UdevWatch *udev_watch_free(UdevWatch *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(UdevWatch *, udev_watch_free);
 int udev_watch_start_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t handler, void *userdata);
 struct udev *udev_watch_get_udev(UdevWatch *w);
+/* Also the kernel's own pci uevents ("kernel" netlink group), before udevd ran its rules and
+ * named the netdevs; handler gets the userdata of udev_watch_start_monitor(), called first.
+ * Only a head start: nothing is lost when these overflow, udevd's events follow. */
+int udev_watch_start_kernel_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t handler);
 /* Whether uevents wait unread in the monitor socket (tests: "is everything consumed?"). */
 bool udev_watch_has_pending(UdevWatch *w);
 

@@ -789,6 +789,54 @@ TEST(match_without_netdev)
         ASSERT_TRUE(pf_match_test(&s->pfs[0].match, &id));
 }
 
+/* Heard from the kernel, before udevd named the netdev: decided only when no name or MAC
+ * could change the owner. */
+TEST(match_before_name)
+{
+        _cleanup_(config_set_freep) ConfigSet *s =
+                parse_ok("physical_functions = (\n"
+                         "  { match = { interface = \"ens3f*\"; vendor = \"8086\"; }; num_vfs = 1; },\n"
+                         "  { match = { pci = \"0000:81:00.[01]\"; }; num_vfs = 2; },\n"
+                         "  { match = { mac = \"b8:59:9f:00:00:01\"; }; num_vfs = 3; },\n"
+                         "  { match = { vendor = \"15b3\"; }; num_vfs = 4; }\n"
+                         ");\n");
+        _cleanup_(config_set_freep) ConfigSet *by_pci =
+                parse_ok("physical_functions = ( { match = { pci = \"0000:02:00.0\"; }; num_vfs = 5; },\n"
+                         "  { match = { interface = \"eth*\"; device = \"10c9\"; }; num_vfs = 6; } );\n");
+        _cleanup_(config_set_freep) ConfigSet *empty = calloc(1, sizeof(ConfigSet));
+        PfIdentity id = {.interface = "eth0", .pci = "0000:81:00.1", .vendor = 0x15b3, .device = 0x1017};
+        const PfConfig *c = NULL;
+
+        /* Entry 1 cannot match (vendor), entry 2 does and names no interface: decided. */
+        ASSERT_EQ(config_set_match_before_name(s, &id, &c), 1);
+        ASSERT_TRUE(c && c->num_vfs == 2);
+        /* The same owner as config_set_match() gives for any name. */
+        ASSERT_TRUE(config_set_match(s, &id, false) == c);
+        id.interface = "ens3f0";
+        ASSERT_TRUE(config_set_match(s, &id, false) == c);
+        /* Intel: entry 1 may match once the name is known: wait, whatever the kernel's name. */
+        id.vendor = 0x8086;
+        id.interface = "eth0";
+        ASSERT_EQ(config_set_match_before_name(s, &id, &c), 0);
+        /* Not entry 2's address: entry 3 matches on the MAC alone: wait for it. */
+        id.vendor = 0x15b3;
+        id.pci = "0000:82:00.0";
+        ASSERT_EQ(config_set_match_before_name(s, &id, &c), 0);
+        /* Decided: unmanaged, whatever the name. */
+        ASSERT_EQ(config_set_match_before_name(by_pci, &id, &c), 1);
+        ASSERT_TRUE(c == NULL);
+        ASSERT_EQ(config_set_match_before_name(empty, &id, &c), 1);
+        ASSERT_TRUE(c == NULL);
+        /* By address first: later name entries do not matter. */
+        id.pci = "0000:02:00.0";
+        id.device = 0x10c9;
+        ASSERT_EQ(config_set_match_before_name(by_pci, &id, &c), 1);
+        ASSERT_TRUE(c && c->num_vfs == 5);
+        /* Another address, and entry 2 may match by name: wait. */
+        id.pci = "0000:03:00.0";
+        ASSERT_EQ(config_set_match_before_name(by_pci, &id, &c), 0);
+}
+
 TEST(unmanaged)
 {
         _cleanup_(config_set_freep) ConfigSet *s = parse_ok(PF_FILE("ens3f0", 1));
@@ -1196,6 +1244,7 @@ int main(void)
         RUN(bad_entry_rejects_whole_file);
         RUN(match_semantics);
         RUN(match_without_netdev);
+        RUN(match_before_name);
         RUN(unmanaged);
         RUN(first_match_wins_with_notice);
         RUN(vf_layout_lookup);

@@ -135,6 +135,8 @@ TEST(idle_configured_failed_blocked)
         ASSERT_OK(fake_substrate_add_igb(s, 3, 7, NULL));
         write_conf(s, 2);
         ASSERT_OK(fake_substrate_manager(s, &m));
+        /* As the daemon runs: the kernel's uevent monitor (udev.c) must stay quiet too. */
+        m->kernel_uevents = true;
         ASSERT_OK(manager_start(m));
         ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
         pf1 = manager_get_pf(m, "0000:01:00.0");
