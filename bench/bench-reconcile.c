@@ -297,7 +297,7 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
         _cleanup_free_ char *conf = layout_conf(num_vfs);
         TimedPeer peer = {};
         LoopStats ls = {}, ls2 = {};
-        ManagerOptions o = {.no_notify = true, .pci_names_no_hwdb = true};
+        ManagerOptions o = {.no_notify = true};
         const NetlinkStats *ns;
         FakeNetlinkStats fs;
         Sample x = {};

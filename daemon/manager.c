@@ -124,6 +124,7 @@ int manager_new(const ManagerOptions *o, Manager **ret)
         (void) sd_event_source_set_priority(m->pools_source, SD_EVENT_PRIORITY_IDLE + 2);
         (void) sd_event_source_set_description(m->pools_source, "pools");
         m->state = MANAGER_STATE_STARTING;
+        m->vf_reads_left = MANAGER_VF_READS_PER_PASS;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -696,6 +697,7 @@ static int on_reconcile(sd_event_source *s, void *userdata)
         PhysicalFunction *pf;
 
         m->n_reconcile_passes++;
+        m->vf_reads_left = MANAGER_VF_READS_PER_PASS;
         HASHMAP_FOREACH(pf, m->pfs)
                 (void) manager_refresh_pf(m, pf);
         /* After the refreshes (VFs and netdevs are current), before planning (VF health
@@ -703,7 +705,8 @@ static int on_reconcile(sd_event_source *s, void *userdata)
         if (m->rdma_stale)
                 (void) manager_refresh_rdma(m);
         HASHMAP_FOREACH(pf, m->pfs) {
-                if (pf->dirty)
+                /* VFs left unread (the pass's read budget ran out): planned once read. */
+                if (pf->dirty && !pf->vfs_stale)
                         reconcile_pf(pf);
         }
         manager_after_pass(m);
@@ -716,7 +719,7 @@ void manager_reconcile_pf_now(Manager *m, PhysicalFunction *pf)
         if (manager_refresh_pf(m, pf)) {
                 if (m->rdma_stale)
                         (void) manager_refresh_rdma(m);
-                if (pf->dirty)
+                if (pf->dirty && !pf->vfs_stale)
                         reconcile_pf(pf);
         }
         manager_after_pass(m);

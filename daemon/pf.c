@@ -181,9 +181,24 @@ static void pf_reread_vf(PhysicalFunction *pf, VirtualFunction *vf)
                 vf->seqnum_read = pf->seqnum;
 }
 
-/* VF slot i < sriov_numvfs: virtfnI names the VF's PCI address. A new VF is read whole; the
- * same VF as before re-reads only what events marked stale since its last read: the PF's
- * own events (sriov_numvfs changed, a job ended) change nothing of a VF's. */
+/* Whether this pass may read one more VF (manager.h): what is not read now stays marked
+ * (an empty slot, a stale VF) for the next pass, which the PF being dirty brings. */
+static bool pf_may_read_vf(PhysicalFunction *pf)
+{
+        Manager *m = pf->manager;
+
+        if (m->vf_reads_left > 0) {
+                m->vf_reads_left--;
+                return true;
+        }
+        pf->vfs_stale = true;
+        manager_pf_dirty(m, pf);
+        return false;
+}
+
+/* An empty or stale VF slot i < sriov_numvfs: virtfnI names the VF's PCI address. A new VF
+ * is read whole; the same VF as before re-reads only what events marked stale since its last
+ * read: the PF's own events (sriov_numvfs changed, a job ended) change nothing of a VF's. */
 static int pf_refresh_slot(PhysicalFunction *pf, unsigned i)
 {
         _cleanup_free_ char *syspath = NULL;
@@ -194,6 +209,8 @@ static int pf_refresh_slot(PhysicalFunction *pf, unsigned i)
 
         if (pf->vfs_without_devices)
                 return vf ? 0 : pf_add_vf(pf, i, NULL, NULL);
+        if (!pf_may_read_vf(pf))
+                return 0;
 
         snprintf(attr, sizeof(attr), "virtfn%u", i);
         /* One readlink names the VF and its syspath: asking libudev cost ~60 syscalls per VF,
@@ -330,7 +347,9 @@ int pf_refresh(PhysicalFunction *pf)
         changed |= free_and_strdup(&pf->ifname, ifname) > 0;
         pf_set_ifindex(pf, ifindex);
 
-        /* VFs: virtfnN links for N < sriov_numvfs; anything above is gone. */
+        /* VFs: virtfnN links for N < sriov_numvfs; anything above is gone. A known VF with
+         * nothing stale is the one its slot held: its "remove" uevent would have taken it out
+         * (after lost events manager_resync() marks every VF stale, and its slot is looked at). */
         r = pf_grow_slots(pf, MAX(total, num));
         if (r < 0)
                 return r;
@@ -340,6 +359,8 @@ int pf_refresh(PhysicalFunction *pf)
                         pf_remove_vf(pf, i);
                         continue;
                 }
+                if (pf->vfs[i] && !pf->vfs[i]->stale)
+                        continue;
                 r = pf_refresh_slot(pf, i);
                 if (r < 0)
                         return r;
@@ -366,7 +387,8 @@ int pf_refresh_vfs(PhysicalFunction *pf)
                 /* A known VF leaves with its "remove" uevent (or sriov_numvfs changes, above):
                  * its slot needs no look, only what its events marked stale. */
                 if (vf) {
-                        pf_reread_vf(pf, vf);
+                        if (vf->stale && pf_may_read_vf(pf))
+                                pf_reread_vf(pf, vf);
                         continue;
                 }
                 r = pf_refresh_slot(pf, i);
