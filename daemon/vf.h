@@ -67,8 +67,9 @@ typedef struct VirtualFunction {
         /* Consumer: while allocated, MAC and VLAN belong to it. */
         char *owner;
         bool allocated;
-        uint8_t stale; /* VfRefresh parts events asked for since the last read: re-read at the
-                        * next pass (pf_refresh_vfs), once however many events asked */
+        /* VfRefresh parts events asked for since the last read: re-read at the next pass
+         * (pf_refresh_vfs), once however many events asked. */
+        uint8_t stale;
         uint64_t seqnum_read; /* uevents up to this kernel seqnum came before its last whole read */
 
         VfState state;
