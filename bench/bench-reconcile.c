@@ -131,6 +131,8 @@ typedef struct Sample {
         long hwm_kb, rss_kb;
         /* the main thread's arena (daemon + the fake rtnetlink peer, which runs on its thread) */
         long heap_used_kb, heap_free_kb, rss_trimmed_kb;
+        /* every arena and mmap()ed chunk: the daemon run minus the fake alone is the daemon's */
+        long heap_all_used_kb, heap_all_free_kb;
         /* a full resync of the converged host */
         double wall2_ms, cpu2_ms, peer2_ms;
         uint64_t nl2_setlinks, nl2_getlinks, vf_infos2, sysfs_writes2, sysfs_reads2, numvfs_writes2;
@@ -256,32 +258,55 @@ static int run_until_settled(FakeSubstrate *s, uint64_t usec, LoopStats *st)
         }
 }
 
-/* The daemon: start on a fresh substrate, settle, then resync the converged host. */
-/* The main thread's arena (heap 0 of malloc_info()): the daemon and the fake rtnetlink peer,
- * not the fake's sysfs threads, which have arenas of their own. */
-static void main_arena_kb(long *ret_used, long *ret_free)
+/* Heap in use and free, from malloc_info(): the main thread's arena (heap 0: the daemon's
+ * model and whatever runs on its thread) and all arenas with mmap()ed chunks (the fake's
+ * sysfs and sender threads and the daemon's job workers have arenas of their own). */
+typedef struct HeapKb {
+        long main_used, main_free, all_used, all_free;
+} HeapKb;
+
+static void heap_kb(HeapKb *ret)
 {
         _cleanup_free_ char *buf = NULL;
-        size_t size = 0, fast = 0, rest = 0, system = 0;
+        size_t size = 0;
         FILE *f = open_memstream(&buf, &size);
-        const char *h, *e;
+        HeapKb k = {-1, -1, 0, 0};
 
-        *ret_used = *ret_free = -1;
+        *ret = k;
         if (!f)
                 return;
         (void) malloc_info(0, f);
         fclose(f);
-        h = buf ? strstr(buf, "<heap nr=\"0\">") : NULL;
-        e = h ? strstr(h, "</heap>") : NULL;
-        if (!e)
-                return;
-        for (const char *l = h; l && l < e; l = strchr(l + 1, '<')) {
-                (void) sscanf(l, "<total type=\"fast\" count=\"%*u\" size=\"%zu\"/>", &fast);
-                (void) sscanf(l, "<total type=\"rest\" count=\"%*u\" size=\"%zu\"/>", &rest);
-                (void) sscanf(l, "<system type=\"current\" size=\"%zu\"/>", &system);
+        for (const char *h = buf ? strstr(buf, "<heap nr=\"") : NULL; h; h = strstr(h + 1, "<heap nr=\"")) {
+                const char *e = strstr(h, "</heap>");
+                size_t fast = 0, rest = 0, system = 0;
+                long used, free_;
+
+                if (!e)
+                        break;
+                for (const char *l = h; l && l < e; l = strchr(l + 1, '<')) {
+                        (void) sscanf(l, "<total type=\"fast\" count=\"%*u\" size=\"%zu\"/>", &fast);
+                        (void) sscanf(l, "<total type=\"rest\" count=\"%*u\" size=\"%zu\"/>", &rest);
+                        (void) sscanf(l, "<system type=\"current\" size=\"%zu\"/>", &system);
+                }
+                used = (long) ((system - MIN(system, fast + rest)) / 1024);
+                free_ = (long) ((fast + rest) / 1024);
+                if (startswith(h, "<heap nr=\"0\">")) {
+                        k.main_used = used;
+                        k.main_free = free_;
+                }
+                k.all_used += used;
+                k.all_free += free_;
         }
-        *ret_used = (long) ((system - MIN(system, fast + rest)) / 1024);
-        *ret_free = (long) ((fast + rest) / 1024);
+        {
+                /* After the heaps: large chunks served by mmap(). */
+                const char *t = buf ? strstr(buf, "<total type=\"mmap\"") : NULL;
+                size_t mm = 0;
+
+                if (t && sscanf(t, "<total type=\"mmap\" count=\"%*u\" size=\"%zu\"/>", &mm) == 1)
+                        k.all_used += (long) (mm / 1024);
+        }
+        *ret = k;
 }
 
 /* The fake kernel creates 16,384 VFs in over a minute on an idle 2-core host, and a CI host
@@ -416,7 +441,15 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
         }
         x.hwm_kb = proc_status_kb("VmHWM");
         x.rss_kb = proc_status_kb("VmRSS");
-        main_arena_kb(&x.heap_used_kb, &x.heap_free_kb);
+        {
+                HeapKb k;
+
+                heap_kb(&k);
+                x.heap_used_kb = k.main_used;
+                x.heap_free_kb = k.main_free;
+                x.heap_all_used_kb = k.all_used;
+                x.heap_all_free_kb = k.all_free;
+        }
         (void) malloc_trim(0);
         x.rss_trimmed_kb = proc_status_kb("VmRSS");
         x.ok = 1;
@@ -457,6 +490,14 @@ static int run_baseline(unsigned n_pfs, unsigned num_vfs, Sample *ret)
                 (void) usleep(1000); /* bench only: let the sender thread drain */
         x.hwm_kb = proc_status_kb("VmHWM");
         x.rss_kb = proc_status_kb("VmRSS");
+        {
+                HeapKb k;
+
+                heap_kb(&k);
+                x.heap_used_kb = k.main_used;
+                x.heap_all_used_kb = k.all_used;
+                x.heap_all_free_kb = k.all_free;
+        }
         x.ok = 1;
         *ret = x;
         return 0;
@@ -725,11 +766,17 @@ int main(int argc, char *argv[])
                 } mem[] = {{1, 0}, {4, VFS_PER_PF}, {64, VFS_PER_PF}};
 
                 printf("### Memory\n\n");
-                printf("| %-8s | %-13s | %14s | %14s | %14s | %14s |\n", "VFs", "layout", "VmHWM total",
-                       "VmRSS total", "VmRSS fake", "VmRSS daemon");
-                printf("|----------|---------------|----------------|----------------|----------------|-----"
-                       "---"
-                       "--------|\n");
+                printf("VmRSS daemon = the daemon run's VmRSS minus the fake alone's. Heap = bytes in use "
+                       "in "
+                       "every malloc arena and mmap()ed chunk (malloc_info); heap daemon = the daemon run's "
+                       "minus the fake alone's: the daemon's own live data (model, maps, caches), whatever "
+                       "thread allocated it. Main arena = the daemon thread's.\n\n");
+                printf("| %-6s | %-12s | %11s | %11s | %11s | %11s | %11s | %11s | %9s |\n", "VFs", "layout",
+                       "VmRSS total", "VmRSS fake", "VmRSS dmn", "heap run", "heap fake", "heap dmn",
+                       "per VF");
+                printf("|--------|--------------|-------------|-------------|-------------|-------------|---"
+                       "-"
+                       "---------|-------------|-----------|\n");
                 for (size_t k = 0; k < ELEMENTSOF(mem); k++) {
                         Sample d = {}, b = {};
                         char layout[32];
@@ -747,9 +794,14 @@ int main(int argc, char *argv[])
                                 return 1;
                         }
                         snprintf(layout, sizeof(layout), "%u PF x %u", mem[k].n_pfs, mem[k].num_vfs);
-                        printf("| %8u | %-13s | %10ld KiB | %10ld KiB | %10ld KiB | %10ld KiB |\n",
-                               mem[k].n_pfs * mem[k].num_vfs, layout, d.hwm_kb, d.rss_kb, b.rss_kb,
-                               d.rss_kb - b.rss_kb);
+                        printf("| %6u | %-12s | %7ld KiB | %7ld KiB | %7ld KiB | %7ld KiB | %7ld KiB | %7ld "
+                               "KiB | %5.2f KiB |\n",
+                               mem[k].n_pfs * mem[k].num_vfs, layout, d.rss_kb, b.rss_kb,
+                               d.rss_kb - b.rss_kb, d.heap_all_used_kb, b.heap_all_used_kb,
+                               d.heap_all_used_kb - b.heap_all_used_kb,
+                               mem[k].num_vfs ? (double) (d.heap_all_used_kb - b.heap_all_used_kb) /
+                                                        (mem[k].n_pfs * mem[k].num_vfs)
+                                              : 0.0);
                 }
                 printf("\n");
         }

@@ -42,8 +42,8 @@ int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFun
         } else
                 /* A VF with no device (netdevsim): named after its PF and index. */
                 (void) asprintf_safe(&vf->pci, "%s-vf%u", pf->pci, index);
-        vf->pool = strdup("");
-        if ((syspath && !vf->syspath) || !vf->pci || !vf->pool)
+        vf->pool = "";
+        if ((syspath && !vf->syspath) || !vf->pci)
                 return -ENOMEM;
         *ret = TAKE_PTR(vf);
         return 0;
@@ -62,7 +62,6 @@ VirtualFunction *vf_free(VirtualFunction *vf)
         free(vf->vfio_device);
         free(vf->vfio_cdev);
         free(vf->rdma_device);
-        free(vf->pool);
         free(vf->owner);
         free(vf->last_error);
         free(vf->bus_path);
@@ -176,14 +175,13 @@ int vf_refresh(VirtualFunction *vf)
 
 void vf_set_layout(VirtualFunction *vf, const VfLayout *layout)
 {
-        int r;
+        const char *pool = layout ? layout->pool : "";
+        bool changed = !streq(vf->pool, pool);
 
         vf->layout = layout;
-        r = free_and_strdup(&vf->pool, layout ? layout->pool : "");
-        if (r < 0)
-                log_oom();
+        vf->pool = pool;
         /* Pool is on the bus, and decides who may manage the VF's netdev. */
-        if (r > 0 && vf->pf && vf->pf->manager && vf->pf->vfs && vf->index < vf->pf->n_vf_slots &&
+        if (changed && vf->pf && vf->pf->manager && vf->pf->vfs && vf->index < vf->pf->n_vf_slots &&
             vf->pf->vfs[vf->index] == vf)
                 manager_vf_changed(vf->pf->manager, vf);
 }

@@ -53,7 +53,7 @@ typedef struct VirtualFunction {
 
         /* Declared, from the PF's config. */
         const VfLayout *layout; /* NULL: not covered by any range */
-        char *pool;             /* never NULL */
+        const char *pool;       /* the layout's (it outlives the VF's use of it); "" without one */
 
         /* Settings the driver refused (EOPNOTSUPP/EINVAL): not retried until the PF resets. */
         uint32_t unsupported;
