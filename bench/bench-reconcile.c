@@ -612,6 +612,9 @@ static int guard_check(const Sample *first, const Stat *cpu, const Stat *cpu2, c
         r |= guard_count("RTM_SETLINK, first pass (16 PFs)", s->nl_setlinks, 16);
         r |= guard_count("sysfs writes, first pass (16 PFs)", s->sysfs_writes, 16);
         r |= guard_count("RTM_GETLINK, first pass (16 PFs)", s->nl_getlinks, 16 * 4);
+        /* A VF is read whole once (7 files) and its virtfn link once, whatever its creation's
+         * four uevents; per-event re-reads cost 20+ per VF. */
+        r |= guard_count("sysfs reads, first pass (16 PFs)", s->sysfs_reads, 16 * VFS_PER_PF * 10);
         r |= guard_count("second pass: RTM_SETLINK", s->nl2_setlinks, 0);
         r |= guard_count("second pass: sysfs writes", s->sysfs_writes2, 0);
         r |= guard_count("VFs missing from the model", 16 * VFS_PER_PF - MIN(s->vfs_seen, 16 * VFS_PER_PF),

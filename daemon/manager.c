@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <limits.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
@@ -715,13 +716,21 @@ static int on_reconcile(sd_event_source *s, void *userdata)
 
 void manager_reconcile_pf_now(Manager *m, PhysicalFunction *pf)
 {
+        unsigned reads_left = m->vf_reads_left;
+
         m->n_reconcile_passes++;
+        /* Outside the pass budget: a PF whose numvfs job just ended reads all its new VFs and
+         * sends their batch now, not after udev's burst of their uevents (hot-plug latency).
+         * That is one PF's worth of work per iteration: job.c hands over one finished job
+         * per dispatch. */
+        m->vf_reads_left = UINT_MAX;
         if (manager_refresh_pf(m, pf)) {
                 if (m->rdma_stale)
                         (void) manager_refresh_rdma(m);
                 if (pf->dirty && !pf->vfs_stale)
                         reconcile_pf(pf);
         }
+        m->vf_reads_left = reads_left;
         manager_after_pass(m);
 }
 

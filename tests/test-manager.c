@@ -633,12 +633,30 @@ TEST(allocation_prefers_numa_and_health)
 }
 
 /* 256 VFs: every VF read whole once (7 files) and its virtfn link once, however many of
- * the four uevents of its creation (pci add, change, net add, bind) come after that read;
- * never more than MANAGER_VF_READS_PER_PASS VFs read in one loop iteration; and a resync
- * (events lost) reads every VF whole again, the facts no event announces included. */
+ * the four uevents of its creation (pci add, change, net add, bind) come after that read. A
+ * numvfs job's end reads its PF's new VFs at once (their batch follows); a resync (events
+ * lost) reads every VF whole again, the facts no event announces included, never more than
+ * MANAGER_VF_READS_PER_PASS VFs in one loop iteration. */
 static bool all_settled(Manager *m, void *userdata)
 {
         return fake_substrate_settle(userdata, 0) == 1;
+}
+
+/* Runs the loop one iteration at a time (the wait included: it reads nothing) until settled;
+ * the most sysfs reads one iteration made, and in how many iterations VFs were read. */
+static void settle_counting_reads(FakeSubstrate *s, uint64_t *ret_max, unsigned *ret_reading)
+{
+        *ret_max = 0;
+        *ret_reading = 0;
+        for (int i = 0; i < 200000 && !all_settled(s->manager, s); i++) {
+                uint64_t before = sysfs_get_read_count(), n;
+
+                ASSERT_OK(sd_event_run(s->manager->event, SEC));
+                n = sysfs_get_read_count() - before;
+                *ret_max = MAX(*ret_max, n);
+                *ret_reading += n >= 7; /* a VF read whole, at least */
+        }
+        ASSERT_EQ(all_settled(s->manager, s), true);
 }
 
 TEST(vf_reads_bounded_per_vf_and_per_iteration)
@@ -659,10 +677,9 @@ TEST(vf_reads_bounded_per_vf_and_per_iteration)
                 .vf_stride = 1,
         };
         _cleanup_free_ char *vf_syspath = NULL;
-        uint64_t reads0, reads_max = 0, iterations = 0;
-        unsigned partial = 0;
+        uint64_t reads0, reads_max;
+        unsigned reading;
         PhysicalFunction *pf;
-        VirtualFunction *vf;
 
         ASSERT_OK(fake_substrate_new(&s));
         ASSERT_OK(fake_substrate_add_pf(s, &spec));
@@ -675,41 +692,32 @@ TEST(vf_reads_bounded_per_vf_and_per_iteration)
         ASSERT_OK(manager_start(s->manager));
         pf = manager_get_pf(s->manager, "0000:10:00.0");
         ASSERT_TRUE(pf);
-        /* One iteration at a time (the wait included: it reads nothing). */
-        for (int i = 0; i < 200000 && !all_settled(s->manager, s); i++) {
-                uint64_t before = sysfs_get_read_count();
-                unsigned n = pf_count_vfs(pf);
-
-                ASSERT_OK(sd_event_run(s->manager->event, SEC));
-                reads_max = MAX(reads_max, sysfs_get_read_count() - before);
-                partial += pf_count_vfs(pf) > n && pf_count_vfs(pf) < 256;
-                iterations++;
-        }
-        ASSERT_EQ(all_settled(s->manager, s), true);
+        settle_counting_reads(s, &reads_max, &reading);
         ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
         ASSERT_EQ(pf_count_vfs(pf), 256u);
         ASSERT_EQ(kernel_vf(s, 116, 255).vlan, 5);
-        log_info("256 VFs: %llu sysfs reads in %llu iterations, at most %llu in one",
-                 (unsigned long long) (sysfs_get_read_count() - reads0), (unsigned long long) iterations,
-                 (unsigned long long) reads_max);
+        log_info("256 VFs created: %llu sysfs reads, at most %llu in one iteration",
+                 (unsigned long long) (sysfs_get_read_count() - reads0), (unsigned long long) reads_max);
         /* 8 per VF (7 files + virtfnN) and the PF's own; re-reading a VF per uevent costs
          * 3-7 more per event, 4 events per VF. */
         ASSERT_TRUE(sysfs_get_read_count() - reads0 <= 9 * 256);
-        /* The VFs were registered over several iterations, none reading more than its budget
-         * (8 per VF read, and a PF's own ~15). */
-        ASSERT_TRUE(partial > 0);
-        ASSERT_TRUE(reads_max <= 8 * MANAGER_VF_READS_PER_PASS + 32);
+        ASSERT_TRUE(reads_max <= 8 * 256 + 32);
 
-        /* No event says a VF's NUMA node changed; lost events make every VF be read again. */
-        vf = pf->vfs[200];
-        ASSERT_EQ(vf->numa_node, 1);
+        /* No event says a VF's NUMA node changed; lost events make every VF be read again,
+         * a budget's worth per iteration. */
+        ASSERT_EQ(pf->vfs[200]->numa_node, 1);
         ASSERT_OK(fake_kernel_vf_syspath(s->kernel, "0000:10:00.0", 200, &vf_syspath));
         ASSERT_OK(fake_kernel_set_attr(s->kernel, vf_syspath, "numa_node", "0", NULL));
         reads0 = sysfs_get_read_count();
         manager_resync(s->manager);
-        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 30 * SEC), 1);
+        settle_counting_reads(s, &reads_max, &reading);
+        log_info("resync of 256 VFs: %llu sysfs reads, at most %llu in one of %u iterations",
+                 (unsigned long long) (sysfs_get_read_count() - reads0), (unsigned long long) reads_max,
+                 reading);
         ASSERT_EQ(pf->vfs[200]->numa_node, 0);
         ASSERT_TRUE(sysfs_get_read_count() - reads0 >= 7 * 256); /* 7 files per VF */
+        ASSERT_TRUE(reads_max <= 8 * MANAGER_VF_READS_PER_PASS + 32);
+        ASSERT_TRUE(reading >= 2);
 }
 
 int main(void)
