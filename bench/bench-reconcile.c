@@ -121,14 +121,21 @@ static const NetlinkTransport timed_transport = {
 
 typedef struct Sample {
         /* start (manager_new) -> settled */
-        double wall_ms, cpu_ms, peer_ms;
-        uint64_t nl_messages, nl_setlinks, nl_getlinks, vf_infos, sysfs_writes, passes, pf_reconciles;
+        double wall_ms, cpu_ms, peer_ms, settle_ms;
+        /* the longest event loop iteration, start -> settled: wall, thread CPU; iterations
+         * over 20 ms of CPU */
+        double loop_max_ms, loop_max_cpu_ms;
+        uint64_t loop_over_20ms;
+        uint64_t nl_messages, nl_setlinks, nl_getlinks, vf_infos, sysfs_writes, sysfs_reads, passes,
+                pf_reconciles;
         long hwm_kb, rss_kb;
         /* the main thread's arena (daemon + the fake rtnetlink peer, which runs on its thread) */
         long heap_used_kb, heap_free_kb, rss_trimmed_kb;
+        /* every arena and mmap()ed chunk: the daemon run minus the fake alone is the daemon's */
+        long heap_all_used_kb, heap_all_free_kb;
         /* a full resync of the converged host */
         double wall2_ms, cpu2_ms, peer2_ms;
-        uint64_t nl2_setlinks, nl2_getlinks, vf_infos2, sysfs_writes2, numvfs_writes2;
+        uint64_t nl2_setlinks, nl2_getlinks, vf_infos2, sysfs_writes2, sysfs_reads2, numvfs_writes2;
         /* planning only: reconcile_pf() on every PF with the link state cached */
         double plan_ms;
         uint64_t vfs_seen;
@@ -207,39 +214,99 @@ static int dump_unsettled(FakeSubstrate *s, int r)
         return r < 0 ? r : -ETIMEDOUT;
 }
 
-static bool settled(Manager *m, void *userdata)
-{
-        FakeSubstrate *s = userdata;
+/* The event loop, run here as the daemon's main() runs it, one dispatch at a time: the
+ * longest iteration (one dispatched source, the wait excluded) in wall and thread CPU time,
+ * and the CPU the bench's own "settled?" check costs on this thread (it asks the fake kernel
+ * and polls its sockets), which is not the daemon's. */
+typedef struct LoopStats {
+        uint64_t max_ns, max_cpu_ns, settle_cpu_ns, iterations, over_20ms;
+} LoopStats;
 
-        return fake_substrate_settle(s, 0) == 1;
+static int run_until_settled(FakeSubstrate *s, uint64_t usec, LoopStats *st)
+{
+        sd_event *e = s->manager->event;
+        uint64_t end = now_ns(CLOCK_MONOTONIC) + usec * 1000ULL;
+        int r;
+
+        for (;;) {
+                uint64_t c = now_ns(CLOCK_THREAD_CPUTIME_ID), t0, c0, now;
+                bool done = fake_substrate_settle(s, 0) == 1;
+
+                st->settle_cpu_ns += now_ns(CLOCK_THREAD_CPUTIME_ID) - c;
+                if (done)
+                        return 1;
+                now = now_ns(CLOCK_MONOTONIC);
+                if (now >= end)
+                        return 0;
+                r = sd_event_prepare(e);
+                if (r == 0)
+                        r = sd_event_wait(e, (end - now) / 1000ULL);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        continue;
+                t0 = now_ns(CLOCK_MONOTONIC);
+                c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+                r = sd_event_dispatch(e);
+                if (r < 0)
+                        return r;
+                c0 = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+                st->max_ns = MAX(st->max_ns, now_ns(CLOCK_MONOTONIC) - t0);
+                st->max_cpu_ns = MAX(st->max_cpu_ns, c0);
+                st->over_20ms += c0 > 20000000ULL;
+                st->iterations++;
+        }
 }
 
-/* The daemon: start on a fresh substrate, settle, then resync the converged host. */
-/* The main thread's arena (heap 0 of malloc_info()): the daemon and the fake rtnetlink peer,
- * not the fake's sysfs threads, which have arenas of their own. */
-static void main_arena_kb(long *ret_used, long *ret_free)
+/* Heap in use and free, from malloc_info(): the main thread's arena (heap 0: the daemon's
+ * model and whatever runs on its thread) and all arenas with mmap()ed chunks (the fake's
+ * sysfs and sender threads and the daemon's job workers have arenas of their own). */
+typedef struct HeapKb {
+        long main_used, main_free, all_used, all_free;
+} HeapKb;
+
+static void heap_kb(HeapKb *ret)
 {
         _cleanup_free_ char *buf = NULL;
-        size_t size = 0, fast = 0, rest = 0, system = 0;
+        size_t size = 0;
         FILE *f = open_memstream(&buf, &size);
-        const char *h, *e;
+        HeapKb k = {-1, -1, 0, 0};
 
-        *ret_used = *ret_free = -1;
+        *ret = k;
         if (!f)
                 return;
         (void) malloc_info(0, f);
         fclose(f);
-        h = buf ? strstr(buf, "<heap nr=\"0\">") : NULL;
-        e = h ? strstr(h, "</heap>") : NULL;
-        if (!e)
-                return;
-        for (const char *l = h; l && l < e; l = strchr(l + 1, '<')) {
-                (void) sscanf(l, "<total type=\"fast\" count=\"%*u\" size=\"%zu\"/>", &fast);
-                (void) sscanf(l, "<total type=\"rest\" count=\"%*u\" size=\"%zu\"/>", &rest);
-                (void) sscanf(l, "<system type=\"current\" size=\"%zu\"/>", &system);
+        for (const char *h = buf ? strstr(buf, "<heap nr=\"") : NULL; h; h = strstr(h + 1, "<heap nr=\"")) {
+                const char *e = strstr(h, "</heap>");
+                size_t fast = 0, rest = 0, system = 0;
+                long used, free_;
+
+                if (!e)
+                        break;
+                for (const char *l = h; l && l < e; l = strchr(l + 1, '<')) {
+                        (void) sscanf(l, "<total type=\"fast\" count=\"%*u\" size=\"%zu\"/>", &fast);
+                        (void) sscanf(l, "<total type=\"rest\" count=\"%*u\" size=\"%zu\"/>", &rest);
+                        (void) sscanf(l, "<system type=\"current\" size=\"%zu\"/>", &system);
+                }
+                used = (long) ((system - MIN(system, fast + rest)) / 1024);
+                free_ = (long) ((fast + rest) / 1024);
+                if (startswith(h, "<heap nr=\"0\">")) {
+                        k.main_used = used;
+                        k.main_free = free_;
+                }
+                k.all_used += used;
+                k.all_free += free_;
         }
-        *ret_used = (long) ((system - MIN(system, fast + rest)) / 1024);
-        *ret_free = (long) ((fast + rest) / 1024);
+        {
+                /* After the heaps: large chunks served by mmap(). */
+                const char *t = buf ? strstr(buf, "<total type=\"mmap\"") : NULL;
+                size_t mm = 0;
+
+                if (t && sscanf(t, "<total type=\"mmap\" count=\"%*u\" size=\"%zu\"/>", &mm) == 1)
+                        k.all_used += (long) (mm / 1024);
+        }
+        *ret = k;
 }
 
 /* The fake kernel creates 16,384 VFs in over a minute on an idle 2-core host, and a CI host
@@ -254,11 +321,12 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
         _cleanup_free_ char *conf = layout_conf(num_vfs);
         TimedPeer peer = {};
-        ManagerOptions o = {.no_notify = true, .pci_names_no_hwdb = true};
+        LoopStats ls = {}, ls2 = {};
+        ManagerOptions o = {.no_notify = true};
         const NetlinkStats *ns;
         FakeNetlinkStats fs;
         Sample x = {};
-        uint64_t w0, c0, sw0, p0, g0, v0;
+        uint64_t w0, c0, sw0, sr0, p0, g0, v0;
         PhysicalFunction *pf;
         int r;
 
@@ -279,6 +347,7 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
 
         fake_substrate_reset_counts(s);
         sw0 = sysfs_get_write_count();
+        sr0 = sysfs_get_read_count();
         w0 = now_ns(CLOCK_MONOTONIC);
         c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
         r = netlink_new_with_transport(&timed_transport, &peer, &o.netlink);
@@ -290,12 +359,16 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
         r = manager_start(s->manager);
         if (r < 0)
                 return r;
-        r = manager_run_until(s->manager, settled, s, settle_timeout(n_pfs));
+        r = run_until_settled(s, settle_timeout(n_pfs), &ls);
         if (r <= 0)
                 return dump_unsettled(s, r);
         x.wall_ms = ms(now_ns(CLOCK_MONOTONIC) - w0);
         x.cpu_ms = ms(now_ns(CLOCK_THREAD_CPUTIME_ID) - c0);
         x.peer_ms = ms(peer.ns);
+        x.settle_ms = ms(ls.settle_cpu_ns);
+        x.loop_max_ms = ms(ls.max_ns);
+        x.loop_max_cpu_ms = ms(ls.max_cpu_ns);
+        x.loop_over_20ms = ls.over_20ms;
         fs = fake_netlink_get_stats(s->netlink);
         ns = netlink_get_stats(s->manager->netlink);
         x.nl_messages = fs.messages;
@@ -303,6 +376,7 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
         x.nl_getlinks = fs.getlinks;
         x.vf_infos = ns->vf_infos_sent;
         x.sysfs_writes = sysfs_get_write_count() - sw0;
+        x.sysfs_reads = sysfs_get_read_count() - sr0;
         x.passes = s->manager->n_reconcile_passes;
         x.pf_reconciles = s->manager->n_reconcile_runs;
         HASHMAP_FOREACH(pf, s->manager->pfs) {
@@ -318,23 +392,25 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
                 /* Second pass over the converged host: everything re-read, nothing written. */
                 fake_substrate_reset_counts(s);
                 sw0 = sysfs_get_write_count();
+                sr0 = sysfs_get_read_count();
                 p0 = peer.ns;
                 g0 = ns->get_requests;
                 v0 = ns->vf_infos_sent;
                 w0 = now_ns(CLOCK_MONOTONIC);
                 c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
                 manager_resync(s->manager);
-                r = manager_run_until(s->manager, settled, s, settle_timeout(n_pfs));
+                r = run_until_settled(s, settle_timeout(n_pfs), &ls2);
                 if (r <= 0)
                         return r < 0 ? r : -ETIMEDOUT;
                 x.wall2_ms = ms(now_ns(CLOCK_MONOTONIC) - w0);
-                x.cpu2_ms = ms(now_ns(CLOCK_THREAD_CPUTIME_ID) - c0);
+                x.cpu2_ms = ms(now_ns(CLOCK_THREAD_CPUTIME_ID) - c0 - ls2.settle_cpu_ns);
                 x.peer2_ms = ms(peer.ns - p0);
                 fs = fake_netlink_get_stats(s->netlink);
                 x.nl2_setlinks = fs.setlinks;
                 x.nl2_getlinks = ns->get_requests - g0;
                 x.vf_infos2 = ns->vf_infos_sent - v0;
                 x.sysfs_writes2 = sysfs_get_write_count() - sw0;
+                x.sysfs_reads2 = sysfs_get_read_count() - sr0;
                 x.numvfs_writes2 = fake_substrate_numvfs_writes(s);
 
                 /* Planning alone: the full diff of every VF against the cached kernel state,
@@ -365,7 +441,15 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
         }
         x.hwm_kb = proc_status_kb("VmHWM");
         x.rss_kb = proc_status_kb("VmRSS");
-        main_arena_kb(&x.heap_used_kb, &x.heap_free_kb);
+        {
+                HeapKb k;
+
+                heap_kb(&k);
+                x.heap_used_kb = k.main_used;
+                x.heap_free_kb = k.main_free;
+                x.heap_all_used_kb = k.all_used;
+                x.heap_all_free_kb = k.all_free;
+        }
         (void) malloc_trim(0);
         x.rss_trimmed_kb = proc_status_kb("VmRSS");
         x.ok = 1;
@@ -406,6 +490,14 @@ static int run_baseline(unsigned n_pfs, unsigned num_vfs, Sample *ret)
                 (void) usleep(1000); /* bench only: let the sender thread drain */
         x.hwm_kb = proc_status_kb("VmHWM");
         x.rss_kb = proc_status_kb("VmRSS");
+        {
+                HeapKb k;
+
+                heap_kb(&k);
+                x.heap_used_kb = k.main_used;
+                x.heap_all_used_kb = k.all_used;
+                x.heap_all_free_kb = k.all_free;
+        }
         x.ok = 1;
         *ret = x;
         return 0;
@@ -520,6 +612,9 @@ static int guard_check(const Sample *first, const Stat *cpu, const Stat *cpu2, c
         r |= guard_count("RTM_SETLINK, first pass (16 PFs)", s->nl_setlinks, 16);
         r |= guard_count("sysfs writes, first pass (16 PFs)", s->sysfs_writes, 16);
         r |= guard_count("RTM_GETLINK, first pass (16 PFs)", s->nl_getlinks, 16 * 4);
+        /* A VF is read whole once (7 files) and its virtfn link once, whatever its creation's
+         * four uevents; per-event re-reads cost 20+ per VF. */
+        r |= guard_count("sysfs reads, first pass (16 PFs)", s->sysfs_reads, 16 * VFS_PER_PF * 10);
         r |= guard_count("second pass: RTM_SETLINK", s->nl2_setlinks, 0);
         r |= guard_count("second pass: sysfs writes", s->sysfs_writes2, 0);
         r |= guard_count("VFs missing from the model", 16 * VFS_PER_PF - MIN(s->vfs_seen, 16 * VFS_PER_PF),
@@ -589,7 +684,8 @@ int main(int argc, char *argv[])
         printf("Layout: every VF with mac = \"stable\", vlan = 100, spoofchk = false, trust = true, "
                "max_tx_rate = 10000.\n");
         printf("daemon CPU = CPU time of the daemon thread minus the time inside the fake rtnetlink peer "
-               "(umockdev's preload overhead on sysfs reads stays in).\n\n");
+               "and the bench's own settled? checks (umockdev's preload overhead on sysfs reads stays "
+               "in).\n\n");
 
         for (size_t k = 0; k < ELEMENTSOF(scenarios); k++) {
                 unsigned n_pfs = scenarios[k];
@@ -608,7 +704,7 @@ int main(int argc, char *argv[])
                                 fprintf(stderr, "%u PFs: run %u failed\n", n_pfs, i);
                                 return 1;
                         }
-                        v[n].cpu_ms -= v[n].peer_ms;
+                        v[n].cpu_ms -= v[n].peer_ms + v[n].settle_ms;
                         v[n].cpu2_ms -= v[n].peer2_ms;
                         n++;
                 }
@@ -625,6 +721,9 @@ int main(int argc, char *argv[])
                 print_stat("wall time, start -> settled (ms)", STAT(v, n, wall_ms));
                 print_stat("daemon CPU (ms)", STAT(v, n, cpu_ms));
                 print_stat("fake rtnetlink peer CPU (ms, excluded above)", STAT(v, n, peer_ms));
+                print_stat("bench's settled? checks, CPU (ms, excluded)", STAT(v, n, settle_ms));
+                print_stat("longest loop iteration, wall (ms)", STAT(v, n, loop_max_ms));
+                print_stat("longest loop iteration, thread CPU (ms)", STAT(v, n, loop_max_cpu_ms));
                 print_stat("second pass: wall, resync -> settled (ms)", STAT(v, n, wall2_ms));
                 print_stat("second pass: daemon CPU (ms)", STAT(v, n, cpu2_ms));
                 print_stat("planning only, all VFs diffed (ms CPU)", STAT(v, n, plan_ms));
@@ -639,12 +738,15 @@ int main(int argc, char *argv[])
                 ROW("  of which RTM_GETLINK", v[0].nl_getlinks);
                 ROW("IFLA_VF_INFOs sent", v[0].vf_infos);
                 ROW("sysfs writes", v[0].sysfs_writes);
+                ROW("sysfs reads (files, links, directories)", v[0].sysfs_reads);
                 ROW("reconcile passes (loop iterations)", v[0].passes);
+                ROW("loop iterations over 20 ms CPU", v[0].loop_over_20ms);
                 ROW("reconcile_pf() calls", v[0].pf_reconciles);
                 ROW("second pass: RTM_SETLINK", v[0].nl2_setlinks);
                 ROW("second pass: RTM_GETLINK", v[0].nl2_getlinks);
                 ROW("second pass: IFLA_VF_INFOs", v[0].vf_infos2);
                 ROW("second pass: sysfs writes", v[0].sysfs_writes2);
+                ROW("second pass: sysfs reads", v[0].sysfs_reads2);
 #undef ROW
                 printf("| %-44s | %9ld | %9s |\n", "peak RSS, VmHWM (KiB, daemon + fake)", v[0].hwm_kb, "");
                 printf("| %-44s | %9ld | %9.2f |\n", "main heap in use, settled (KiB; per VF)",
@@ -667,11 +769,17 @@ int main(int argc, char *argv[])
                 } mem[] = {{1, 0}, {4, VFS_PER_PF}, {64, VFS_PER_PF}};
 
                 printf("### Memory\n\n");
-                printf("| %-8s | %-13s | %14s | %14s | %14s | %14s |\n", "VFs", "layout", "VmHWM total",
-                       "VmRSS total", "VmRSS fake", "VmRSS daemon");
-                printf("|----------|---------------|----------------|----------------|----------------|-----"
-                       "---"
-                       "--------|\n");
+                printf("VmRSS daemon = the daemon run's VmRSS minus the fake alone's. Heap = bytes in use "
+                       "in "
+                       "every malloc arena and mmap()ed chunk (malloc_info); heap daemon = the daemon run's "
+                       "minus the fake alone's: the daemon's own live data (model, maps, caches), whatever "
+                       "thread allocated it. Main arena = the daemon thread's.\n\n");
+                printf("| %-6s | %-12s | %11s | %11s | %11s | %11s | %11s | %11s | %9s |\n", "VFs", "layout",
+                       "VmRSS total", "VmRSS fake", "VmRSS dmn", "heap run", "heap fake", "heap dmn",
+                       "per VF");
+                printf("|--------|--------------|-------------|-------------|-------------|-------------|---"
+                       "-"
+                       "---------|-------------|-----------|\n");
                 for (size_t k = 0; k < ELEMENTSOF(mem); k++) {
                         Sample d = {}, b = {};
                         char layout[32];
@@ -689,9 +797,14 @@ int main(int argc, char *argv[])
                                 return 1;
                         }
                         snprintf(layout, sizeof(layout), "%u PF x %u", mem[k].n_pfs, mem[k].num_vfs);
-                        printf("| %8u | %-13s | %10ld KiB | %10ld KiB | %10ld KiB | %10ld KiB |\n",
-                               mem[k].n_pfs * mem[k].num_vfs, layout, d.hwm_kb, d.rss_kb, b.rss_kb,
-                               d.rss_kb - b.rss_kb);
+                        printf("| %6u | %-12s | %7ld KiB | %7ld KiB | %7ld KiB | %7ld KiB | %7ld KiB | %7ld "
+                               "KiB | %5.2f KiB |\n",
+                               mem[k].n_pfs * mem[k].num_vfs, layout, d.rss_kb, b.rss_kb,
+                               d.rss_kb - b.rss_kb, d.heap_all_used_kb, b.heap_all_used_kb,
+                               d.heap_all_used_kb - b.heap_all_used_kb,
+                               mem[k].num_vfs ? (double) (d.heap_all_used_kb - b.heap_all_used_kb) /
+                                                        (mem[k].n_pfs * mem[k].num_vfs)
+                                              : 0.0);
                 }
                 printf("\n");
         }

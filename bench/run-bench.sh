@@ -42,10 +42,14 @@ for entry in "${benches[@]}"; do
         if [[ $kind == umockdev ]]; then
                 TMPDIR=$tmp LD_PRELOAD=$preload "$exe" "$@" || status=1
         elif [[ $kind == bus ]]; then
+                # The bus bench takes --pfs (default 16) of the extra arguments, not the others.
+                pfs=()
+                for a in "$@"; do [[ $a == --pfs=* ]] && pfs=("$a"); done
                 # Drives tests/sriovd-test-daemon (preloaded by the bench itself) over a private
                 # bus; leases go to the real disk under the build dir, as durable leases would.
                 TMPDIR=$tmp "$exe" --daemon="$builddir/tests/sriovd-test-daemon" --preload="$preload" \
-                        --sriovd="$builddir/daemon/sriovd" --state-dir="$builddir/bench/bench-bus-state" ||
+                        --sriovd="$builddir/daemon/sriovd" --state-dir="$builddir/bench/bench-bus-state" \
+                        "${pfs[@]}" ||
                         status=1
         else
                 "$exe" "$@" || status=1

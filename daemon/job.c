@@ -24,23 +24,24 @@ struct JobRunner {
 static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         JobRunner *r = userdata;
-        Job *jobs[64];
+        Job *j;
         ssize_t n;
 
-        /* Each finished worker writes its Job pointer: atomic, as it is smaller than PIPE_BUF. */
-        n = read(fd, jobs, sizeof(jobs));
+        /* Each finished worker writes its Job pointer: atomic, as it is smaller than PIPE_BUF.
+         * One per dispatch: a job's completion may be a PF's worth of work (its new VFs read
+         * and configured), and the loop serves other sources between two; the pipe stays
+         * readable for the next. */
+        n = read(fd, &j, sizeof(j));
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : log_error_errno(errno, "Job pipe failed: %m");
-        for (size_t i = 0; i < (size_t) n / sizeof(Job *); i++) {
-                Job *j = jobs[i];
-
-                r->n_active--;
-                if (j->done)
-                        j->done(j->userdata, j->result);
-                if (j->free_func)
-                        j->free_func(j->userdata);
-                free(j);
-        }
+        if (n != (ssize_t) sizeof(j))
+                return 0;
+        r->n_active--;
+        if (j->done)
+                j->done(j->userdata, j->result);
+        if (j->free_func)
+                j->free_func(j->userdata);
+        free(j);
         return 0;
 }
 

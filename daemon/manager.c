@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <limits.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
@@ -125,6 +126,7 @@ int manager_new(const ManagerOptions *o, Manager **ret)
         (void) sd_event_source_set_priority(m->pools_source, SD_EVENT_PRIORITY_IDLE + 2);
         (void) sd_event_source_set_description(m->pools_source, "pools");
         m->state = MANAGER_STATE_STARTING;
+        m->vf_reads_left = MANAGER_VF_READS_PER_PASS;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -347,27 +349,62 @@ void manager_remove_pf(Manager *m, PhysicalFunction *pf)
 
 /* ---- events ----------------------------------------------------------------------------- */
 
-static PhysicalFunction *pf_of_pci_device(Manager *m, struct udev_device *d)
+/* The PF of a PCI device (or netdevsim device) given by its syspath: itself, the PF of a
+ * known VF, or the PF its physfn link names (a VF not in the model yet). */
+static PhysicalFunction *pf_of_device(Manager *m, const char *syspath)
 {
-        PhysicalFunction *pf = manager_get_pf(m, udev_device_get_sysname(d));
+        const char *name = path_basename(syspath);
+        PhysicalFunction *pf = manager_get_pf(m, name);
         VirtualFunction *vf;
+        _cleanup_free_ char *physfn = NULL;
 
         if (pf)
                 return pf;
-        vf = manager_get_vf(m, udev_device_get_sysname(d));
+        vf = manager_get_vf(m, name);
         if (vf)
                 return vf->pf;
-        /* A VF we have not seen yet: its physfn names the PF. At "add" the link may not be
-         * there yet (the kernel creates it right after); the later "bind" carries it. */
-        {
-                const char *sp = udev_device_get_syspath(d);
-                _cleanup_free_ char *physfn = NULL;
-                char *target = NULL;
+        /* At "add" the link may not be there yet (the kernel creates it right after); the
+         * later "change" and "bind" carry it. */
+        if (sysfs_read_link_attr(syspath, "physfn", &physfn) < 0)
+                return NULL;
+        return manager_get_pf(m, physfn);
+}
 
-                if (sp && sysfs_read_link_attr(sp, "physfn", &physfn) >= 0)
-                        target = physfn;
-                return target ? manager_get_pf(m, target) : NULL;
-        }
+/* The device a class device sits on: a netdev or RDMA device of a PF or VF is
+ * <device>/<subsystem>/<name>, so its path names the device without a walk through udev
+ * (which reads every ancestor). NULL if the path has another shape. */
+static char *class_device_parent(struct udev_device *d, const char *subsystem)
+{
+        const char *sp = udev_device_get_syspath(d), *name, *class;
+        size_t len = strlen(subsystem);
+
+        name = sp ? strrchr(sp, '/') : NULL;
+        class = name && name > sp ? memrchr(sp, '/', name - sp) : NULL;
+        if (!class || (size_t) (name - class - 1) != len || strncmp(class + 1, subsystem, len) != 0)
+                return NULL;
+        return strndup(sp, class - sp);
+}
+
+/* A uevent the VF's last whole read has seen already (pf.c: the seqnum read before it): VF
+ * creation's burst arrives after the new VFs were read, and would re-read each VF up to four
+ * times for nothing. Events without a seqnum always count. */
+static bool vf_event_seen(const VirtualFunction *vf, struct udev_device *d)
+{
+        unsigned long long seqnum = udev_device_get_seqnum(d);
+
+        return seqnum > 0 && seqnum <= vf->seqnum_read;
+}
+
+/* What a uevent on a VF's own PCI device can change (VfRefresh, vf.h). */
+static unsigned vf_event_parts(const char *action)
+{
+        if (streq(action, "bind") || streq(action, "unbind"))
+                return VF_REFRESH_DRIVER;
+        if (streq(action, "add"))
+                return VF_REFRESH_ALL;
+        /* "change": the kernel's after creating the VF's links, AER recovery, or udevadm
+         * trigger; whatever asked, the facts that can move are re-read (the NUMA node cannot). */
+        return VF_REFRESH_DRIVER | VF_REFRESH_NETDEV;
 }
 
 static void pf_vfs_stale(Manager *m, PhysicalFunction *pf, const char *action, struct udev_device *d)
@@ -413,35 +450,51 @@ static void on_udev_event(void *userdata, const char *action, struct udev_device
                         (void) manager_add_pf(m, udev_device_get_syspath(d), NULL);
                         return;
                 }
-                pf = pf_of_pci_device(m, d);
+                pf = udev_device_get_syspath(d) ? pf_of_device(m, udev_device_get_syspath(d)) : NULL;
                 if (!pf)
                         return;
                 if (!streq(pf->pci, pci)) {
                         VirtualFunction *vf = manager_get_vf(m, pci);
 
-                        /* A VF's own event: re-read that VF (or find the new one), not the
-                         * whole PF; VF creation sends several events per VF. */
+                        /* A VF's own event: re-read what it can change of that VF (or find
+                         * the new one), not the whole PF; VF creation sends several events
+                         * per VF, and those of one loop iteration cost one read. */
                         if (vf && streq(action, "remove"))
                                 pf_remove_vf(pf, vf->index);
+                        else if (vf && vf_event_seen(vf, d))
+                                return;
                         else if (vf)
-                                vf->stale = true;
+                                vf->stale |= vf_event_parts(action);
                         pf_vfs_stale(m, pf, action, d);
                         return;
                 }
         } else {
-                struct udev_device *parent = udev_device_sriov_parent(d);
+                _cleanup_free_ char *parent = class_device_parent(d, subsystem);
                 VirtualFunction *vf;
 
-                if (!parent)
-                        return; /* soft devices (rxe on a VF netdev) are handled by RDMA mapping */
-                pf = pf_of_pci_device(m, parent);
-                if (!pf)
-                        return;
-                if (!streq(pf->pci, udev_device_get_sysname(parent))) {
-                        /* On a VF: its netdev or RDMA device; the PF's VF table is unchanged. */
-                        vf = manager_get_vf(m, udev_device_get_sysname(parent));
-                        if (vf)
-                                vf->stale = true;
+                pf = parent ? pf_of_device(m, parent) : NULL;
+                if (!pf) {
+                        /* Another shape of path (or a device that is none of ours): ask udev. */
+                        struct udev_device *p = udev_device_sriov_parent(d);
+
+                        if (!p)
+                                return; /* soft devices (rxe on a VF netdev) are handled by RDMA mapping */
+                        free(parent);
+                        parent = strdup(strempty(udev_device_get_syspath(p)));
+                        if (!parent)
+                                return (void) log_oom();
+                        pf = pf_of_device(m, parent);
+                        if (!pf)
+                                return;
+                }
+                if (!streq(pf->pci, path_basename(parent))) {
+                        /* On a VF: its netdev (re-read it) or RDMA device (the RDMA mapping
+                         * re-reads that); the PF's VF table is unchanged. */
+                        vf = manager_get_vf(m, path_basename(parent));
+                        if (vf && vf_event_seen(vf, d))
+                                return;
+                        if (vf && streq(subsystem, "net"))
+                                vf->stale |= VF_REFRESH_NETDEV;
                         pf_vfs_stale(m, pf, action, d);
                         return;
                 }
@@ -515,12 +568,15 @@ static void on_link_event(Netlink *nl, const LinkInfo *link, bool removed, void 
                 VirtualFunction *vf = hashmap_get(m->vf_ifindexes, UINT_TO_PTR(link->ifindex));
 
                 /* A VF driver can change its MAC or MTU through the PF's mailbox, which
-                 * notifies only the VF's netdev: re-read the VF (its MTU) and the PF's table. */
+                 * notifies only the VF's netdev: re-read the PF's table, and the VF's netdev
+                 * if the notification shows it moved (name, MTU). */
                 if (!vf)
                         return;
-                vf->stale = true;
                 pf = vf->pf;
-                pf->vfs_stale = true;
+                if (removed || !streq_ptr(vf->ifname, link->ifname) || vf->mtu != link->mtu) {
+                        vf->stale |= VF_REFRESH_NETDEV;
+                        pf->vfs_stale = true;
+                }
         }
         /* VF settings are not in the notification: re-read them before planning (this is
          * how drift made with "ip link set ... vf" is noticed and corrected). */
@@ -547,8 +603,13 @@ void manager_resync(Manager *m)
 
         m->rdma_stale = true;
         HASHMAP_FOREACH(pf, m->pfs) {
+                VirtualFunction *vf;
+
                 pf->needs_refresh = true;
                 pf->link_stale = true;
+                /* Events were lost: every VF is read whole again. */
+                PF_FOREACH_VF(vf, pf)
+                        vf->stale = VF_REFRESH_ALL;
                 manager_pf_dirty(m, pf);
         }
         /* New PFs that appeared while we were deaf. */
@@ -686,6 +747,7 @@ static int on_reconcile(sd_event_source *s, void *userdata)
         PhysicalFunction *pf;
 
         m->n_reconcile_passes++;
+        m->vf_reads_left = MANAGER_VF_READS_PER_PASS;
         HASHMAP_FOREACH(pf, m->pfs)
                 (void) manager_refresh_pf(m, pf);
         /* After the refreshes (VFs and netdevs are current), before planning (VF health
@@ -693,7 +755,8 @@ static int on_reconcile(sd_event_source *s, void *userdata)
         if (m->rdma_stale)
                 (void) manager_refresh_rdma(m);
         HASHMAP_FOREACH(pf, m->pfs) {
-                if (pf->dirty)
+                /* VFs left unread (the pass's read budget ran out): planned once read. */
+                if (pf->dirty && !pf->vfs_stale)
                         reconcile_pf(pf);
         }
         manager_after_pass(m);
@@ -702,13 +765,21 @@ static int on_reconcile(sd_event_source *s, void *userdata)
 
 void manager_reconcile_pf_now(Manager *m, PhysicalFunction *pf)
 {
+        unsigned reads_left = m->vf_reads_left;
+
         m->n_reconcile_passes++;
+        /* Outside the pass budget: a PF whose numvfs job just ended reads all its new VFs and
+         * sends their batch now, not after udev's burst of their uevents (hot-plug latency).
+         * That is one PF's worth of work per iteration: job.c hands over one finished job
+         * per dispatch. */
+        m->vf_reads_left = UINT_MAX;
         if (manager_refresh_pf(m, pf)) {
                 if (m->rdma_stale)
                         (void) manager_refresh_rdma(m);
-                if (pf->dirty)
+                if (pf->dirty && !pf->vfs_stale)
                         reconcile_pf(pf);
         }
+        m->vf_reads_left = reads_left;
         manager_after_pass(m);
 }
 

@@ -105,6 +105,9 @@ struct Manager {
         sd_event_source *rdma_retry_source; /* rdma.c: soft RDMA devices not mapped yet */
         unsigned rdma_retries;
         ManagerState state;
+        /* VFs this reconcile pass may still read from sysfs (pf.c): the rest waits for the next
+         * pass, so VF creation on many PFs never holds the loop (and D-Bus) for long. */
+        unsigned vf_reads_left;
         uint64_t n_reconcile_runs;   /* reconcile_pf() calls */
         uint64_t n_reconcile_passes; /* reconcile loop iterations (benches) */
 
@@ -116,6 +119,10 @@ struct Manager {
         void *hooks_data;              /* the observer's own state (bus-util.c: the connection) */
         sd_event_source *pools_source; /* defer: recounts pools after changes (pool.c) */
 };
+
+/* VFs read (whole, or their stale parts) per reconcile pass: 128 VFs are ~1,000 sysfs
+ * reads, a few ms on a real kernel. */
+#define MANAGER_VF_READS_PER_PASS 128u
 
 int manager_new(const ManagerOptions *o, Manager **ret);
 Manager *manager_free(Manager *m);

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <dirent.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -107,6 +106,7 @@ int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, Virtual
         if (r < 0)
                 return r;
         (void) vf_refresh(vf);
+        vf->seqnum_read = pf->seqnum;
         vf_set_layout(vf, pf->config ? pf_config_vf_layout(pf->config, index) : NULL);
         r = hashmap_put(m->vfs, vf->pci, vf);
         if (r < 0)
@@ -151,37 +151,54 @@ unsigned pf_count_vfs(const PhysicalFunction *pf)
 
 static int first_netdev(const char *syspath, char **ret_ifname, int *ret_ifindex)
 {
-        _cleanup_free_ char *p = path_join(syspath, "net");
-        _cleanup_free_ char *name = NULL;
-        struct dirent *de;
-        DIR *d;
-        int ifindex = 0;
+        _cleanup_free_ char *name = NULL, *p = NULL, *ndev = NULL;
+        int ifindex = 0, r;
 
-        if (!p)
-                return -ENOMEM;
-        d = opendir(p);
-        if (!d)
-                return negative_errno();
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.') {
-                        name = strdup(de->d_name);
-                        break;
-                }
-        closedir(d);
-        if (!name)
-                return -ENOENT;
-        {
-                _cleanup_free_ char *ndev = path_join(p, name);
-
-                if (ndev)
-                        (void) sysfs_read_attr_int(ndev, "ifindex", &ifindex);
-        }
+        r = sysfs_first_entry(syspath, "net", &name);
+        if (r < 0)
+                return r;
+        p = path_join(syspath, "net");
+        ndev = p ? path_join(p, name) : NULL;
+        if (ndev)
+                (void) sysfs_read_attr_int(ndev, "ifindex", &ifindex);
         *ret_ifname = TAKE_PTR(name);
         *ret_ifindex = ifindex;
         return 0;
 }
 
-/* VF slot i < sriov_numvfs: virtfnI names the VF's PCI address. */
+/* Re-reads what events marked stale of a known VF. A whole read sees every uevent numbered
+ * before the refresh began: those still on their way (VF creation's burst, which udev
+ * delivers after we read the new VFs) are dropped as old when they come (manager.c). */
+static void pf_reread_vf(PhysicalFunction *pf, VirtualFunction *vf)
+{
+        unsigned what = vf->stale;
+
+        if (!what)
+                return;
+        if (vf_refresh_parts(vf, what) > 0)
+                manager_vf_changed(pf->manager, vf);
+        if (what == VF_REFRESH_ALL)
+                vf->seqnum_read = pf->seqnum;
+}
+
+/* Whether this pass may read one more VF (manager.h): what is not read now stays marked
+ * (an empty slot, a stale VF) for the next pass, which the PF being dirty brings. */
+static bool pf_may_read_vf(PhysicalFunction *pf)
+{
+        Manager *m = pf->manager;
+
+        if (m->vf_reads_left > 0) {
+                m->vf_reads_left--;
+                return true;
+        }
+        pf->vfs_stale = true;
+        manager_pf_dirty(m, pf);
+        return false;
+}
+
+/* An empty or stale VF slot i < sriov_numvfs: virtfnI names the VF's PCI address. A new VF
+ * is read whole; the same VF as before re-reads only what events marked stale since its last
+ * read: the PF's own events (sriov_numvfs changed, a job ended) change nothing of a VF's. */
 static int pf_refresh_slot(PhysicalFunction *pf, unsigned i)
 {
         _cleanup_free_ char *syspath = NULL;
@@ -192,6 +209,8 @@ static int pf_refresh_slot(PhysicalFunction *pf, unsigned i)
 
         if (pf->vfs_without_devices)
                 return vf ? 0 : pf_add_vf(pf, i, NULL, NULL);
+        if (!pf_may_read_vf(pf))
+                return 0;
 
         snprintf(attr, sizeof(attr), "virtfn%u", i);
         /* One readlink names the VF and its syspath: asking libudev cost ~60 syscalls per VF,
@@ -212,8 +231,7 @@ static int pf_refresh_slot(PhysicalFunction *pf, unsigned i)
         name = path_basename(syspath);
         /* The same function as before: nothing new to register. */
         if (vf && streq(vf->pci, name)) {
-                if (vf_refresh(vf) > 0)
-                        manager_vf_changed(pf->manager, vf);
+                pf_reread_vf(pf, vf);
                 return 0;
         }
         if (access(syspath, F_OK) < 0) {
@@ -246,6 +264,9 @@ int pf_refresh(PhysicalFunction *pf)
         uint64_t speed = pf->link_speed;
         bool changed = false;
 
+        /* First: what is read below has seen every uevent up to this one. */
+        if (sysfs_read_uevent_seqnum(&pf->seqnum) < 0)
+                pf->seqnum = 0;
         r = sysfs_read_attr_u32(pf->syspath, "sriov_totalvfs", &total);
         if (r < 0 && !pf->vfs_without_devices)
                 return r; /* gone, or not SR-IOV capable anymore */
@@ -332,7 +353,9 @@ int pf_refresh(PhysicalFunction *pf)
         changed |= free_and_strdup(&pf->ifname, ifname) > 0;
         pf_set_ifindex(pf, ifindex);
 
-        /* VFs: virtfnN links for N < sriov_numvfs; anything above is gone. */
+        /* VFs: virtfnN links for N < sriov_numvfs; anything above is gone. A known VF with
+         * nothing stale is the one its slot held: its "remove" uevent would have taken it out
+         * (after lost events manager_resync() marks every VF stale, and its slot is looked at). */
         r = pf_grow_slots(pf, MAX(total, num));
         if (r < 0)
                 return r;
@@ -342,6 +365,8 @@ int pf_refresh(PhysicalFunction *pf)
                         pf_remove_vf(pf, i);
                         continue;
                 }
+                if (pf->vfs[i] && !pf->vfs[i]->stale)
+                        continue;
                 r = pf_refresh_slot(pf, i);
                 if (r < 0)
                         return r;
@@ -354,6 +379,8 @@ int pf_refresh_vfs(PhysicalFunction *pf)
         uint32_t num;
         int r;
 
+        if (sysfs_read_uevent_seqnum(&pf->seqnum) < 0)
+                pf->seqnum = 0;
         r = sysfs_read_attr_u32(pf->syspath, "sriov_numvfs", &num);
         if (r < 0)
                 return r;
@@ -361,8 +388,15 @@ int pf_refresh_vfs(PhysicalFunction *pf)
                 return pf_refresh(pf);
         pf->vfs_stale = false;
         for (unsigned i = 0; i < num; i++) {
-                if (pf->vfs[i] && !pf->vfs[i]->stale)
+                VirtualFunction *vf = pf->vfs[i];
+
+                /* A known VF leaves with its "remove" uevent (or sriov_numvfs changes, above):
+                 * its slot needs no look, only what its events marked stale. */
+                if (vf) {
+                        if (vf->stale && pf_may_read_vf(pf))
+                                pf_reread_vf(pf, vf);
                         continue;
+                }
                 r = pf_refresh_slot(pf, i);
                 if (r < 0)
                         return r;

@@ -58,6 +58,7 @@ struct PhysicalFunction {
         bool link_stale;     /* re-read the VF settings before planning */
         bool needs_refresh;  /* re-read the device model (uevent seen) */
         bool vfs_stale;      /* uevents of some VFs: re-read those and the empty slots only */
+        uint64_t seqnum;     /* the kernel's uevent seqnum when the last refresh began (0: unknown) */
         bool job_running;    /* a blocking write runs in a worker (ours, or a removed namesake's) */
         uint64_t generation; /* unique per PF object: a job's result finds only its own PF */
         bool pools_known;    /* its declaration was looked up: VF pools are what they will be */
@@ -74,9 +75,11 @@ int pf_new(Manager *m, const char *syspath, PhysicalFunction **ret);
 PhysicalFunction *pf_free(PhysicalFunction *pf);
 DEFINE_TRIVIAL_CLEANUP_FUNC(PhysicalFunction *, pf_free);
 
-/* Re-reads attributes, netdev, and the set of VFs from sysfs/udev. Returns > 0 when a
- * property the PF shows (driver, counts, NUMA node, netdev, link speed, names) moved: the
- * caller announces it (manager_pf_changed()); VFs that moved are announced here. */
+/* Re-reads attributes, netdev, and the set of VFs from sysfs/udev: new VFs whole, known ones
+ * only in the parts their events marked stale (VfRefresh; manager_resync() marks them all).
+ * Returns > 0 when a property the PF shows (driver, counts, NUMA node, netdev, link speed,
+ * names) moved: the caller announces it (manager_pf_changed()); VFs that moved are announced
+ * here. */
 int pf_refresh(PhysicalFunction *pf);
 /* Cheaper: re-reads only VFs marked stale and slots still empty (falls back to pf_refresh()
  * if sriov_numvfs changed). VF creation sends several uevents per VF; this keeps each

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <spawn.h>
@@ -62,7 +65,7 @@ static const SysfsOps real_ops = {
 
 static const SysfsOps *ops = &real_ops;
 static void *ops_userdata;
-static _Atomic uint64_t write_count;
+static _Atomic uint64_t write_count, read_count;
 
 void sysfs_set_ops(const SysfsOps *o, void *userdata)
 {
@@ -93,13 +96,33 @@ int sysfs_write_attr_u32(const char *syspath, const char *attr, uint32_t value)
         return sysfs_write_attr(syspath, attr, buf);
 }
 
+/* An attribute is one short line: open, one read, close. stdio would add an fstat, a second
+ * read for EOF and a buffer allocation to every attribute of every VF. */
 int sysfs_read_attr(const char *syspath, const char *attr, char **ret)
 {
         _cleanup_free_ char *p = path_join(syspath, attr);
+        _cleanup_close_ int fd = -EBADF;
+        char buf[4096];
+        ssize_t n;
+        char *s;
 
         if (!p)
                 return -ENOMEM;
-        return read_one_line_file(p, ret);
+        atomic_fetch_add(&read_count, 1);
+        fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return negative_errno();
+        buf[n] = 0;
+        /* The first line, without its newline (an empty file is an empty value). */
+        buf[strcspn(buf, "\r\n")] = 0;
+        s = strdup(buf);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
 }
 
 int sysfs_read_attr_u32(const char *syspath, const char *attr, uint32_t *ret)
@@ -130,6 +153,7 @@ int sysfs_read_link_attr(const char *syspath, const char *attr, char **ret)
 
         if (!p)
                 return -ENOMEM;
+        atomic_fetch_add(&read_count, 1);
         return readlink_basename(p, ret);
 }
 
@@ -143,6 +167,7 @@ int sysfs_read_link_path(const char *syspath, const char *attr, char **ret)
 
         if (!p)
                 return -ENOMEM;
+        atomic_fetch_add(&read_count, 1);
         k = readlink(p, buf, sizeof(buf) - 1);
         if (k < 0)
                 return negative_errno();
@@ -182,6 +207,47 @@ int sysfs_read_link_path(const char *syspath, const char *attr, char **ret)
         return 0;
 }
 
+int sysfs_first_entry(const char *syspath, const char *dir, char **ret)
+{
+        _cleanup_free_ char *p = path_join(syspath, dir);
+        struct dirent *de;
+        DIR *d;
+        int r = -ENOENT;
+
+        if (!p)
+                return -ENOMEM;
+        atomic_fetch_add(&read_count, 1);
+        d = opendir(p);
+        if (!d)
+                return negative_errno();
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.') {
+                        *ret = strdup(de->d_name);
+                        r = *ret ? 0 : -ENOMEM;
+                        break;
+                }
+        closedir(d);
+        return r;
+}
+
+int sysfs_read_uevent_seqnum(uint64_t *ret)
+{
+        _cleanup_free_ char *s = NULL;
+        unsigned long long v;
+        char *end;
+        int r;
+
+        r = sysfs_read_attr("/sys/kernel", "uevent_seqnum", &s);
+        if (r < 0)
+                return r;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno > 0 || end == s || *end || !isdigit((unsigned char) s[0]))
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
 int sysfs_load_module(const char *name)
 {
         return ops->load_module ? ops->load_module(ops_userdata, name) : real_load_module(NULL, name);
@@ -190,4 +256,9 @@ int sysfs_load_module(const char *name)
 uint64_t sysfs_get_write_count(void)
 {
         return atomic_load(&write_count);
+}
+
+uint64_t sysfs_get_read_count(void)
+{
+        return atomic_load(&read_count);
 }

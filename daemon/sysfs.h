@@ -35,9 +35,18 @@ int sysfs_read_attr_int(const char *syspath, const char *attr, int *ret);
 int sysfs_read_link_attr(const char *syspath, const char *attr, char **ret);
 /* The device a relative link attribute (virtfnN, physfn) points to, as a syspath. */
 int sysfs_read_link_path(const char *syspath, const char *attr, char **ret);
+/* The first entry (not "." or "..") of the directory syspath/dir, e.g. a device's "net": one
+ * getdents instead of a udev enumeration. -ENOENT if empty or absent. */
+int sysfs_first_entry(const char *syspath, const char *dir, char **ret);
+/* The number of the kernel's last uevent. The kernel changes sysfs first, then numbers and
+ * sends the event: whatever is read after this number was read has seen every event up to
+ * it. */
+int sysfs_read_uevent_seqnum(uint64_t *ret);
 
 /* Loads a module through the ops (modprobe on a real system). Blocks: call off the loop. */
 int sysfs_load_module(const char *name);
 
-/* Counters for tests and benches (all writes through the seam). */
+/* Counters for tests and benches: all writes through the seam; reads are the sysfs_read_*()
+ * and sysfs_first_entry() calls (one file, link or directory each). */
 uint64_t sysfs_get_write_count(void);
+uint64_t sysfs_get_read_count(void);

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
@@ -43,8 +42,8 @@ int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFun
         } else
                 /* A VF with no device (netdevsim): named after its PF and index. */
                 (void) asprintf_safe(&vf->pci, "%s-vf%u", pf->pci, index);
-        vf->pool = strdup("");
-        if ((syspath && !vf->syspath) || !vf->pci || !vf->pool)
+        vf->pool = "";
+        if ((syspath && !vf->syspath) || !vf->pci)
                 return -ENOMEM;
         *ret = TAKE_PTR(vf);
         return 0;
@@ -63,7 +62,6 @@ VirtualFunction *vf_free(VirtualFunction *vf)
         free(vf->vfio_device);
         free(vf->vfio_cdev);
         free(vf->rdma_device);
-        free(vf->pool);
         free(vf->owner);
         free(vf->last_error);
         free(vf->bus_path);
@@ -75,30 +73,6 @@ VirtualFunction *vf_free(VirtualFunction *vf)
 const char *vf_name(const VirtualFunction *vf)
 {
         return vf->ifname ?: vf->pci;
-}
-
-/* The first entry of a class directory below the device ("net", "infiniband"): one
- * getdents instead of a udev enumeration per VF. */
-static int first_child(const char *syspath, const char *class, char **ret)
-{
-        _cleanup_free_ char *p = path_join(syspath, class);
-        DIR *d;
-        struct dirent *de;
-        int r = -ENOENT;
-
-        if (!p)
-                return -ENOMEM;
-        d = opendir(p);
-        if (!d)
-                return negative_errno();
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.') {
-                        *ret = strdup(de->d_name);
-                        r = *ret ? 0 : -ENOMEM;
-                        break;
-                }
-        closedir(d);
-        return r;
 }
 
 static void vf_set_ifindex(VirtualFunction *vf, int ifindex)
@@ -114,32 +88,21 @@ static void vf_set_ifindex(VirtualFunction *vf, int ifindex)
                 (void) hashmap_put(h, UINT_TO_PTR(ifindex), vf);
 }
 
-int vf_refresh(VirtualFunction *vf)
+/* Driver and what follows from it: a VFIO driver exposes the VF through its group node (or
+ * the iommufd cdev). The IOMMU group is read here too: in noiommu mode vfio-pci creates the
+ * group when it binds. */
+static bool vf_read_driver(VirtualFunction *vf)
 {
-        _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *ifname = NULL, *vfio = NULL,
-                            *cdev_name = NULL, *cdev = NULL;
-        int group_nr = -1, ifindex = 0, numa = -1;
-        uint32_t mtu = 0;
+        _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *vfio = NULL, *cdev_name = NULL,
+                            *cdev = NULL;
+        int group_nr = -1;
         bool changed = false;
 
-        vf->stale = false;
-        if (!vf->syspath)
-                return 0; /* nothing to read: it lives in the PF's VF table only */
         (void) sysfs_read_link_attr(vf->syspath, "driver", &driver);
         if (sysfs_read_attr(vf->syspath, "driver_override", &override) >= 0 && streq(override, "(null)"))
                 override = mfree(override);
         if (sysfs_read_link_attr(vf->syspath, "iommu_group", &group) >= 0)
                 (void) safe_atoi(group, &group_nr);
-        (void) sysfs_read_attr_int(vf->syspath, "numa_node", &numa);
-        if (first_child(vf->syspath, "net", &ifname) >= 0) {
-                _cleanup_free_ char *netpath = path_join(vf->syspath, "net");
-                _cleanup_free_ char *ndev = netpath ? path_join(netpath, ifname) : NULL;
-
-                if (ndev) {
-                        (void) sysfs_read_attr_int(ndev, "ifindex", &ifindex);
-                        (void) sysfs_read_attr_u32(ndev, "mtu", &mtu);
-                }
-        }
         if (vf_driver_is_vfio(driver)) {
                 if (group_nr >= 0) {
                         /* Without an IOMMU (enable_unsafe_noiommu_mode) the node is noiommu-N. */
@@ -149,34 +112,76 @@ int vf_refresh(VirtualFunction *vf)
                         if (!vfio)
                                 (void) asprintf_safe(&vfio, "/dev/vfio/%d", group_nr);
                 }
-                if (first_child(vf->syspath, "vfio-dev", &cdev_name) >= 0)
+                if (sysfs_first_entry(vf->syspath, "vfio-dev", &cdev_name) >= 0)
                         (void) asprintf_safe(&cdev, "/dev/vfio/devices/%s", cdev_name);
         }
-
         changed |= free_and_strdup(&vf->driver, driver) > 0;
         changed |= free_and_strdup(&vf->driver_override, override) > 0;
-        changed |= free_and_strdup(&vf->ifname, ifname) > 0;
         changed |= free_and_strdup(&vf->vfio_device, vfio) > 0;
         changed |= free_and_strdup(&vf->vfio_cdev, cdev) > 0;
-        changed |= vf->iommu_group != group_nr || vf->ifindex != ifindex || vf->numa_node != numa ||
-                   vf->mtu != mtu;
+        changed |= vf->iommu_group != group_nr;
         vf->iommu_group = group_nr;
+        return changed;
+}
+
+static bool vf_read_netdev(VirtualFunction *vf)
+{
+        _cleanup_free_ char *ifname = NULL;
+        int ifindex = 0;
+        uint32_t mtu = 0;
+        bool changed;
+
+        if (sysfs_first_entry(vf->syspath, "net", &ifname) >= 0) {
+                _cleanup_free_ char *netpath = path_join(vf->syspath, "net");
+                _cleanup_free_ char *ndev = netpath ? path_join(netpath, ifname) : NULL;
+
+                if (ndev) {
+                        (void) sysfs_read_attr_int(ndev, "ifindex", &ifindex);
+                        (void) sysfs_read_attr_u32(ndev, "mtu", &mtu);
+                }
+        }
+        changed = free_and_strdup(&vf->ifname, ifname) > 0;
+        changed |= vf->ifindex != ifindex || vf->mtu != mtu;
         vf_set_ifindex(vf, ifindex);
-        vf->numa_node = numa;
         vf->mtu = mtu;
         return changed;
 }
 
+int vf_refresh_parts(VirtualFunction *vf, unsigned what)
+{
+        bool changed = false;
+
+        vf->stale &= ~what;
+        if (!vf->syspath)
+                return 0; /* nothing to read: it lives in the PF's VF table only */
+        if (what & VF_REFRESH_DRIVER)
+                changed |= vf_read_driver(vf);
+        if (what & VF_REFRESH_NETDEV)
+                changed |= vf_read_netdev(vf);
+        if (what & VF_REFRESH_STATIC) {
+                int numa = -1;
+
+                (void) sysfs_read_attr_int(vf->syspath, "numa_node", &numa);
+                changed |= vf->numa_node != numa;
+                vf->numa_node = numa;
+        }
+        return changed;
+}
+
+int vf_refresh(VirtualFunction *vf)
+{
+        return vf_refresh_parts(vf, VF_REFRESH_ALL);
+}
+
 void vf_set_layout(VirtualFunction *vf, const VfLayout *layout)
 {
-        int r;
+        const char *pool = layout ? layout->pool : "";
+        bool changed = !streq(vf->pool, pool);
 
         vf->layout = layout;
-        r = free_and_strdup(&vf->pool, layout ? layout->pool : "");
-        if (r < 0)
-                log_oom();
+        vf->pool = pool;
         /* Pool is on the bus, and decides who may manage the VF's netdev. */
-        if (r > 0 && vf->pf && vf->pf->manager && vf->pf->vfs && vf->index < vf->pf->n_vf_slots &&
+        if (changed && vf->pf && vf->pf->manager && vf->pf->vfs && vf->index < vf->pf->n_vf_slots &&
             vf->pf->vfs[vf->index] == vf)
                 manager_vf_changed(vf->pf->manager, vf);
 }

@@ -19,6 +19,15 @@ typedef enum VfState {
         _VF_STATE_INVALID = -EINVAL,
 } VfState;
 
+/* What vf_refresh_parts() re-reads: each event re-reads what it can change (see the table in
+ * manager.c's on_udev_event()). */
+typedef enum VfRefresh {
+        VF_REFRESH_DRIVER = 1 << 0, /* driver, driver_override, IOMMU group, VFIO nodes: bind/unbind */
+        VF_REFRESH_NETDEV = 1 << 1, /* netdev name, ifindex, MTU: net add/remove/move, link events */
+        VF_REFRESH_STATIC = 1 << 2, /* NUMA node: fixed for the device's life, read when it appears */
+        VF_REFRESH_ALL = VF_REFRESH_DRIVER | VF_REFRESH_NETDEV | VF_REFRESH_STATIC,
+} VfRefresh;
+
 typedef struct VirtualFunction {
         PhysicalFunction *pf; /* weak: the PF owns its VFs */
         unsigned index;
@@ -44,7 +53,7 @@ typedef struct VirtualFunction {
 
         /* Declared, from the PF's config. */
         const VfLayout *layout; /* NULL: not covered by any range */
-        char *pool;             /* never NULL */
+        const char *pool;       /* the layout's (it outlives the VF's use of it); "" without one */
 
         /* Settings the driver refused (EOPNOTSUPP/EINVAL): not retried until the PF resets. */
         uint32_t unsupported;
@@ -58,7 +67,10 @@ typedef struct VirtualFunction {
         /* Consumer: while allocated, MAC and VLAN belong to it. */
         char *owner;
         bool allocated;
-        bool stale; /* a uevent concerned it: re-read at the next pass (pf_refresh_vfs) */
+        /* VfRefresh parts events asked for since the last read: re-read at the next pass
+         * (pf_refresh_vfs), once however many events asked. */
+        uint8_t stale;
+        uint64_t seqnum_read; /* uevents up to this kernel seqnum came before its last whole read */
 
         VfState state;
         char *last_error;
@@ -73,8 +85,10 @@ int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFun
 VirtualFunction *vf_free(VirtualFunction *vf);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VirtualFunction *, vf_free);
 
-/* Re-reads driver, iommu group, netdev and NUMA node from sysfs/udev. */
+/* Re-reads driver, iommu group, netdev and NUMA node from sysfs. > 0 if any moved. */
 int vf_refresh(VirtualFunction *vf);
+/* The same for some parts only (VfRefresh bits); clears them from vf->stale. */
+int vf_refresh_parts(VirtualFunction *vf, unsigned what);
 void vf_set_layout(VirtualFunction *vf, const VfLayout *layout);
 void vf_set_state(VirtualFunction *vf, VfState state, const char *error_fmt, ...) _printf_(3, 4);
 

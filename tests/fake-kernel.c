@@ -372,6 +372,19 @@ static char *fk_subsystem(FakeKernel *fk, const char *syspath)
         return strdup(path_basename(buf));
 }
 
+/* /sys/kernel/uevent_seqnum, numbered as the kernel does: after the change the event
+ * announces. Replaced whole, so a reader never sees half a number. */
+static void fk_write_seqnum(FakeKernel *fk)
+{
+        _cleanup_free_ char *p = fk_real(fk, "/sys/kernel/uevent_seqnum"),
+                            *tmp = fk_real(fk, "/sys/kernel/uevent_seqnum.new");
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%" PRIu64 "\n", fk->seqnum);
+        if (!p || !tmp || fk_write_file(fk, "/sys/kernel/uevent_seqnum.new", buf) < 0 || rename(tmp, p) < 0)
+                log_debug("fake-kernel: cannot write uevent_seqnum");
+}
+
 static void fk_uevent(FakeKernel *fk, const char *syspath, const char *action)
 {
         _cleanup_free_ char *subsystem = fk_subsystem(fk, syspath), *props = NULL, *uevent = NULL,
@@ -403,6 +416,7 @@ static void fk_uevent(FakeKernel *fk, const char *syspath, const char *action)
         }
         if (fclose(f) != 0)
                 return;
+        fk_write_seqnum(fk);
 
         h.magic = htonl(0xfeedcafe);
         h.header_size = sizeof(h);

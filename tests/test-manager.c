@@ -14,6 +14,7 @@
 #include "pool.h"
 #include "reconcile.h"
 #include "stable.h"
+#include "sysfs.h"
 #include "util.h"
 
 #define SEC 1000000ULL
@@ -631,6 +632,94 @@ TEST(allocation_prefers_numa_and_health)
         ASSERT_ERROR(pool_pick_vf(m, "b", &h, &vf), EBUSY);
 }
 
+/* 256 VFs: every VF read whole once (7 files) and its virtfn link once, however many of
+ * the four uevents of its creation (pci add, change, net add, bind) come after that read. A
+ * numvfs job's end reads its PF's new VFs at once (their batch follows); a resync (events
+ * lost) reads every VF whole again, the facts no event announces included, never more than
+ * MANAGER_VF_READS_PER_PASS VFs in one loop iteration. */
+static bool all_settled(Manager *m, void *userdata)
+{
+        return fake_substrate_settle(userdata, 0) == 1;
+}
+
+/* Runs the loop one iteration at a time (the wait included: it reads nothing) until settled;
+ * the most sysfs reads one iteration made, and in how many iterations VFs were read. */
+static void settle_counting_reads(FakeSubstrate *s, uint64_t *ret_max, unsigned *ret_reading)
+{
+        *ret_max = 0;
+        *ret_reading = 0;
+        for (int i = 0; i < 200000 && !all_settled(s->manager, s); i++) {
+                uint64_t before = sysfs_get_read_count(), n;
+
+                ASSERT_OK(sd_event_run(s->manager->event, SEC));
+                n = sysfs_get_read_count() - before;
+                *ret_max = MAX(*ret_max, n);
+                *ret_reading += n >= 7; /* a VF read whole, at least */
+        }
+        ASSERT_EQ(all_settled(s->manager, s), true);
+}
+
+TEST(vf_reads_bounded_per_vf_and_per_iteration)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        FakePfSpec spec = {
+                .pci = "0000:10:00.0",
+                .vendor = 0x8086,
+                .device = 0x10c9,
+                .total_vfs = 256,
+                .numa_node = 1,
+                .driver = "igb",
+                .ifname = "enp16s0",
+                .ifindex = 116,
+                .vf_device = 0x10ca,
+                .vf_driver = "igbvf",
+                .vf_offset = 0x80, /* 256 VFs on this bus and the next, as in the bench */
+                .vf_stride = 1,
+        };
+        _cleanup_free_ char *vf_syspath = NULL;
+        uint64_t reads0, reads_max;
+        unsigned reading;
+        PhysicalFunction *pf;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_pf(s, &spec));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-big.conf",
+                "physical_functions = ( { match = { pci = \"0000:10:00.0\"; }; num_vfs = 256;\n"
+                "  vfs = ( { range = \"0-255\"; pool = \"p\"; vlan = 5; } ); } );\n"));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        reads0 = sysfs_get_read_count();
+        ASSERT_OK(manager_start(s->manager));
+        pf = manager_get_pf(s->manager, "0000:10:00.0");
+        ASSERT_TRUE(pf);
+        settle_counting_reads(s, &reads_max, &reading);
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        ASSERT_EQ(pf_count_vfs(pf), 256u);
+        ASSERT_EQ(kernel_vf(s, 116, 255).vlan, 5);
+        log_info("256 VFs created: %llu sysfs reads, at most %llu in one iteration",
+                 (unsigned long long) (sysfs_get_read_count() - reads0), (unsigned long long) reads_max);
+        /* 8 per VF (7 files + virtfnN) and the PF's own; re-reading a VF per uevent costs
+         * 3-7 more per event, 4 events per VF. */
+        ASSERT_TRUE(sysfs_get_read_count() - reads0 <= 9 * 256);
+        ASSERT_TRUE(reads_max <= 8 * 256 + 32);
+
+        /* No event says a VF's NUMA node changed; lost events make every VF be read again,
+         * a budget's worth per iteration. */
+        ASSERT_EQ(pf->vfs[200]->numa_node, 1);
+        ASSERT_OK(fake_kernel_vf_syspath(s->kernel, "0000:10:00.0", 200, &vf_syspath));
+        ASSERT_OK(fake_kernel_set_attr(s->kernel, vf_syspath, "numa_node", "0", NULL));
+        reads0 = sysfs_get_read_count();
+        manager_resync(s->manager);
+        settle_counting_reads(s, &reads_max, &reading);
+        log_info("resync of 256 VFs: %llu sysfs reads, at most %llu in one of %u iterations",
+                 (unsigned long long) (sysfs_get_read_count() - reads0), (unsigned long long) reads_max,
+                 reading);
+        ASSERT_EQ(pf->vfs[200]->numa_node, 0);
+        ASSERT_TRUE(sysfs_get_read_count() - reads0 >= 7 * 256); /* 7 files per VF */
+        ASSERT_TRUE(reads_max <= 8 * MANAGER_VF_READS_PER_PASS + 32);
+        ASSERT_TRUE(reading >= 2);
+}
+
 int main(void)
 {
         log_set_max_level(LOG_DEBUG);
@@ -652,5 +741,6 @@ int main(void)
         RUN(slow_nic_waits_for_events);
         RUN(blocking_write_keeps_loop_serving);
         RUN(allocation_prefers_numa_and_health);
+        RUN(vf_reads_bounded_per_vf_and_per_iteration);
         return 0;
 }
