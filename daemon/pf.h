@@ -59,7 +59,11 @@ struct PhysicalFunction {
         bool needs_refresh;  /* re-read the device model (uevent seen) */
         bool vfs_stale;      /* uevents of some VFs: re-read those and the empty slots only */
         bool job_running;    /* a blocking write runs in a worker (ours, or a removed namesake's) */
+        unsigned nl_steps;   /* netlink steps queued and unanswered (reconcile.c): busy until 0 */
+        bool nl_resume;      /* the next pass continues the one a netlink step interrupted */
+        uint64_t pass_start; /* n_reconcile_runs when the current chain of passes began */
         uint64_t generation; /* unique per PF object: a job's result finds only its own PF */
+        uint64_t config_generation; /* bumped by pf_set_config(): a late reply sees a reload */
         bool pools_known;    /* its declaration was looked up: VF pools are what they will be */
         unsigned n_failures; /* consecutive, for backoff */
         bool retry_failed;   /* this pass may retry what failed (backoff expired, config changed) */
@@ -82,7 +86,9 @@ int pf_refresh(PhysicalFunction *pf);
  * if sriov_numvfs changed). VF creation sends several uevents per VF; this keeps each
  * reconcile pass proportional to what changed, not to the PF's size. */
 int pf_refresh_vfs(PhysicalFunction *pf); /* > 0 as pf_refresh() */
-int pf_refresh_link(PhysicalFunction *pf);
+/* Takes l (the PF's RTM_GETLINK, NULL: none) as the observed VF table and announces every VF
+ * whose entry moved. The read itself is queued by the executor (reconcile_read_link()). */
+void pf_set_link(PhysicalFunction *pf, LinkInfo *l);
 int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret);
 void pf_remove_vf(PhysicalFunction *pf, unsigned index);
 void pf_identity(const PhysicalFunction *pf, PfIdentity *ret);

@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "fake-model.h"
+#include "reconcile.h"
 #include "tests.h"
 #include "util.h"
 
@@ -201,4 +202,28 @@ VirtualFunction *fake_model_add_vf(FakeModel *fm, PhysicalFunction *pf, unsigned
         }
         ASSERT_TRUE(pf_add_vf(pf, index, syspath, &vf) >= 0);
         return vf;
+}
+
+static bool pf_idle(Manager *m, void *userdata)
+{
+        PhysicalFunction *pf = userdata;
+
+        return !pf->dirty && !pf->job_running && pf->nl_steps == 0;
+}
+
+void fake_model_run_idle(FakeModel *fm, PhysicalFunction *pf)
+{
+        ASSERT_EQ(manager_run_until(fm->m, pf_idle, pf, 10 * 1000000ULL), 1);
+}
+
+void fake_model_read_link(FakeModel *fm, PhysicalFunction *pf)
+{
+        ASSERT_OK(reconcile_read_link(pf, true));
+        fake_model_run_idle(fm, pf);
+}
+
+void fake_model_reconcile(FakeModel *fm, PhysicalFunction *pf)
+{
+        reconcile_pf(pf);
+        fake_model_run_idle(fm, pf);
 }
