@@ -54,19 +54,19 @@ struct PhysicalFunction {
         char *last_error;
 
         /* Reconcile bookkeeping (reconcile.c). */
-        bool dirty;          /* something changed: run the reconciler */
-        bool link_stale;     /* re-read the VF settings before planning */
-        bool needs_refresh;  /* re-read the device model (uevent seen) */
-        bool vfs_stale;      /* uevents of some VFs: re-read those and the empty slots only */
-        bool job_running;    /* a blocking write runs in a worker (ours, or a removed namesake's) */
-        unsigned nl_steps;   /* netlink steps queued and unanswered (reconcile.c): busy until 0 */
-        bool nl_resume;      /* the next pass continues the one a netlink step interrupted */
-        uint64_t pass_start; /* n_reconcile_runs when the current chain of passes began */
-        uint64_t generation; /* unique per PF object: a job's result finds only its own PF */
+        bool dirty;                 /* something changed: run the reconciler */
+        bool link_stale;            /* re-read the VF settings before planning */
+        bool needs_refresh;         /* re-read the device model (uevent seen) */
+        bool vfs_stale;             /* uevents of some VFs: re-read those and the empty slots only */
+        bool job_running;           /* a blocking write runs in a worker (ours, or a removed namesake's) */
+        unsigned nl_steps;          /* netlink steps queued and unanswered (reconcile.c): busy until 0 */
+        bool nl_resume;             /* the next pass continues the one a netlink step interrupted */
+        uint64_t pass_start;        /* n_reconcile_runs when the current chain of passes began */
+        uint64_t generation;        /* unique per PF object: a job's result finds only its own PF */
         uint64_t config_generation; /* bumped by pf_set_config(): a late reply sees a reload */
-        bool pools_known;    /* its declaration was looked up: VF pools are what they will be */
-        unsigned n_failures; /* consecutive, for backoff */
-        bool retry_failed;   /* this pass may retry what failed (backoff expired, config changed) */
+        bool pools_known;           /* its declaration was looked up: VF pools are what they will be */
+        unsigned n_failures;        /* consecutive, for backoff */
+        bool retry_failed;          /* this pass may retry what failed (backoff expired, config changed) */
         sd_event_source *retry_source;
         sd_event_source *wait_source; /* deadline while waiting for VFs to appear */
         uint64_t changes;             /* count of applied changes, for tests/benches */

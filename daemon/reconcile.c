@@ -506,8 +506,11 @@ static void step_done(NetlinkStep *st)
         step_unlink(st);
         if (pf && pf->generation == st->generation) {
                 assert(pf->nl_steps > 0);
-                if (--pf->nl_steps == 0) {
+                /* A step the executor queued continues its chain of passes; the model's
+                 * re-read of the table (not fail_on_error) starts none. */
+                if (st->kind != STEP_READ_LINK || st->fail_on_error)
                         pf->nl_resume = true;
+                if (--pf->nl_steps == 0) {
                         manager_pf_dirty(st->manager, pf);
                 }
         }
@@ -723,7 +726,8 @@ static bool step_apply(NetlinkStep *st, PhysicalFunction *pf, int error, LinkInf
                         pf->link_stale = true;
                         break;
                 }
-                log_pf_full_errno(pf, LOG_DEBUG, error, "Batched VF update failed (%m), finishing VF by VF.");
+                log_pf_full_errno(pf, LOG_DEBUG, error,
+                                  "Batched VF update failed (%m), finishing VF by VF.");
                 /* The same step goes on as the re-read: queued again (or freed on failure). */
                 link_info_free(link);
                 step_unlink(st);

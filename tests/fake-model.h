@@ -30,8 +30,8 @@ PhysicalFunction *fake_model_add_pf(FakeModel *fm, const char *pci, const char *
 VirtualFunction *fake_model_add_vf(FakeModel *fm, PhysicalFunction *pf, unsigned index, const char *pci,
                                    const char *ifname, int ifindex, const char *driver, int iommu_group);
 
-/* Runs the loop until PF is idle: no pass pending, no job, no netlink step unanswered
- * (asserts it within 10 s). */
+/* Runs the loop until PF's netlink steps are answered and runs the passes they queue, until
+ * none is pending (asserts each wait ends within 10 s). */
 void fake_model_run_idle(FakeModel *fm, PhysicalFunction *pf);
 /* Re-reads PF's VF table from the fake kernel, on the queue as the daemon does, and waits. */
 void fake_model_read_link(FakeModel *fm, PhysicalFunction *pf);
