@@ -110,11 +110,19 @@ static int timed_recv_event(void *userdata, unsigned char **ret_buf)
         return r;
 }
 
+static int timed_reply_fd(void *userdata)
+{
+        TimedPeer *p = userdata;
+
+        return fake_netlink_transport.reply_fd(p->fake);
+}
+
 static const NetlinkTransport timed_transport = {
         .send = timed_send,
         .recv = timed_recv,
         .event_fd = timed_event_fd,
         .recv_event = timed_recv_event,
+        .reply_fd = timed_reply_fd,
 };
 
 /* ---- one sample ------------------------------------------------------------------------- */

@@ -61,6 +61,7 @@ struct PhysicalFunction {
         bool job_running;           /* a blocking write runs in a worker (ours, or a removed namesake's) */
         unsigned nl_steps;          /* netlink steps queued and unanswered (reconcile.c): busy until 0 */
         bool nl_resume;             /* the next pass continues the one a netlink step interrupted */
+        bool nl_failed;             /* a netlink reply failed the PF: its last step re-queues nothing */
         uint64_t pass_start;        /* n_reconcile_runs when the current chain of passes began */
         uint64_t generation;        /* unique per PF object: a job's result finds only its own PF */
         uint64_t config_generation; /* bumped by pf_set_config(): a late reply sees a reload */

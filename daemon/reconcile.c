@@ -511,7 +511,14 @@ static void step_done(NetlinkStep *st)
                 if (st->kind != STEP_READ_LINK || st->fail_on_error)
                         pf->nl_resume = true;
                 if (--pf->nl_steps == 0) {
-                        manager_pf_dirty(st->manager, pf);
+                        /* A step that failed the PF leaves it to its backoff timer or to a
+                         * change (config, device): no pass now, which would only send the
+                         * refused request again. */
+                        if (pf->nl_failed) {
+                                pf->nl_failed = false;
+                                pf->nl_resume = false;
+                        } else
+                                manager_pf_dirty(st->manager, pf);
                 }
         }
         step_free(st);
@@ -695,6 +702,13 @@ static void on_fallback_reply(NetlinkStep *st, PhysicalFunction *pf, int error)
                                      strerror(abs(error)));
 }
 
+/* A reply fails the PF (reconcile_pf_fail()), and its chain of passes ends there. */
+static void step_fail(PhysicalFunction *pf, int error, const char *what)
+{
+        reconcile_pf_fail(pf, error, what);
+        pf->nl_failed = true;
+}
+
 /* Applies one reply to the model. Returns false if the step was handed on (it stays pending
  * under another kind). */
 static bool step_apply(NetlinkStep *st, PhysicalFunction *pf, int error, LinkInfo *link)
@@ -707,11 +721,11 @@ static bool step_apply(NetlinkStep *st, PhysicalFunction *pf, int error, LinkInf
                 pf_set_link(pf, error < 0 ? NULL : TAKE_PTR(link));
                 manager_pf_link_read(m, pf);
                 if (error < 0 && st->fail_on_error)
-                        reconcile_pf_fail(pf, error, "applying VF settings");
+                        step_fail(pf, error, "applying VF settings");
                 break;
         case STEP_PF_MTU:
                 if (error < 0) {
-                        reconcile_pf_fail(pf, error, "setting PF mtu");
+                        step_fail(pf, error, "setting PF mtu");
                         break;
                 }
                 pf->link_stale = true;
@@ -728,24 +742,22 @@ static bool step_apply(NetlinkStep *st, PhysicalFunction *pf, int error, LinkInf
                 }
                 log_pf_full_errno(pf, LOG_DEBUG, error,
                                   "Batched VF update failed (%m), finishing VF by VF.");
-                /* The same step goes on as the re-read: queued again (or freed on failure). */
-                link_info_free(link);
-                step_unlink(st);
-                pf->nl_steps--;
+                /* The same step goes on as the re-read (still linked, still pending). */
                 st->kind = STEP_FALLBACK_READ;
-                r = step_queue(pf, st);
-                if (r < 0)
-                        reconcile_pf_fail(pf, r, "applying VF settings");
-                return false;
+                r = netlink_get_link_async(m->netlink, pf->ifindex, on_step_reply, st);
+                if (r >= 0)
+                        return false;
+                step_fail(pf, r, "applying VF settings");
+                break;
         case STEP_FALLBACK_READ:
                 pf_set_link(pf, error < 0 ? NULL : TAKE_PTR(link));
                 if (error < 0) {
-                        reconcile_pf_fail(pf, error, "applying VF settings");
+                        step_fail(pf, error, "applying VF settings");
                         break;
                 }
                 r = pf_queue_fallback(pf, st);
                 if (r < 0)
-                        reconcile_pf_fail(pf, r, "applying VF settings");
+                        step_fail(pf, r, "applying VF settings");
                 break;
         case STEP_SET_VFS_EACH:
                 on_fallback_reply(st, pf, error);
@@ -754,7 +766,7 @@ static bool step_apply(NetlinkStep *st, PhysicalFunction *pf, int error, LinkInf
                 /* The last answer: the table moved. */
                 pf->link_stale = true;
                 if (st->first_retriable)
-                        reconcile_pf_fail(pf, st->first_retriable, st->errors ?: "applying VF settings");
+                        step_fail(pf, st->first_retriable, st->errors ?: "applying VF settings");
                 break;
         case STEP_VF_MTU: {
                 VirtualFunction *vf = pf_vf(pf, st->vf);
