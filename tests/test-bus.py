@@ -815,9 +815,14 @@ def test_bus_answers_while_the_kernel_is_slow():
               'longest loop iteration %.2f ms (%.2f ms CPU)' %
               (len(reads), took, reads[len(reads) // 2] * 1000, p99 * 1000, slowest * 1000,
                max_usec / 1000, max_cpu_usec / 1000))
-        assert max_cpu_usec < 10000, 'a loop iteration took %.1f ms of CPU' % (max_cpu_usec / 1000)
-        assert p99 < 0.010, '1 %% of the D-Bus reads took %.1f ms or more' % (p99 * 1000)
-        assert slowest < 0.050, 'a D-Bus read took %.1f ms during the apply' % (slowest * 1000)
+        # Under ASan/UBSan the daemon's code runs 3-5x slower: the bounds stretch by 5 (said
+        # aloud), the 200 ms of a waiting loop stay far above them.
+        scale = 5 if 'libasan' in PRELOAD else 1
+        if scale > 1:
+            print('# sanitizer build: time bounds x%d (10 ms -> %d ms)' % (scale, 10 * scale))
+        assert max_cpu_usec < 10000 * scale, 'a loop iteration took %.1f ms of CPU' % (max_cpu_usec / 1000)
+        assert p99 < 0.010 * scale, '1 %% of the D-Bus reads took %.1f ms or more' % (p99 * 1000)
+        assert slowest < 0.050 * scale, 'a D-Bus read took %.1f ms during the apply' % (slowest * 1000)
         # Every VF ends with the new values, as observed in the kernel's table.
         objs = bus.managed()
         got = {objs[v][VF]['VLAN'] for v in vfs}
