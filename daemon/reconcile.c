@@ -502,6 +502,7 @@ static PhysicalFunction *step_pf(NetlinkStep *st)
 static void step_done(NetlinkStep *st)
 {
         PhysicalFunction *pf = manager_get_pf(st->manager, st->pci);
+        bool now = false;
 
         step_unlink(st);
         if (pf && pf->generation == st->generation) {
@@ -517,11 +518,19 @@ static void step_done(NetlinkStep *st)
                         if (pf->nl_failed) {
                                 pf->nl_failed = false;
                                 pf->nl_resume = false;
-                        } else
+                        } else {
                                 manager_pf_dirty(st->manager, pf);
+                                /* Its model is current (nothing to re-read from sysfs, RDMA
+                                 * mapped): the next pass runs now, not behind the events
+                                 * queued meanwhile (a burst of VF uevents). Those are read
+                                 * after it, as when the pass ran in one go. */
+                                now = !pf->needs_refresh && !pf->vfs_stale && !st->manager->rdma_stale;
+                        }
                 }
         }
         step_free(st);
+        if (now)
+                reconcile_pf(pf);
 }
 
 /* A verdict about the declaration the step was planned for still holds. */
