@@ -110,11 +110,19 @@ static int timed_recv_event(void *userdata, unsigned char **ret_buf)
         return r;
 }
 
+static int timed_reply_fd(void *userdata)
+{
+        TimedPeer *p = userdata;
+
+        return fake_netlink_transport.reply_fd(p->fake);
+}
+
 static const NetlinkTransport timed_transport = {
         .send = timed_send,
         .recv = timed_recv,
         .event_fd = timed_event_fd,
         .recv_event = timed_recv_event,
+        .reply_fd = timed_reply_fd,
 };
 
 /* ---- one sample ------------------------------------------------------------------------- */
@@ -423,8 +431,10 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
                                 double d;
 
                                 HASHMAP_FOREACH(pf, s->manager->pfs)
-                                        if (pf->link_stale && pf_refresh_link(pf) < 0)
+                                        if (pf->link_stale && reconcile_read_link(pf, true) < 0)
                                                 return -EIO;
+                                if (manager_run_until(s->manager, settled, s, settle_timeout(n_pfs)) <= 0)
+                                        return -ETIMEDOUT;
                                 pe = peer.ns;
                                 t = now_ns(CLOCK_THREAD_CPUTIME_ID);
                                 HASHMAP_FOREACH(pf, s->manager->pfs) {

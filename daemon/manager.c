@@ -104,6 +104,10 @@ int manager_new(const ManagerOptions *o, Manager **ret)
                 if (r < 0)
                         return log_error_errno(r, "Cannot open rtnetlink socket: %m");
         }
+        /* Every request goes through the asynchronous queue: the loop never waits on a reply. */
+        r = netlink_attach_event(m->netlink, m->event);
+        if (r < 0)
+                return log_error_errno(r, "Cannot attach rtnetlink requests to the event loop: %m");
         r = machine_key_load(m->root, m->machine_key);
         if (r < 0)
                 /* Stable MACs then depend on the PF only: still stable, just not per machine. */
@@ -162,7 +166,8 @@ Manager *manager_free(Manager *m)
         sd_event_source_disable_unref(m->sigint_source);
         sd_event_source_disable_unref(m->sighup_source);
         udev_watch_free(m->udev);
-        netlink_free(m->netlink);
+        netlink_free(m->netlink); /* drops the requests in flight, without calling back */
+        reconcile_free_steps(m);
         pci_names_free(m->pci_names);
         job_runner_free(m->jobs);
         config_set_free(m->config);
@@ -316,7 +321,9 @@ int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret)
                 hashmap_remove(m->pfs, pf->pci);
                 return log_pf_full_errno(pf, LOG_WARNING, r, "Cannot read PF %s, ignoring it: %m", pf->pci);
         }
-        (void) pf_refresh_link(pf);
+        /* The VF table (and the permanent MAC a declaration may match on) is read on the
+         * queue; its reply matches the declaration again (manager_pf_link_read()). */
+        (void) reconcile_read_link(pf, false);
         (void) manager_assign_config(m, pf, true); /* announced with the PF, below */
         pf->state = pf->config ? PF_STATE_PENDING : PF_STATE_UNMANAGED;
         log_pf_full_errno(pf, LOG_INFO, 0, "Found SR-IOV PF %s (%s %s, %u/%u VFs), %s%s.", pf->pci,
@@ -623,7 +630,7 @@ bool manager_is_settled(Manager *m)
         PhysicalFunction *pf;
 
         HASHMAP_FOREACH(pf, m->pfs) {
-                if (pf->dirty || pf->job_running || pf->needs_refresh || pf->vfs_stale)
+                if (pf->dirty || pf->job_running || pf->nl_steps > 0 || pf->needs_refresh || pf->vfs_stale)
                         return false;
                 if (pf->state == PF_STATE_PENDING || pf->state == PF_STATE_CONFIGURING)
                         return false;
@@ -700,8 +707,8 @@ static bool manager_refresh_pf(Manager *m, PhysicalFunction *pf)
         bool changed;
         int r;
 
-        if (pf->job_running)
-                return true;
+        if (pf->job_running || pf->nl_steps > 0)
+                return true; /* refreshed when its step is done and the PF is dirty again */
         if (pf->needs_refresh) {
                 pf->needs_refresh = false;
                 r = pf_refresh(pf);
@@ -714,8 +721,9 @@ static bool manager_refresh_pf(Manager *m, PhysicalFunction *pf)
                         return false;
                 }
                 changed = r > 0;
+                /* The VF table is re-read on the queue; the pass waits for it. */
                 if (pf->link_stale)
-                        (void) pf_refresh_link(pf);
+                        (void) reconcile_read_link(pf, false);
                 /* The netdev may have been renamed or appeared: re-match. */
                 changed |= manager_assign_config(m, pf, false);
                 /* Whatever moved, the bus shows it: the model diffs, observers follow. */
@@ -761,6 +769,12 @@ static int on_reconcile(sd_event_source *s, void *userdata)
         }
         manager_after_pass(m);
         return 0;
+}
+
+void manager_pf_link_read(Manager *m, PhysicalFunction *pf)
+{
+        if (manager_assign_config(m, pf, false))
+                manager_pf_changed(m, pf);
 }
 
 void manager_reconcile_pf_now(Manager *m, PhysicalFunction *pf)

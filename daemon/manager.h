@@ -94,6 +94,9 @@ struct Manager {
         Hashmap *pools;        /* name -> Pool (pool.c) */
         Hashmap *busy_pcis;    /* PCI address -> count of jobs writing its sysfs (reconcile.c) */
         uint64_t pf_generation;
+        /* Netlink steps queued on the asynchronous queue and not answered yet (reconcile.c);
+         * they name their PF by address and generation, never by pointer. */
+        struct NetlinkStep *netlink_steps;
 
         sd_event_source *reconcile_source; /* defer: drains dirty PFs, coalescing bursts */
         sd_event_source *sigterm_source, *sigint_source, *sighup_source;
@@ -143,6 +146,9 @@ void manager_pf_dirty(Manager *m, PhysicalFunction *pf);
 /* One reconcile pass over PF alone, now, instead of after the pending events (the other
  * dirty PFs keep waiting for the deferred pass). */
 void manager_reconcile_pf_now(Manager *m, PhysicalFunction *pf);
+/* The PF's VF table was read (reconcile.c): match its declaration again (the permanent MAC
+ * may be what matches it) and announce what moved. */
+void manager_pf_link_read(Manager *m, PhysicalFunction *pf);
 /* Runs the event loop until cond(userdata) is true or the deadline (µs, CLOCK_MONOTONIC)
  * passes; for tests and tools. Returns 1 if the condition became true, 0 on timeout. */
 int manager_run_until(Manager *m, bool (*cond)(Manager *m, void *userdata), void *userdata, uint64_t usec);

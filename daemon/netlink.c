@@ -28,8 +28,6 @@ typedef struct AsyncRequest AsyncRequest;
 static void async_free_all(Netlink *nl);
 
 struct Netlink {
-        struct nl_sock *sk;
-
         /* Set when requests go to a NetlinkTransport instead of the kernel. */
         bool has_transport;
         NetlinkTransport transport;
@@ -42,7 +40,7 @@ struct Netlink {
         netlink_link_handler_t monitor_handler;
         void *monitor_userdata;
 
-        /* Asynchronous requests: their own socket, read on the loop. */
+        /* Requests: their own socket, read on the loop. */
         struct nl_sock *async_sk;
         struct nl_cb *async_cb;
         sd_event_source *async_source, *async_defer;
@@ -513,7 +511,7 @@ int netlink_build_set_vfs(int pf_ifindex, const VfSettings *vfs, size_t n_vfs, s
 /* ---- requests ----------------------------------------------------------------------------- */
 
 /* libnl's send/recv overrides get only the nl_sock, not a user pointer: the Netlink whose
- * transport is in use is set here for the duration of one synchronous call. */
+ * transport is in use is set here for the duration of one read or send. */
 static __thread Netlink *current_transport_netlink;
 static __thread bool current_transport_monitor;
 
@@ -562,150 +560,6 @@ static int transport_recv(struct nl_sock *sk, struct sockaddr_nl *nla, unsigned 
         return r;
 }
 
-typedef struct Request {
-        uint32_t seq;
-        bool done;
-        int error;
-        unsigned n_seen;
-        LinkInfo *link;
-        int parse_error;
-} Request;
-
-static int request_msg_in(struct nl_msg *msg, void *userdata)
-{
-        Request *req = userdata;
-
-        req->n_seen++;
-        return NL_OK;
-}
-
-/* Replies to earlier requests (one that timed out or failed mid-read) are dropped. */
-static int request_seq_check(struct nl_msg *msg, void *userdata)
-{
-        Request *req = userdata;
-
-        return nlmsg_hdr(msg)->nlmsg_seq == req->seq ? NL_OK : NL_SKIP;
-}
-
-static int request_valid(struct nl_msg *msg, void *userdata)
-{
-        Request *req = userdata;
-        struct nlmsghdr *hdr = nlmsg_hdr(msg);
-        LinkInfo *info = NULL;
-        int r;
-
-        if (hdr->nlmsg_type != RTM_NEWLINK)
-                return NL_OK;
-        r = netlink_parse_link_message(hdr, hdr->nlmsg_len, &info);
-        if (r < 0) {
-                req->parse_error = r;
-                return NL_OK;
-        }
-        link_info_free(req->link);
-        req->link = info;
-        return NL_OK;
-}
-
-static int request_ack(struct nl_msg *msg, void *userdata)
-{
-        Request *req = userdata;
-
-        req->done = true;
-        req->error = 0;
-        return NL_STOP;
-}
-
-static int request_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *userdata)
-{
-        Request *req = userdata;
-
-        /* Only an error for our request ends it (the seq check does not run for these). */
-        if (e->msg.nlmsg_seq != req->seq)
-                return NL_SKIP;
-        req->done = true;
-        req->error = e->error < 0 ? e->error : -EIO;
-        return NL_STOP;
-}
-
-/* Sends msg and reads until its ack. Returns the kernel's error as -errno. */
-static int netlink_call(Netlink *nl, struct nl_msg *msg, LinkInfo **ret_link)
-{
-        _cleanup_(link_info_freep) LinkInfo *link = NULL;
-        Request req = {};
-        struct nl_cb *cb, *base;
-        int r;
-
-        /* A handler of an asynchronous reply may call in here: give the reader its context
-         * back afterwards. */
-        Netlink *saved_netlink = current_transport_netlink;
-        bool saved_monitor = current_transport_monitor;
-
-        current_transport_netlink = nl;
-        current_transport_monitor = false;
-        nl->transport_error = 0;
-
-        r = nl_send_auto(nl->sk, msg);
-        if (r < 0) {
-                r = nl->transport_error ?: netlink_errno_from_nle(r);
-                log_debug_errno(r, "netlink: failed to send request: %m");
-                goto finish;
-        }
-        nl->stats.requests++;
-        req.seq = nlmsg_hdr(msg)->nlmsg_seq;
-
-        base = nl_socket_get_cb(nl->sk);
-        cb = nl_cb_clone(base);
-        nl_cb_put(base);
-        if (!cb) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        nl_cb_set(cb, NL_CB_MSG_IN, NL_CB_CUSTOM, request_msg_in, &req);
-        nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, request_seq_check, &req);
-        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, request_valid, &req);
-        nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, request_ack, &req);
-        nl_cb_err(cb, NL_CB_CUSTOM, request_error, &req);
-
-        while (!req.done) {
-                unsigned seen = req.n_seen;
-
-                r = nl_recvmsgs(nl->sk, cb);
-                if (req.done)
-                        break;
-                if (r < 0) {
-                        r = nl->transport_error ?: netlink_errno_from_nle(r);
-                        break;
-                }
-                if (req.n_seen == seen) {
-                        /* EOF, or a transport with nothing queued: no ack will come. */
-                        r = -EIO;
-                        break;
-                }
-        }
-        nl_cb_put(cb);
-        link = TAKE_PTR(req.link);
-
-        if (req.done) {
-                r = req.error;
-                if (r == 0 && req.parse_error < 0)
-                        r = req.parse_error;
-        }
-        if (r < 0)
-                log_debug_errno(r, "netlink: request type %u failed: %m", nlmsg_hdr(msg)->nlmsg_type);
-
-finish:
-        current_transport_netlink = saved_netlink;
-        current_transport_monitor = saved_monitor;
-        if (r < 0)
-                return r;
-        if (ret_link) {
-                if (!link)
-                        return -ENODATA;
-                *ret_link = TAKE_PTR(link);
-        }
-        return 0;
-}
-
 static int netlink_sock_new(struct nl_sock **ret)
 {
         struct nl_sock *sk;
@@ -719,42 +573,21 @@ static int netlink_sock_new(struct nl_sock **ret)
 
 int netlink_new(Netlink **ret)
 {
-        _cleanup_(netlink_freep) Netlink *nl = NULL;
-        int r, one = 1;
+        Netlink *nl;
 
         if (!ret)
                 return -EINVAL;
-
+        /* The sockets are opened by netlink_attach_event() and netlink_monitor_start(). */
         nl = calloc(1, sizeof(Netlink));
         if (!nl)
                 return -ENOMEM;
-
-        r = netlink_sock_new(&nl->sk);
-        if (r < 0)
-                return r;
-        r = nl_connect(nl->sk, NETLINK_ROUTE);
-        if (r < 0)
-                return log_debug_errno(netlink_errno_from_nle(r), "netlink: cannot connect: %m");
-
-        /* Replies are read with MSG_PEEK first so a dump of hundreds of VFs is never cut at a
-         * fixed buffer size (the default since libnl 3.2.29; say so for older ones). */
-        nl_socket_enable_msg_peek(nl->sk);
-        r = nl_socket_set_buffer_size(nl->sk, NETLINK_REQUEST_RCVBUF, 0);
-        if (r < 0)
-                log_debug_errno(netlink_errno_from_nle(r),
-                                "netlink: cannot grow receive buffer, ignoring: %m");
-        /* Errors need not echo back a 32 KiB request. */
-        (void) setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-
-        *ret = TAKE_PTR(nl);
+        *ret = nl;
         return 0;
 }
 
 int netlink_new_with_transport(const NetlinkTransport *t, void *userdata, Netlink **ret)
 {
-        _cleanup_(netlink_freep) Netlink *nl = NULL;
-        struct nl_cb *cb;
-        int r;
+        Netlink *nl;
 
         if (!t || !t->send || !t->recv || !ret)
                 return -EINVAL;
@@ -765,18 +598,7 @@ int netlink_new_with_transport(const NetlinkTransport *t, void *userdata, Netlin
         nl->has_transport = true;
         nl->transport = *t;
         nl->transport_userdata = userdata;
-
-        r = netlink_sock_new(&nl->sk);
-        if (r < 0)
-                return r;
-        /* No kernel socket: the very same libnl send/receive path, with the transport in
-         * place of sendmsg()/recvmsg(). */
-        cb = nl_socket_get_cb(nl->sk);
-        nl_cb_overwrite_send(cb, transport_send);
-        nl_cb_overwrite_recv(cb, transport_recv);
-        nl_cb_put(cb);
-
-        *ret = TAKE_PTR(nl);
+        *ret = nl;
         return 0;
 }
 
@@ -788,86 +610,12 @@ Netlink *netlink_free(Netlink *nl)
         sd_event_source_disable_unref(nl->monitor_source);
         nl_cb_put(nl->monitor_cb);
         nl_socket_free(nl->monitor_sk);
-        nl_socket_free(nl->sk);
         return mfree(nl);
 }
 
 const NetlinkStats *netlink_get_stats(const Netlink *nl)
 {
         return nl ? &nl->stats : NULL;
-}
-
-int netlink_get_link(Netlink *nl, int ifindex, LinkInfo **ret)
-{
-        struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
-        struct nl_msg *m;
-        int r;
-
-        if (!nl || ifindex <= 0 || !ret)
-                return -EINVAL;
-
-        m = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK);
-        if (!m)
-                return -ENOMEM;
-        if (nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
-            nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS) < 0) {
-                nlmsg_free(m);
-                return -ENOMEM;
-        }
-
-        nl->stats.get_requests++;
-        r = netlink_call(nl, m, ret);
-        nlmsg_free(m);
-        return r;
-}
-
-int netlink_set_vfs(Netlink *nl, int pf_ifindex, const VfSettings *vfs, size_t n_vfs)
-{
-        if (!nl)
-                return -EINVAL;
-
-        /* Big batches go out in several messages (see NETLINK_SET_VFS_MSG_MAX), in order, and
-         * the first error ends the batch as it would end one message. */
-        for (size_t i = 0; i < n_vfs;) {
-                struct nl_msg *m = NULL;
-                size_t n_infos = 0;
-                int r;
-
-                r = build_set_vfs(pf_ifindex, vfs + i, n_vfs - i, &n_infos, &m);
-                if (r == -ENODATA)
-                        break; /* nothing (more) to set */
-                if (r < 0)
-                        return r;
-                i += r;
-
-                nl->stats.set_vf_requests++;
-                nl->stats.vf_infos_sent += n_infos;
-                r = netlink_call(nl, m, NULL);
-                nlmsg_free(m);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-int netlink_set_mtu(Netlink *nl, int ifindex, uint32_t mtu)
-{
-        struct nl_msg *m = NULL;
-        int r;
-
-        if (!nl || ifindex <= 0)
-                return -EINVAL;
-
-        r = setlink_alloc(ifindex, 256, &m);
-        if (r < 0)
-                return r;
-        if (nla_put_u32(m, IFLA_MTU, mtu) < 0) {
-                nlmsg_free(m);
-                return -ENOMEM;
-        }
-        r = netlink_call(nl, m, NULL);
-        nlmsg_free(m);
-        return r;
 }
 
 /* ---- asynchronous requests ---------------------------------------------------------------- */
@@ -888,6 +636,7 @@ struct AsyncRequest {
         VfSettings *vfs; /* ASYNC_SET_VFS: the entries after msg's; ASYNC_SET_VF_ATTR: one */
         size_t n_vfs;
         VfAttr attr;
+        size_t n_infos; /* ASYNC_SET_VFS: IFLA_VF_INFOs in msg */
         LinkInfo *link;
         int parse_error;
         netlink_reply_handler_t handler;
@@ -971,6 +720,10 @@ static void async_flush(Netlink *nl)
                 if (!nl->async_queue)
                         nl->async_queue_tail = NULL;
                 req->next = NULL;
+                if (!req->msg) {
+                        async_call(nl, req, 0); /* an empty batch */
+                        continue;
+                }
                 r = async_send(nl, req);
                 if (r < 0)
                         async_call(nl, req, r);
@@ -995,6 +748,7 @@ static int async_set_vfs_next(AsyncRequest *req)
         memmove(req->vfs, req->vfs + r, (req->n_vfs - (size_t) r) * sizeof(VfSettings));
         req->n_vfs -= (size_t) r;
         req->msg = m;
+        req->n_infos = n_infos;
         return 1;
 }
 
@@ -1007,6 +761,7 @@ static void async_complete(Netlink *nl, AsyncRequest *req, int error)
 
                 if (r > 0) {
                         nl->stats.set_vf_requests++;
+                        nl->stats.vf_infos_sent += req->n_infos;
                         /* Its turn is kept: the batch's messages go out back to back. */
                         r = async_send(nl, req);
                         if (r == 0)
@@ -1071,29 +826,43 @@ static int async_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *userda
         return NL_SKIP;
 }
 
-static int async_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* Reads what is queued on one of our sockets and dispatches it through cb. Bounded, so that
+ * one busy socket cannot starve the loop: epoll is level-triggered and brings us back. On the
+ * monitor, an overflow (ENOBUFS: events were lost) is handed on as a resync. */
+static void read_socket(Netlink *nl, struct nl_sock *sk, struct nl_cb *cb, bool monitor)
 {
-        Netlink *nl = userdata;
-
-        /* Bounded, as the monitor: epoll is level-triggered and brings us back. Read even with
-         * nothing in flight, so that a stray reply cannot keep the fd readable for ever. */
         for (unsigned i = 0; i < 64; i++) {
                 int r;
 
                 current_transport_netlink = nl;
-                current_transport_monitor = false;
+                current_transport_monitor = monitor;
                 nl->transport_error = 0;
-                r = nl_recvmsgs_report(nl->async_sk, nl->async_cb);
+                r = nl_recvmsgs_report(sk, cb);
                 current_transport_netlink = NULL;
                 current_transport_monitor = false;
+                if (r == -NLE_NOMEM && monitor) {
+                        log_debug("netlink: link events were dropped, requesting a resync");
+                        nl->monitor_handler(nl, NULL, false, nl->monitor_userdata);
+                        continue;
+                }
                 if (r == 0 || r == -NLE_AGAIN)
                         break;
                 if (r < 0) {
                         log_debug_errno(nl->transport_error ?: netlink_errno_from_nle(r),
-                                        "netlink: failed to read replies, ignoring: %m");
+                                        "netlink: failed to read %s, ignoring: %m",
+                                        monitor ? "link events" : "replies");
                         break;
                 }
         }
+}
+
+static int async_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Netlink *nl = userdata;
+
+        /* Read even with nothing in flight, so that a stray reply cannot keep the fd readable
+         * for ever. */
+        read_socket(nl, nl->async_sk, nl->async_cb, false);
         async_flush(nl);
         return 0;
 }
@@ -1104,51 +873,78 @@ static int async_defer(sd_event_source *s, void *userdata)
         return 0;
 }
 
-int netlink_attach_event(Netlink *nl, sd_event *event)
+/* Opens one of our two sockets, non-blocking: the request socket, or the monitor's
+ * (RTNLGRP_LINK). With a transport, the fd the loop watches is the transport's. */
+static int socket_open(Netlink *nl, bool monitor, struct nl_sock **ret_sk, int *ret_fd)
 {
         struct nl_sock *sk = NULL;
         struct nl_cb *cb;
         int fd, r, one = 1;
+
+        r = netlink_sock_new(&sk);
+        if (r < 0)
+                return r;
+        if (nl->has_transport) {
+                if (monitor ? !nl->transport.event_fd || !nl->transport.recv_event
+                            : !nl->transport.reply_fd) {
+                        r = -EOPNOTSUPP;
+                        goto fail;
+                }
+                fd = monitor ? nl->transport.event_fd(nl->transport_userdata)
+                             : nl->transport.reply_fd(nl->transport_userdata);
+                if (fd < 0) {
+                        r = fd;
+                        goto fail;
+                }
+                cb = nl_socket_get_cb(sk);
+                if (!monitor)
+                        nl_cb_overwrite_send(cb, transport_send);
+                nl_cb_overwrite_recv(cb, transport_recv);
+                nl_cb_put(cb);
+        } else {
+                r = nl_connect(sk, NETLINK_ROUTE);
+                if (r >= 0 && monitor)
+                        r = nl_socket_add_membership(sk, RTNLGRP_LINK);
+                if (r >= 0)
+                        r = nl_socket_set_nonblocking(sk);
+                if (r < 0) {
+                        r = netlink_errno_from_nle(r);
+                        goto fail;
+                }
+                /* Replies are read with MSG_PEEK first so a dump of hundreds of VFs is never
+                 * cut at a fixed buffer size (the default since libnl 3.2.29). */
+                nl_socket_enable_msg_peek(sk);
+                (void) nl_socket_set_buffer_size(
+                        sk, monitor ? NETLINK_MONITOR_RCVBUF : NETLINK_REQUEST_RCVBUF, 0);
+                /* Errors need not echo back a 32 KiB request. */
+                if (!monitor)
+                        (void) setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_CAP_ACK, &one,
+                                          sizeof(one));
+                fd = nl_socket_get_fd(sk);
+        }
+        *ret_sk = sk;
+        *ret_fd = fd;
+        return 0;
+
+fail:
+        nl_socket_free(sk);
+        return r;
+}
+
+int netlink_attach_event(Netlink *nl, sd_event *event)
+{
+        struct nl_sock *sk = NULL;
+        struct nl_cb *cb;
+        int fd, r;
 
         if (!nl || !event)
                 return -EINVAL;
         if (nl->async_sk)
                 return -EBUSY;
 
-        r = netlink_sock_new(&sk);
+        r = socket_open(nl, false, &sk, &fd);
         if (r < 0)
-                return r;
-        if (nl->has_transport) {
-                if (!nl->transport.reply_fd) {
-                        r = -EOPNOTSUPP;
-                        goto fail;
-                }
-                fd = nl->transport.reply_fd(nl->transport_userdata);
-                if (fd < 0) {
-                        r = fd;
-                        goto fail;
-                }
-                cb = nl_socket_get_cb(sk);
-                nl_cb_overwrite_send(cb, transport_send);
-                nl_cb_overwrite_recv(cb, transport_recv);
-                nl_cb_put(cb);
-        } else {
-                r = nl_connect(sk, NETLINK_ROUTE);
-                if (r < 0) {
-                        r = netlink_errno_from_nle(r);
-                        goto fail;
-                }
-                r = nl_socket_set_nonblocking(sk);
-                if (r < 0) {
-                        r = netlink_errno_from_nle(r);
-                        goto fail;
-                }
-                nl_socket_enable_msg_peek(sk);
-                (void) nl_socket_set_buffer_size(sk, NETLINK_REQUEST_RCVBUF, 0);
-                (void) setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-                fd = nl_socket_get_fd(sk);
-        }
-
+                return log_debug_errno(r, "netlink: cannot attach requests to the event loop: %m");
         cb = nl_cb_alloc(NL_CB_DEFAULT);
         if (!cb) {
                 r = -ENOMEM;
@@ -1255,13 +1051,12 @@ int netlink_set_vfs_async(Netlink *nl, int pf_ifindex, const VfSettings *vfs, si
         r = async_set_vfs_next(req);
         if (r < 0)
                 return r;
-        if (r == 0) {
-                /* Nothing to set: an empty SETLINK (a no-op) keeps the answer in order. */
-                r = setlink_alloc(pf_ifindex, 64, &req->msg);
-                if (r < 0)
-                        return r;
-        } else
+        if (r == 0)
+                ; /* Nothing to set: nothing is sent, the answer (0) comes from the loop. */
+        else {
                 nl->stats.set_vf_requests++;
+                nl->stats.vf_infos_sent += req->n_infos;
+        }
         return async_enqueue(nl, TAKE_PTR(req));
 }
 
@@ -1389,32 +1184,7 @@ static int monitor_io(sd_event_source *s, int fd, uint32_t revents, void *userda
 {
         Netlink *nl = userdata;
 
-        /* Drain what is there; bounded so one busy socket cannot starve the loop (epoll is
-         * level-triggered and brings us back). */
-        for (unsigned i = 0; i < 64; i++) {
-                int r;
-
-                current_transport_netlink = nl;
-                current_transport_monitor = true;
-                nl->transport_error = 0;
-                r = nl_recvmsgs(nl->monitor_sk, nl->monitor_cb);
-                current_transport_netlink = NULL;
-                current_transport_monitor = false;
-
-                if (r == -NLE_NOMEM) {
-                        /* The socket overflowed (ENOBUFS) and events are lost. */
-                        log_debug("netlink: link events were dropped, requesting a resync");
-                        nl->monitor_handler(nl, NULL, false, nl->monitor_userdata);
-                        continue;
-                }
-                if (r == 0 || r == -NLE_AGAIN)
-                        break;
-                if (r < 0) {
-                        log_debug_errno(nl->transport_error ?: netlink_errno_from_nle(r),
-                                        "netlink: failed to read link events, ignoring: %m");
-                        break;
-                }
-        }
+        read_socket(nl, nl->monitor_sk, nl->monitor_cb, true);
         return 0;
 }
 
@@ -1429,45 +1199,11 @@ int netlink_monitor_start(Netlink *nl, sd_event *event, netlink_link_handler_t h
         if (nl->monitor_sk)
                 return -EBUSY;
 
-        r = netlink_sock_new(&sk);
+        r = socket_open(nl, true, &sk, &fd);
         if (r < 0)
-                return r;
+                return log_debug_errno(r, "netlink: cannot start link monitor: %m");
         /* Events are not replies to requests: no sequence numbers to check. */
         nl_socket_disable_seq_check(sk);
-
-        if (nl->has_transport) {
-                if (!nl->transport.event_fd || !nl->transport.recv_event) {
-                        r = -EOPNOTSUPP;
-                        goto fail;
-                }
-                fd = nl->transport.event_fd(nl->transport_userdata);
-                if (fd < 0) {
-                        r = fd;
-                        goto fail;
-                }
-                cb = nl_socket_get_cb(sk);
-                nl_cb_overwrite_recv(cb, transport_recv);
-                nl_cb_put(cb);
-        } else {
-                r = nl_connect(sk, NETLINK_ROUTE);
-                if (r < 0) {
-                        r = netlink_errno_from_nle(r);
-                        goto fail;
-                }
-                r = nl_socket_add_membership(sk, RTNLGRP_LINK);
-                if (r < 0) {
-                        r = netlink_errno_from_nle(r);
-                        goto fail;
-                }
-                r = nl_socket_set_nonblocking(sk);
-                if (r < 0) {
-                        r = netlink_errno_from_nle(r);
-                        goto fail;
-                }
-                nl_socket_enable_msg_peek(sk);
-                (void) nl_socket_set_buffer_size(sk, NETLINK_MONITOR_RCVBUF, 0);
-                fd = nl_socket_get_fd(sk);
-        }
 
         cb = nl_socket_get_cb(sk);
         r = nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, monitor_valid, nl);

@@ -13,9 +13,9 @@
 /* The rtnetlink adapter, on libnl-3 / libnl-route-3. It is the only file that speaks
  * netlink and the only one that sees -NLE_* codes: everything it returns is -errno.
  *
- * Requests are synchronous on a private socket, or asynchronous on a second one watched by
- * sd-event (netlink_attach_event(), below). Link events arrive on a third socket attached
- * to sd-event. */
+ * Requests are asynchronous only, on a socket watched by sd-event (netlink_attach_event(),
+ * below): the event loop never waits on the kernel. Link events arrive on a second socket
+ * attached to sd-event. */
 
 typedef struct LinkInfo {
         int ifindex;
@@ -61,24 +61,6 @@ int netlink_new_with_transport(const NetlinkTransport *t, void *userdata, Netlin
 Netlink *netlink_free(Netlink *nl);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Netlink *, netlink_free);
 
-/* RTM_GETLINK for one ifindex with RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS. */
-int netlink_get_link(Netlink *nl, int ifindex, LinkInfo **ret);
-
-/* One RTM_SETLINK to the PF carrying an IFLA_VFINFO_LIST with one IFLA_VF_INFO per entry,
- * each with the attributes in its mask. The kernel applies them in order and stops at the
- * first error: on failure the return is that error, and nothing says which VF failed —
- * callers re-read with netlink_get_link() and retry per VF/attribute.
- *
- * Entries with an empty mask are skipped (the kernel rejects an empty IFLA_VF_INFO); if all
- * are empty nothing is sent and 0 is returned. A VF with both IB GUIDs gets two IFLA_VF_INFOs,
- * because the kernel ignores a port GUID that shares one with a node GUID. A batch larger
- * than NETLINK_SET_VFS_MSG_MAX bytes is sent as several messages, in order, never splitting a
- * VF; the first failing message ends the batch (later VFs are not sent), so the semantics
- * stay "applied in order up to the first error". */
-int netlink_set_vfs(Netlink *nl, int pf_ifindex, const VfSettings *vfs, size_t n_vfs);
-
-int netlink_set_mtu(Netlink *nl, int ifindex, uint32_t mtu);
-
 /* Link monitor: RTNLGRP_LINK. The callback gets each new/changed/removed link. When the
  * kernel drops events (ENOBUFS) it is called once with link == NULL: resync everything. */
 typedef void (*netlink_link_handler_t)(Netlink *nl, const LinkInfo *link, bool removed, void *userdata);
@@ -86,15 +68,28 @@ int netlink_monitor_start(Netlink *nl, sd_event *event, netlink_link_handler_t h
 
 /* ---- asynchronous requests ----
  *
- * netlink_attach_event() opens a second request socket (or uses the transport's reply_fd)
- * and watches it on the loop. The *_async() calls then build a request and return at once:
+ * netlink_attach_event() opens the request socket (or uses the transport's reply_fd) and
+ * watches it on the loop; without it every request fails with -ENOTCONN. The *_async() calls
+ * build a request and return at once:
  * at most NETLINK_MAX_IN_FLIGHT requests are sent and unanswered, the rest wait in order.
  * Each reply is routed by its sequence number to its request, whose handler runs on the
  * loop with the kernel's -errno (0 on success) and, for a GETLINK, the link (ownership passes
  * to the handler; NULL otherwise). A batch that needs several SETLINK messages is one
  * request: its next message goes out when the previous one is acked, the first error ends
- * it. The synchronous calls above keep their own socket and may be mixed with these (on the
- * kernel; a transport has one reply queue, so do not mix there).
+ * it.
+ *
+ * netlink_get_link_async(): RTM_GETLINK for one ifindex with RTEXT_FILTER_VF |
+ * RTEXT_FILTER_SKIP_STATS.
+ *
+ * netlink_set_vfs_async(): one RTM_SETLINK to the PF carrying an IFLA_VFINFO_LIST with one
+ * IFLA_VF_INFO per entry, each with the attributes in its mask. The kernel applies them in
+ * order and stops at the first error: on failure the answer is that error, and nothing says
+ * which VF failed — callers re-read and fall back per VF/attribute (below). Entries with an
+ * empty mask are skipped (the kernel rejects an empty IFLA_VF_INFO). A VF with both IB GUIDs
+ * gets two IFLA_VF_INFOs, because the kernel ignores a port GUID that shares one with a node
+ * GUID. A batch larger than NETLINK_SET_VFS_MSG_MAX bytes goes out as several messages, in
+ * order, never splitting a VF; the first failing message ends the batch (later VFs are not
+ * sent), so the semantics stay "applied in order up to the first error".
  *
  * netlink_set_vfs_each_async() is the fallback when a batch was refused: one request per VF
  * and attribute, all queued (not looped), the handler called once per request with the
@@ -133,14 +128,14 @@ const NetlinkStats *netlink_get_stats(const Netlink *nl);
  * below any socket buffer. ~190 VFs with every attribute fit in one. */
 #define NETLINK_SET_VFS_MSG_MAX 32768
 
-/* Exported for tests: builds the (first) RTM_SETLINK message netlink_set_vfs() would send.
+/* Exported for tests: builds the (first) RTM_SETLINK message netlink_set_vfs_async() sends.
  * Returns how many entries of vfs it covers (> 0; less than n_vfs if the batch needs more
  * messages: call again with the rest), -ENODATA if no entry has anything to set, -EINVAL on
  * a VF index the kernel cannot take. */
 int netlink_build_set_vfs(int pf_ifindex, const VfSettings *vfs, size_t n_vfs, struct nl_msg **ret);
 
 /* Parses one RTM_NEWLINK/RTM_DELLINK (the whole message, size bytes available) as
- * netlink_get_link() and the monitor do. Any bytes are safe to pass (fuzzers): -EBADMSG if
+ * the GETLINK replies and the monitor are. Any bytes are safe to pass (fuzzers): -EBADMSG if
  * it is not a link message at all; a malformed VF list only marks vfs_truncated. */
 int netlink_parse_link_message(const void *buf, size_t size, LinkInfo **ret);
 

@@ -418,21 +418,14 @@ static void pf_drop_link(PhysicalFunction *pf)
         link_info_free(old);
 }
 
-int pf_refresh_link(PhysicalFunction *pf)
+void pf_set_link(PhysicalFunction *pf, LinkInfo *l)
 {
-        LinkInfo *l = NULL, *old;
+        LinkInfo *old;
         VirtualFunction *vf;
-        int r;
 
-        pf->link_stale = false;
-        if (pf->ifindex <= 0 || !pf->manager->netlink) {
+        if (!l) {
                 pf_drop_link(pf);
-                return 0;
-        }
-        r = netlink_get_link(pf->manager->netlink, pf->ifindex, &l);
-        if (r < 0) {
-                pf_drop_link(pf);
-                return r;
+                return;
         }
         old = pf->link;
         pf->link = l;
@@ -442,7 +435,6 @@ int pf_refresh_link(PhysicalFunction *pf)
                 if (!vf_settings_equal(link_info_find_vf(old, vf->index), link_info_find_vf(l, vf->index)))
                         manager_vf_changed(pf->manager, vf);
         link_info_free(old);
-        return 0;
 }
 
 void pf_identity(const PhysicalFunction *pf, PfIdentity *ret)
@@ -464,6 +456,7 @@ void pf_set_config(PhysicalFunction *pf, const PfConfig *c)
         VirtualFunction *vf;
 
         pf->config = c;
+        pf->config_generation++;
         PF_FOREACH_VF(vf, pf) {
                 vf_set_layout(vf, c ? pf_config_vf_layout(c, vf->index) : NULL);
                 /* A new declaration may be supported where the old one was not: ask again. */

@@ -54,16 +54,21 @@ struct PhysicalFunction {
         char *last_error;
 
         /* Reconcile bookkeeping (reconcile.c). */
-        bool dirty;          /* something changed: run the reconciler */
-        bool link_stale;     /* re-read the VF settings before planning */
-        bool needs_refresh;  /* re-read the device model (uevent seen) */
-        bool vfs_stale;      /* uevents of some VFs: re-read those and the empty slots only */
-        uint64_t seqnum;     /* the kernel's uevent seqnum when the last refresh began (0: unknown) */
-        bool job_running;    /* a blocking write runs in a worker (ours, or a removed namesake's) */
-        uint64_t generation; /* unique per PF object: a job's result finds only its own PF */
-        bool pools_known;    /* its declaration was looked up: VF pools are what they will be */
-        unsigned n_failures; /* consecutive, for backoff */
-        bool retry_failed;   /* this pass may retry what failed (backoff expired, config changed) */
+        bool dirty;                 /* something changed: run the reconciler */
+        bool link_stale;            /* re-read the VF settings before planning */
+        bool needs_refresh;         /* re-read the device model (uevent seen) */
+        bool vfs_stale;             /* uevents of some VFs: re-read those and the empty slots only */
+        uint64_t seqnum;            /* the kernel's uevent seqnum when the last refresh began (0: unknown) */
+        bool job_running;           /* a blocking write runs in a worker (ours, or a removed namesake's) */
+        unsigned nl_steps;          /* netlink steps queued and unanswered (reconcile.c): busy until 0 */
+        bool nl_resume;             /* the next pass continues the one a netlink step interrupted */
+        bool nl_failed;             /* a netlink reply failed the PF: its last step re-queues nothing */
+        uint64_t pass_start;        /* n_reconcile_runs when the current chain of passes began */
+        uint64_t generation;        /* unique per PF object: a job's result finds only its own PF */
+        uint64_t config_generation; /* bumped by pf_set_config(): a late reply sees a reload */
+        bool pools_known;           /* its declaration was looked up: VF pools are what they will be */
+        unsigned n_failures;        /* consecutive, for backoff */
+        bool retry_failed;          /* this pass may retry what failed (backoff expired, config changed) */
         sd_event_source *retry_source;
         sd_event_source *wait_source; /* deadline while waiting for VFs to appear */
         uint64_t changes;             /* count of applied changes, for tests/benches */
@@ -85,7 +90,9 @@ int pf_refresh(PhysicalFunction *pf);
  * if sriov_numvfs changed). VF creation sends several uevents per VF; this keeps each
  * reconcile pass proportional to what changed, not to the PF's size. */
 int pf_refresh_vfs(PhysicalFunction *pf); /* > 0 as pf_refresh() */
-int pf_refresh_link(PhysicalFunction *pf);
+/* Takes l (the PF's RTM_GETLINK, NULL: none) as the observed VF table and announces every VF
+ * whose entry moved. The read itself is queued by the executor (reconcile_read_link()). */
+void pf_set_link(PhysicalFunction *pf, LinkInfo *l);
 int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret);
 void pf_remove_vf(PhysicalFunction *pf, unsigned index);
 void pf_identity(const PhysicalFunction *pf, PfIdentity *ret);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <linux/if_ether.h>
 #include <sys/stat.h>
 
@@ -383,7 +384,160 @@ static int pf_start_binds(PhysicalFunction *pf, const PlanAction *actions, size_
         return 0;
 }
 
-/* ---- rtnetlink settings ----------------------------------------------------------------- */
+/* ---- rtnetlink steps, on the asynchronous queue ------------------------------------------
+ *
+ * A netlink step is queued and the pass ends, as for a sysfs job: the PF is busy (nl_steps)
+ * until every step it queued is answered. Each reply is applied to the model, and the last
+ * one re-queues the PF, whose next pass plans again from the model. A step names its PF by
+ * address and generation, never by pointer: a PF removed (or replaced by a namesake) meanwhile
+ * is not touched. A step also remembers the declaration's generation: verdicts about a
+ * declaration that a reload replaced meanwhile (refused, degraded) are not recorded, only the
+ * fact that a value was written. The steps live on the Manager, so that those still in flight
+ * when it goes are freed with it. */
+
+typedef enum StepKind {
+        STEP_READ_LINK,     /* RTM_GETLINK: the VF table */
+        STEP_PF_MTU,        /* the PF's MTU */
+        STEP_SET_VFS,       /* the batched RTM_SETLINK */
+        STEP_FALLBACK_READ, /* the batch failed: re-read before finishing VF by VF */
+        STEP_SET_VFS_EACH,  /* the per-VF, per-attribute fallback, all queued */
+        STEP_VF_MTU,        /* one VF's MTU */
+} StepKind;
+
+typedef struct NetlinkStep {
+        struct NetlinkStep *prev, *next;
+        Manager *manager;
+        char *pci;
+        uint64_t generation, config_generation;
+        StepKind kind;
+        bool fail_on_error; /* STEP_READ_LINK: the planner asked for it (a model re-read is not) */
+        unsigned n_pending; /* requests of this step not answered yet */
+        int vf;             /* STEP_VF_MTU */
+        uint32_t mtu;       /* STEP_PF_MTU, STEP_VF_MTU */
+        VfSettings *want;   /* STEP_SET_VFS, STEP_FALLBACK_READ, STEP_SET_VFS_EACH */
+        size_t n_want;
+        int first_retriable;
+        char *errors;
+} NetlinkStep;
+
+static NetlinkStep *step_free(NetlinkStep *st)
+{
+        if (!st)
+                return NULL;
+        free(st->pci);
+        free(st->want);
+        free(st->errors);
+        return mfree(st);
+}
+
+void reconcile_free_steps(Manager *m)
+{
+        while (m->netlink_steps) {
+                NetlinkStep *st = m->netlink_steps;
+
+                m->netlink_steps = st->next;
+                step_free(st);
+        }
+}
+
+static NetlinkStep *step_new(PhysicalFunction *pf, StepKind kind)
+{
+        NetlinkStep *st = calloc(1, sizeof(NetlinkStep));
+
+        if (!st)
+                return NULL;
+        st->pci = strdup(pf->pci);
+        if (!st->pci)
+                return step_free(st);
+        st->manager = pf->manager;
+        st->generation = pf->generation;
+        st->config_generation = pf->config_generation;
+        st->kind = kind;
+        st->vf = -1;
+        return st;
+}
+
+/* The step is on the Manager's list and its PF waits for it. */
+static void step_link(PhysicalFunction *pf, NetlinkStep *st)
+{
+        Manager *m = pf->manager;
+
+        st->next = m->netlink_steps;
+        if (st->next)
+                st->next->prev = st;
+        m->netlink_steps = st;
+        pf->nl_steps++;
+}
+
+static void step_unlink(NetlinkStep *st)
+{
+        Manager *m = st->manager;
+
+        if (st->prev)
+                st->prev->next = st->next;
+        else
+                m->netlink_steps = st->next;
+        if (st->next)
+                st->next->prev = st->prev;
+        st->prev = st->next = NULL;
+}
+
+/* The PF a reply belongs to: the same object, else NULL (a namesake re-reads: the kernel may
+ * have changed under it). */
+static PhysicalFunction *step_pf(NetlinkStep *st)
+{
+        PhysicalFunction *pf = manager_get_pf(st->manager, st->pci);
+
+        if (!pf)
+                return NULL;
+        if (pf->generation != st->generation) {
+                pf->link_stale = true;
+                manager_pf_dirty(st->manager, pf);
+                return NULL;
+        }
+        return pf;
+}
+
+/* The step is answered: when it was the PF's last, the PF's next pass plans again. */
+static void step_done(NetlinkStep *st)
+{
+        PhysicalFunction *pf = manager_get_pf(st->manager, st->pci);
+        bool now = false;
+
+        step_unlink(st);
+        if (pf && pf->generation == st->generation) {
+                assert(pf->nl_steps > 0);
+                /* A step the executor queued continues its chain of passes; the model's
+                 * re-read of the table (not fail_on_error) starts none. */
+                if (st->kind != STEP_READ_LINK || st->fail_on_error)
+                        pf->nl_resume = true;
+                if (--pf->nl_steps == 0) {
+                        /* A step that failed the PF leaves it to its backoff timer or to a
+                         * change (config, device): no pass now, which would only send the
+                         * refused request again. */
+                        if (pf->nl_failed) {
+                                pf->nl_failed = false;
+                                pf->nl_resume = false;
+                        } else {
+                                manager_pf_dirty(st->manager, pf);
+                                /* Its model is current (nothing to re-read from sysfs, RDMA
+                                 * mapped): the next pass runs now, not behind the events
+                                 * queued meanwhile (a burst of VF uevents). Those are read
+                                 * after it, as when the pass ran in one go. */
+                                now = !pf->needs_refresh && !pf->vfs_stale && !st->manager->rdma_stale;
+                        }
+                }
+        }
+        step_free(st);
+        if (now)
+                reconcile_pf(pf);
+}
+
+/* A verdict about the declaration the step was planned for still holds. */
+static bool step_config_current(const NetlinkStep *st, const PhysicalFunction *pf)
+{
+        return pf->config_generation == st->config_generation;
+}
 
 static bool error_means_unsupported(int r)
 {
@@ -402,93 +556,328 @@ static void vf_note_applied(VirtualFunction *vf, const VfSettings *sent)
         vf->verify_mask |= sent->mask;
 }
 
-/* The batch failed somewhere: the kernel stopped at the first failing VF, earlier ones are
- * applied. Re-read, then finish VF by VF and attribute by attribute, to name what failed. */
-static int pf_apply_vfs_one_by_one(PhysicalFunction *pf, VfSettings *want, size_t n, char **errors_summary)
+static VirtualFunction *pf_vf(PhysicalFunction *pf, int index)
 {
-        Manager *m = pf->manager;
-        int r, first_retriable = 0;
-
-        r = pf_refresh_link(pf);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                VirtualFunction *vf = want[i].index < pf->n_vf_slots ? pf->vfs[want[i].index] : NULL;
-                const VfSettings *have = link_info_find_vf(pf->link, want[i].index);
-                uint32_t diff = vf_settings_diff(&want[i], have);
-
-                for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
-                        VfSettings one = want[i];
-
-                        if (!(diff & VF_ATTR_BIT(a)))
-                                continue;
-                        one.mask = VF_ATTR_BIT(a);
-                        r = netlink_set_vfs(m->netlink, pf->ifindex, &one, 1);
-                        if (r >= 0) {
-                                vf_note_applied(vf, &one);
-                                pf->changes++;
-                                continue;
-                        }
-                        if (!vf)
-                                continue;
-                        if (error_means_unsupported(r)) {
-                                /* Reported once on the VF, not retried in a loop. */
-                                vf->unsupported |= VF_ATTR_BIT(a);
-                                vf->error_pass = m->n_reconcile_runs;
-                                vf_set_state(vf, VF_STATE_DEGRADED, "%s: %s (refused by %s)",
-                                             vf_attr_to_string(a), strerror(abs(r)), strna(pf->driver));
-                                log_vf_full_errno(vf, LOG_WARNING, r, "VF %u: %s refused by %s: %m",
-                                                  vf->index, vf_attr_to_string(a), strna(pf->driver));
-                        } else {
-                                vf->error_pass = m->n_reconcile_runs;
-                                vf_set_state(vf, VF_STATE_FAILED, "%s: %s", vf_attr_to_string(a),
-                                             strerror(abs(r)));
-                                if (!first_retriable)
-                                        first_retriable = r;
-                        }
-                        if (errors_summary && !*errors_summary)
-                                (void) asprintf_safe(errors_summary, "VF %u %s: %s", vf->index,
-                                                     vf_attr_to_string(a), strerror(abs(r)));
-                }
-        }
-        pf->link_stale = true;
-        return first_retriable;
+        return index >= 0 && (unsigned) index < pf->n_vf_slots ? pf->vfs[index] : NULL;
 }
 
-static int pf_apply_vf_settings(PhysicalFunction *pf, const PlanAction *a, char **errors_summary)
+static void on_step_reply(Netlink *nl, int error, LinkInfo *link, void *userdata);
+
+/* Queues the step's request(s); on failure the step is freed and nothing is pending. */
+static int step_queue(PhysicalFunction *pf, NetlinkStep *st)
+{
+        Netlink *nl = pf->manager->netlink;
+        int r;
+
+        switch (st->kind) {
+        case STEP_READ_LINK:
+        case STEP_FALLBACK_READ:
+                r = netlink_get_link_async(nl, pf->ifindex, on_step_reply, st);
+                break;
+        case STEP_PF_MTU:
+                r = netlink_set_mtu_async(nl, pf->ifindex, st->mtu, on_step_reply, st);
+                break;
+        case STEP_VF_MTU: {
+                VirtualFunction *vf = pf_vf(pf, st->vf);
+
+                r = vf ? netlink_set_mtu_async(nl, vf->ifindex, st->mtu, on_step_reply, st) : -ENODEV;
+                break;
+        }
+        case STEP_SET_VFS:
+                r = netlink_set_vfs_async(nl, pf->ifindex, st->want, st->n_want, on_step_reply, st);
+                break;
+        case STEP_SET_VFS_EACH:
+                /* One request per VF and attribute, counted one by one: a failure after some
+                 * were queued leaves exactly those pending (they free the step). */
+                st->n_pending = 0;
+                r = 0;
+                for (size_t i = 0; i < st->n_want && r >= 0; i++)
+                        for (VfAttr a = 0; a < _VF_ATTR_MAX && r >= 0; a++) {
+                                VfSettings one = st->want[i];
+
+                                if (!(one.mask & VF_ATTR_BIT(a)))
+                                        continue;
+                                one.mask = VF_ATTR_BIT(a);
+                                r = netlink_set_vfs_each_async(nl, pf->ifindex, &one, 1, on_step_reply, st);
+                                if (r > 0)
+                                        st->n_pending++;
+                        }
+                if (st->n_pending == 0) {
+                        step_free(st);
+                        return MIN(r, 0);
+                }
+                step_link(pf, st);
+                return MIN(r, 0);
+        default:
+                r = -EINVAL;
+        }
+        if (r < 0) {
+                step_free(st);
+                return r;
+        }
+        st->n_pending = 1;
+        step_link(pf, st);
+        return 0;
+}
+
+int reconcile_read_link(PhysicalFunction *pf, bool fail_on_error)
+{
+        NetlinkStep *st;
+        int r;
+
+        pf->link_stale = false;
+        if (pf->ifindex <= 0 || !pf->manager->netlink) {
+                pf_set_link(pf, NULL);
+                return 0;
+        }
+        st = step_new(pf, STEP_READ_LINK);
+        if (!st)
+                return -ENOMEM;
+        st->fail_on_error = fail_on_error;
+        r = step_queue(pf, st);
+        if (r < 0)
+                pf_set_link(pf, NULL);
+        return r;
+}
+
+/* The batch failed: the kernel stopped at the first failing VF, earlier ones are applied.
+ * With the table re-read, finish VF by VF and attribute by attribute (all queued), to name
+ * what failed. */
+static int pf_queue_fallback(PhysicalFunction *pf, NetlinkStep *read)
+{
+        NetlinkStep *st = step_new(pf, STEP_SET_VFS_EACH);
+        size_t n = 0;
+
+        if (!st)
+                return -ENOMEM;
+        st->config_generation = read->config_generation;
+        st->want = calloc(MAX(read->n_want, (size_t) 1), sizeof(VfSettings));
+        if (!st->want) {
+                step_free(st);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < read->n_want; i++) {
+                const VfSettings *have = link_info_find_vf(pf->link, read->want[i].index);
+
+                st->want[n] = read->want[i];
+                st->want[n].mask = vf_settings_diff(&read->want[i], have) & read->want[i].mask;
+                if (st->want[n].mask != 0)
+                        n++;
+        }
+        st->n_want = n;
+        return step_queue(pf, st);
+}
+
+static void on_fallback_reply(NetlinkStep *st, PhysicalFunction *pf, int error)
+{
+        Manager *m = pf->manager;
+        VirtualFunction *vf;
+        VfSettings one = {};
+        uint32_t index;
+        VfAttr a;
+
+        if (!netlink_async_current(m->netlink, &index, &a))
+                return;
+        for (size_t i = 0; i < st->n_want; i++)
+                if (st->want[i].index == index) {
+                        one = st->want[i];
+                        break;
+                }
+        one.mask = VF_ATTR_BIT(a);
+        vf = pf_vf(pf, (int) index);
+        if (error >= 0) {
+                vf_note_applied(vf, &one);
+                pf->changes++;
+                return;
+        }
+        if (!vf || !step_config_current(st, pf))
+                return; /* a verdict on a declaration that is gone */
+        if (error_means_unsupported(error)) {
+                /* Reported once on the VF, not retried in a loop. */
+                vf->unsupported |= VF_ATTR_BIT(a);
+                vf->error_pass = pf->pass_start;
+                vf_set_state(vf, VF_STATE_DEGRADED, "%s: %s (refused by %s)", vf_attr_to_string(a),
+                             strerror(abs(error)), strna(pf->driver));
+                log_vf_full_errno(vf, LOG_WARNING, error, "VF %u: %s refused by %s: %m", vf->index,
+                                  vf_attr_to_string(a), strna(pf->driver));
+        } else {
+                vf->error_pass = pf->pass_start;
+                vf_set_state(vf, VF_STATE_FAILED, "%s: %s", vf_attr_to_string(a), strerror(abs(error)));
+                if (!st->first_retriable)
+                        st->first_retriable = error;
+        }
+        if (!st->errors)
+                (void) asprintf_safe(&st->errors, "VF %u %s: %s", vf->index, vf_attr_to_string(a),
+                                     strerror(abs(error)));
+}
+
+/* A reply fails the PF (reconcile_pf_fail()), and its chain of passes ends there. */
+static void step_fail(PhysicalFunction *pf, int error, const char *what)
+{
+        reconcile_pf_fail(pf, error, what);
+        pf->nl_failed = true;
+}
+
+/* Applies one reply to the model. Returns false if the step was handed on (it stays pending
+ * under another kind). */
+static bool step_apply(NetlinkStep *st, PhysicalFunction *pf, int error, LinkInfo *link)
 {
         Manager *m = pf->manager;
         int r;
 
-        r = netlink_set_vfs(m->netlink, pf->ifindex, a->want, a->n_vfs);
-        if (r >= 0) {
-                test_crash_point("after-batch");
-                for (size_t i = 0; i < a->n_vfs; i++)
-                        vf_note_applied(a->want[i].index < pf->n_vf_slots ? pf->vfs[a->want[i].index] : NULL,
-                                        &a->want[i]);
-                pf->changes += a->n_vfs;
+        switch (st->kind) {
+        case STEP_READ_LINK:
+                pf_set_link(pf, error < 0 ? NULL : TAKE_PTR(link));
+                manager_pf_link_read(m, pf);
+                if (error < 0 && st->fail_on_error)
+                        step_fail(pf, error, "applying VF settings");
+                break;
+        case STEP_PF_MTU:
+                if (error < 0) {
+                        step_fail(pf, error, "setting PF mtu");
+                        break;
+                }
                 pf->link_stale = true;
-                return 0;
+                pf->changes++;
+                break;
+        case STEP_SET_VFS:
+                if (error >= 0) {
+                        test_crash_point("after-batch");
+                        for (size_t i = 0; i < st->n_want; i++)
+                                vf_note_applied(pf_vf(pf, (int) st->want[i].index), &st->want[i]);
+                        pf->changes += st->n_want;
+                        pf->link_stale = true;
+                        break;
+                }
+                log_pf_full_errno(pf, LOG_DEBUG, error,
+                                  "Batched VF update failed (%m), finishing VF by VF.");
+                /* The same step goes on as the re-read (still linked, still pending). */
+                st->kind = STEP_FALLBACK_READ;
+                r = netlink_get_link_async(m->netlink, pf->ifindex, on_step_reply, st);
+                if (r >= 0)
+                        return false;
+                step_fail(pf, r, "applying VF settings");
+                break;
+        case STEP_FALLBACK_READ:
+                pf_set_link(pf, error < 0 ? NULL : TAKE_PTR(link));
+                if (error < 0) {
+                        step_fail(pf, error, "applying VF settings");
+                        break;
+                }
+                r = pf_queue_fallback(pf, st);
+                if (r < 0)
+                        step_fail(pf, r, "applying VF settings");
+                break;
+        case STEP_SET_VFS_EACH:
+                on_fallback_reply(st, pf, error);
+                if (st->n_pending > 1)
+                        break;
+                /* The last answer: the table moved. */
+                pf->link_stale = true;
+                if (st->first_retriable)
+                        step_fail(pf, st->first_retriable, st->errors ?: "applying VF settings");
+                break;
+        case STEP_VF_MTU: {
+                VirtualFunction *vf = pf_vf(pf, st->vf);
+
+                if (!vf)
+                        break;
+                if (error < 0) {
+                        if (!step_config_current(st, pf))
+                                break;
+                        vf->error_pass = pf->pass_start;
+                        vf_set_state(vf, VF_STATE_DEGRADED, "mtu %u: %s", st->mtu, strerror(abs(error)));
+                        break;
+                }
+                vf->mtu = st->mtu;
+                pf->changes++;
+                break;
         }
-        log_pf_full_errno(pf, LOG_DEBUG, r, "Batched VF update failed (%m), finishing VF by VF.");
-        return pf_apply_vfs_one_by_one(pf, a->want, a->n_vfs, errors_summary);
+        }
+        link_info_free(link);
+        return true;
 }
 
-static void pf_apply_vf_mtu(PhysicalFunction *pf, const PlanAction *a)
+static void on_step_reply(Netlink *nl, int error, LinkInfo *link, void *userdata)
 {
-        VirtualFunction *vf = (unsigned) a->vf < pf->n_vf_slots ? pf->vfs[a->vf] : NULL;
+        NetlinkStep *st = userdata;
+        PhysicalFunction *pf = step_pf(st);
+
+        if (!pf) {
+                /* Its PF went meanwhile: nothing to apply to. */
+                link_info_free(link);
+                if (--st->n_pending == 0) {
+                        step_unlink(st);
+                        step_free(st);
+                }
+                return;
+        }
+        if (!step_apply(st, pf, error, link))
+                return;
+        if (--st->n_pending == 0)
+                step_done(st);
+}
+
+/* Queues a step whose planned action was announced; false if it could not be (the PF failed). */
+static bool pf_queue_step(PhysicalFunction *pf, NetlinkStep *st, const char *what)
+{
+        int r;
+
+        if (!st) {
+                reconcile_pf_fail(pf, -ENOMEM, what);
+                return false;
+        }
+        r = step_queue(pf, st);
+        if (r < 0) {
+                reconcile_pf_fail(pf, r, what);
+                return false;
+        }
+        return true;
+}
+
+static bool pf_queue_pf_mtu(PhysicalFunction *pf, const PlanAction *a)
+{
+        NetlinkStep *st = step_new(pf, STEP_PF_MTU);
+
+        if (st)
+                st->mtu = a->to;
+        return pf_queue_step(pf, st, "setting PF mtu");
+}
+
+static bool pf_queue_vf_settings(PhysicalFunction *pf, const PlanAction *a)
+{
+        NetlinkStep *st = step_new(pf, STEP_SET_VFS);
+
+        if (st && a->n_vfs > 0) {
+                st->want = malloc(a->n_vfs * sizeof(VfSettings));
+                if (!st->want)
+                        st = step_free(st);
+                else {
+                        memcpy(st->want, a->want, a->n_vfs * sizeof(VfSettings));
+                        st->n_want = a->n_vfs;
+                }
+        }
+        return pf_queue_step(pf, st, "applying VF settings");
+}
+
+static void pf_queue_vf_mtu(PhysicalFunction *pf, const PlanAction *a)
+{
+        VirtualFunction *vf = pf_vf(pf, a->vf);
+        NetlinkStep *st;
         int r;
 
         if (!vf)
                 return;
-        r = netlink_set_mtu(pf->manager->netlink, vf->ifindex, a->to);
+        st = step_new(pf, STEP_VF_MTU);
+        if (!st)
+                return (void) log_oom();
+        st->vf = a->vf;
+        st->mtu = a->to;
+        r = step_queue(pf, st);
         if (r < 0) {
-                vf->error_pass = pf->manager->n_reconcile_runs;
+                vf->error_pass = pf->pass_start;
                 vf_set_state(vf, VF_STATE_DEGRADED, "mtu %u: %s", a->to, strerror(abs(r)));
-                return;
         }
-        vf->mtu = a->to;
-        pf->changes++;
 }
 
 /* Written values read back (verified) or not (rewrite: one more try). */
@@ -515,7 +904,7 @@ static void vf_give_up(PhysicalFunction *pf, const PlanAction *a)
                 return;
         vf->lost[a->attr] = (uint8_t) MIN(a->from, 255u);
         vf->unsupported |= VF_ATTR_BIT(a->attr);
-        vf->error_pass = pf->manager->n_reconcile_runs;
+        vf->error_pass = pf->pass_start;
         vf_set_state(vf, VF_STATE_DEGRADED, "%s: %s does not keep the value (reads back different)",
                      vf_attr_to_string(a->attr), strna(pf->driver));
         log_vf_full_errno(vf, LOG_WARNING, 0, "VF %u: %s not kept by %s after %u writes, giving up on it.",
@@ -601,13 +990,12 @@ static void executed(PhysicalFunction *pf, const PlanAction *a)
 typedef enum ExecResult {
         EXEC_DONE,   /* every action ran: the PF is where the plan leads */
         EXEC_STOP,   /* a step ends the pass (a job, a wait, a block, a failure) */
-        EXEC_REPLAN, /* the VF table was re-read: plan again */
+        EXEC_QUEUED, /* netlink steps are queued: their replies re-queue the PF */
 } ExecResult;
 
 /* Runs the plan's actions in order, each as planned. */
 static ExecResult reconcile_execute(PhysicalFunction *pf, const PlanActions *p)
 {
-        Manager *m = pf->manager;
         int r;
 
         for (size_t i = 0; i < p->n_actions; i++) {
@@ -659,14 +1047,7 @@ static ExecResult reconcile_execute(PhysicalFunction *pf, const PlanActions *p)
                         break; /* with PLAN_SET_NUM_VFS */
                 case PLAN_SET_PF_MTU:
                         executed(pf, a);
-                        r = netlink_set_mtu(m->netlink, pf->ifindex, a->to);
-                        if (r < 0) {
-                                reconcile_pf_fail(pf, r, "setting PF mtu");
-                                return EXEC_STOP;
-                        }
-                        pf->link_stale = true;
-                        pf->changes++;
-                        break;
+                        return pf_queue_pf_mtu(pf, a) ? EXEC_QUEUED : EXEC_STOP;
                 case PLAN_WAIT_VFS:
                         executed(pf, a);
                         pf_wait_for_vfs(pf, a->from, a->to);
@@ -695,12 +1076,12 @@ static ExecResult reconcile_execute(PhysicalFunction *pf, const PlanActions *p)
                         break;
                 }
                 case PLAN_READ_LINK:
-                        r = pf_refresh_link(pf);
+                        r = reconcile_read_link(pf, true);
                         if (r < 0) {
                                 reconcile_pf_fail(pf, r, "applying VF settings");
                                 return EXEC_STOP;
                         }
-                        return EXEC_REPLAN;
+                        return pf->nl_steps > 0 ? EXEC_QUEUED : EXEC_STOP;
                 case PLAN_VERIFY:
                         vf_note_verified(pf, a);
                         break;
@@ -708,20 +1089,18 @@ static ExecResult reconcile_execute(PhysicalFunction *pf, const PlanActions *p)
                         executed(pf, a);
                         vf_give_up(pf, a);
                         break;
-                case PLAN_SET_VFS: {
-                        _cleanup_free_ char *errors = NULL;
-
+                case PLAN_SET_VFS:
                         executed(pf, a);
-                        r = pf_apply_vf_settings(pf, a, &errors);
-                        if (r < 0) {
-                                reconcile_pf_fail(pf, r, errors ?: "applying VF settings");
-                                return EXEC_STOP;
-                        }
-                        break;
-                }
+                        return pf_queue_vf_settings(pf, a) ? EXEC_QUEUED : EXEC_STOP;
                 case PLAN_SET_VF_MTU:
-                        executed(pf, a);
-                        pf_apply_vf_mtu(pf, a);
+                        /* The VFs' MTUs are independent: all queued at once, several in flight. */
+                        for (; i < p->n_actions && p->actions[i].type == PLAN_SET_VF_MTU; i++) {
+                                executed(pf, &p->actions[i]);
+                                pf_queue_vf_mtu(pf, &p->actions[i]);
+                        }
+                        if (pf->nl_steps > 0)
+                                return EXEC_QUEUED;
+                        i--;
                         break;
                 default:
                         break;
@@ -733,32 +1112,35 @@ static ExecResult reconcile_execute(PhysicalFunction *pf, const PlanActions *p)
 void reconcile_pf(PhysicalFunction *pf)
 {
         const PfConfig *c = pf->config;
+        _cleanup_(plan_actions_done) PlanActions p = {};
+        PlannerInput in;
         VirtualFunction *vf;
         unsigned degraded = 0;
-        ExecResult e = EXEC_REPLAN;
+        ExecResult e;
         int r;
 
-        if (pf->job_running)
+        if (pf->job_running || pf->nl_steps > 0)
                 return; /* its completion re-queues the PF */
         pf->dirty = false;
         pf->manager->n_reconcile_runs++;
+        /* A pass after a netlink step goes on with the same chain: what a VF failed or refused
+         * in it is kept until the chain ends. */
+        if (!pf->nl_resume)
+                pf->pass_start = pf->manager->n_reconcile_runs;
+        pf->nl_resume = false;
 
         if (c && pf->retry_source)
                 return; /* backing off; the timer re-queues */
 
-        /* Plan, run the plan; once more after the VF table was re-read. */
-        for (unsigned pass = 0; e == EXEC_REPLAN && pass < 3; pass++) {
-                _cleanup_(plan_actions_done) PlanActions p = {};
-                PlannerInput in;
-
-                reconcile_planner_input(pf, c, false, &in);
-                r = planner_plan_pf(&in, &p);
-                if (r < 0) {
-                        reconcile_pf_fail(pf, r, "planning");
-                        return;
-                }
-                e = reconcile_execute(pf, &p);
+        reconcile_planner_input(pf, c, false, &in);
+        r = planner_plan_pf(&in, &p);
+        if (r < 0) {
+                reconcile_pf_fail(pf, r, "planning");
+                return;
         }
+        e = reconcile_execute(pf, &p);
+        if (e == EXEC_QUEUED)
+                return;
         if (!c) {
                 pf->wait_source = sd_event_source_disable_unref(pf->wait_source);
                 pf_set_state(pf, PF_STATE_UNMANAGED, NULL);
@@ -770,7 +1152,7 @@ void reconcile_pf(PhysicalFunction *pf)
         pf->retry_failed = false;
 
         PF_FOREACH_VF(vf, pf) {
-                if (vf->error_pass == pf->manager->n_reconcile_runs)
+                if (vf->error_pass == pf->pass_start)
                         ; /* failed or refused something in this pass: keep that reason */
                 else if (vf->unsupported)
                         vf_set_state(vf, VF_STATE_DEGRADED, "%s", strempty(vf->last_error));

@@ -5,8 +5,9 @@
 #include "planner.h"
 
 /* Drives one PF from observed towards desired state. Each call does what can be done now
- * and returns; blocking writes go to a worker and re-queue the PF when they finish, so the
- * PF's state machine advances over several calls:
+ * and returns; blocking writes go to a worker and rtnetlink requests to the asynchronous
+ * queue, and their completion re-queues the PF, so the PF's state machine advances over
+ * several calls:
  *
  *   unmanaged (no config)
  *   pending -> configuring -> configured
@@ -15,6 +16,12 @@
  *
  * Only differences are written: a second pass over a converged PF writes nothing. */
 void reconcile_pf(PhysicalFunction *pf);
+/* Queues an RTM_GETLINK of the PF's VF table (the PF is busy until it is answered); the reply
+ * replaces pf->link and matches the declaration again. fail_on_error: a failed read fails the
+ * PF (the planner needs the table), else it only drops the table. No netdev: drops it now. */
+int reconcile_read_link(PhysicalFunction *pf, bool fail_on_error);
+/* Frees the steps still on m's list (their requests were dropped with the Netlink). */
+void reconcile_free_steps(Manager *m);
 /* Marks the PF failed with "WHAT: strerror"; retried with backoff when waiting may help. */
 void reconcile_pf_fail(PhysicalFunction *pf, int error, const char *what);
 

@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "fake-model.h"
+#include "reconcile.h"
 #include "tests.h"
 #include "util.h"
 
@@ -201,4 +202,42 @@ VirtualFunction *fake_model_add_vf(FakeModel *fm, PhysicalFunction *pf, unsigned
         }
         ASSERT_TRUE(pf_add_vf(pf, index, syspath, &vf) >= 0);
         return vf;
+}
+
+static bool pf_answered(Manager *m, void *userdata)
+{
+        PhysicalFunction *pf = userdata;
+
+        return !pf->job_running && pf->nl_steps == 0;
+}
+
+/* The model here is built by hand (RDMA devices assigned by the test, no udev): the manager's
+ * own reconcile source would refresh it from the loop. Only the replies run on the loop; the
+ * passes they ask for are run here, as the tests called reconcile_pf() before. */
+static void run_replies(FakeModel *fm, PhysicalFunction *pf)
+{
+        ASSERT_EQ(manager_run_until(fm->m, pf_answered, pf, 10 * 1000000ULL), 1);
+        (void) sd_event_source_set_enabled(fm->m->reconcile_source, SD_EVENT_OFF);
+}
+
+void fake_model_run_idle(FakeModel *fm, PhysicalFunction *pf)
+{
+        run_replies(fm, pf);
+        while (pf->dirty) {
+                reconcile_pf(pf);
+                run_replies(fm, pf);
+        }
+}
+
+void fake_model_read_link(FakeModel *fm, PhysicalFunction *pf)
+{
+        ASSERT_OK(reconcile_read_link(pf, true));
+        run_replies(fm, pf);
+        pf->dirty = false;
+}
+
+void fake_model_reconcile(FakeModel *fm, PhysicalFunction *pf)
+{
+        reconcile_pf(pf);
+        fake_model_run_idle(fm, pf);
 }

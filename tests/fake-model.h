@@ -30,6 +30,14 @@ PhysicalFunction *fake_model_add_pf(FakeModel *fm, const char *pci, const char *
 VirtualFunction *fake_model_add_vf(FakeModel *fm, PhysicalFunction *pf, unsigned index, const char *pci,
                                    const char *ifname, int ifindex, const char *driver, int iommu_group);
 
+/* Runs the loop until PF's netlink steps are answered and runs the passes they queue, until
+ * none is pending (asserts each wait ends within 10 s). */
+void fake_model_run_idle(FakeModel *fm, PhysicalFunction *pf);
+/* Re-reads PF's VF table from the fake kernel, on the queue as the daemon does, and waits. */
+void fake_model_read_link(FakeModel *fm, PhysicalFunction *pf);
+/* One reconcile of PF and the passes it queues, until idle. */
+void fake_model_reconcile(FakeModel *fm, PhysicalFunction *pf);
+
 /* Writes root/rel (parents created), or makes a directory when content is NULL. */
 void fake_model_write(FakeModel *fm, const char *rel, const char *content);
 void fake_model_symlink(FakeModel *fm, const char *rel, const char *target);

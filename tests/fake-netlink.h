@@ -14,8 +14,7 @@
  * Threads: every function takes one internal lock, so the fake sysfs kernel may call
  * fake_netlink_set_num_vfs() from a worker thread while the daemon's thread talks netlink.
  * A FakeNetlink serves any number of Netlink objects, but replies go to a single queue:
- * requests from different threads must not interleave (the adapter's calls are
- * synchronous, so one thread per fake is the rule). */
+ * requests from different threads must not interleave (one thread per fake is the rule). */
 
 #include <net/ethernet.h>
 #include <stdbool.h>
@@ -54,8 +53,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(FakeNetlink *, fake_netlink_free);
 extern const NetlinkTransport fake_netlink_transport;
 int fake_netlink_new_netlink(FakeNetlink *fk, Netlink **ret);
 /* Holds every reply for usec (0: none) before it is queued, released by a timer on event:
- * a slow kernel for the asynchronous requests (netlink_attach_event()). Synchronous calls
- * see no reply while one is held: use it only with the asynchronous ones. */
+ * a slow kernel for the asynchronous requests (netlink_attach_event()). */
 int fake_netlink_set_reply_delay(FakeNetlink *fk, sd_event *event, uint64_t usec);
 
 /* An SR-IOV capable link (it reports IFLA_NUM_VF), up, MTU 1500 (max 9216), addr = perm_addr,

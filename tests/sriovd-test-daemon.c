@@ -10,7 +10,8 @@
  *
  * For hotplug tests it exports a control object outside /org/sriovd1, never in the
  * production daemon: /sriovd_test org.sriovd1.TestDaemon AddPF(u bus, u total_vfs) → s pci,
- * RemovePF(s pci), and for the benches LoopStats(b reset) → (t max_usec, t max_cpu_usec,
+ * RemovePF(s pci), SetReplyDelay(t usec) (the fake kernel holds every rtnetlink reply that
+ * long, 0: none), and for the benches LoopStats(b reset) → (t max_usec, t max_cpu_usec,
  * t iterations): the longest event loop iteration since the last reset. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -243,6 +244,21 @@ static int method_remove_pf(sd_bus_message *message, void *userdata, sd_bus_erro
         return sd_bus_reply_method_return(message, NULL);
 }
 
+static int method_set_reply_delay(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        FakeSubstrate *s = userdata;
+        uint64_t usec;
+        int r;
+
+        r = sd_bus_message_read(message, "t", &usec);
+        if (r < 0)
+                return r;
+        r = fake_netlink_set_reply_delay(s->netlink, s->manager->event, usec);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot set the delay: %s", strerror(-r));
+        return sd_bus_reply_method_return(message, NULL);
+}
+
 /* The event loop, with the longest iteration (one dispatched source; the wait excluded) kept
  * for the benches: wall and thread CPU time, read and reset through LoopStats(). */
 static struct {
@@ -305,6 +321,8 @@ static const sd_bus_vtable test_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("AddPF", SD_BUS_ARGS("u", bus, "u", total_vfs), SD_BUS_RESULT("s", pci),
                                 method_add_pf, 0),
         SD_BUS_METHOD_WITH_ARGS("RemovePF", SD_BUS_ARGS("s", pci), SD_BUS_NO_RESULT, method_remove_pf, 0),
+        SD_BUS_METHOD_WITH_ARGS("SetReplyDelay", SD_BUS_ARGS("t", usec), SD_BUS_NO_RESULT,
+                                method_set_reply_delay, 0),
         SD_BUS_METHOD_WITH_ARGS("LoopStats", SD_BUS_ARGS("b", reset),
                                 SD_BUS_RESULT("t", max_usec, "t", max_cpu_usec, "t", iterations),
                                 method_loop_stats, 0),

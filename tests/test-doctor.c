@@ -41,7 +41,7 @@ static void env_setup(Env *e)
                                       &(VfSettings){.index = 1,
                                                     .mask = VF_ATTR_BIT(VF_ATTR_MAC),
                                                     .mac = {{0x02, 1, 2, 3, 4, 5}}}));
-        ASSERT_OK(pf_refresh_link(e->pf));
+        fake_model_read_link(e->fm, e->pf);
 }
 
 static void env_done(Env *e)
@@ -223,7 +223,7 @@ TEST(trust_spoofchk)
         /* passed through, no host MAC, spoofchk on, trust off */
         ASSERT_OK(fake_netlink_set_vf(e.fm->fk, 10,
                                       &(VfSettings){.index = 1, .mask = VF_ATTR_BIT(VF_ATTR_MAC)}));
-        ASSERT_OK(pf_refresh_link(e.pf));
+        fake_model_read_link(e.fm, e.pf);
         ASSERT_EQ(run(&e, "trust-spoofchk", "0000:81:00.3", "trust = true"), DOCTOR_WARN);
         /* the VF netdev went promiscuous (a bridge), trust off */
         fake_model_write(e.fm, "sys/devices/pci0000:00/0000:81:00.2/net/ens1f0v0/flags", "0x1103");
@@ -231,7 +231,7 @@ TEST(trust_spoofchk)
         /* trusted: fine */
         ASSERT_OK(fake_netlink_set_vf(
                 e.fm->fk, 10, &(VfSettings){.index = 0, .mask = VF_ATTR_BIT(VF_ATTR_TRUST), .trust = 1}));
-        ASSERT_OK(pf_refresh_link(e.pf));
+        fake_model_read_link(e.fm, e.pf);
         {
                 _cleanup_(doctor_report_freep) DoctorReport *r = NULL;
 

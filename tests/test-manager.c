@@ -350,6 +350,80 @@ TEST(hotplug)
         ASSERT_EQ(hashmap_size(m->vfs), 6);
 }
 
+static bool pf_waits_on_netlink(Manager *m, void *userdata)
+{
+        PhysicalFunction *pf = manager_get_pf(m, userdata);
+
+        return pf && pf->nl_steps > 0;
+}
+
+static bool pf_gone(Manager *m, void *userdata)
+{
+        return !manager_get_pf(m, userdata);
+}
+
+static char *conf_with_vlans(unsigned vlan1, unsigned vlan2)
+{
+        char *text = NULL;
+
+        ASSERT_OK(asprintf_safe(&text,
+                                "physical_functions = (\n"
+                                "  { match = { interface = \"enp1s0\"; }; num_vfs = 4;\n"
+                                "    vfs = ( { range = \"0-3\"; pool = \"a\"; vlan = %u; } ); },\n"
+                                "  { match = { pci = \"0000:02:00.*\"; }; num_vfs = 2;\n"
+                                "    vfs = ( { range = \"0-1\"; pool = \"b\"; vlan = %u; } ); }\n"
+                                ");\n",
+                                vlan1, vlan2));
+        return text;
+}
+
+/* Replies that come back after their PF was unplugged, replaced by a namesake, re-declared or
+ * the whole Manager freed: nothing is applied to the wrong object (ASan would see a freed PF),
+ * and what is declared in the end is what the kernel has. */
+TEST(late_replies_after_unplug_and_reload)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
+        _cleanup_free_ char *a = conf_with_vlans(100, 8), *b = conf_with_vlans(101, 8),
+                            *c = conf_with_vlans(102, 9);
+        Manager *m = s->manager;
+        PhysicalFunction *pf;
+
+        ASSERT_OK(fake_netlink_set_reply_delay(s->netlink, m->event, 50 * 1000));
+
+        /* PF 2's batch is in flight when it goes; its namesake comes back and is configured. */
+        ASSERT_OK(fake_substrate_write_config(s, "50-test.conf", a));
+        ASSERT_OK(manager_reload(m));
+        ASSERT_EQ(manager_run_until(m, pf_waits_on_netlink, (void *) "0000:02:00.0", 10 * SEC), 1);
+        ASSERT_OK(fake_kernel_remove_pf(s->kernel, "0000:02:00.0"));
+        ASSERT_EQ(manager_run_until(m, pf_gone, (void *) "0000:02:00.0", 10 * SEC), 1);
+        ASSERT_TRUE(m->netlink_steps != NULL); /* its step still waits for the reply */
+        ASSERT_OK(fake_substrate_add_igb(s, 2, 7, NULL));
+        ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
+        ASSERT_TRUE(m->netlink_steps == NULL);
+        pf = manager_get_pf(m, "0000:02:00.0");
+        ASSERT_TRUE(pf);
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        ASSERT_EQ(kernel_vf(s, 102, 1).vlan, 8);
+        ASSERT_EQ(kernel_vf(s, 101, 3).vlan, 100);
+
+        /* PF 1 is re-declared while its batch is in flight: the later declaration wins. */
+        ASSERT_OK(fake_substrate_write_config(s, "50-test.conf", b));
+        ASSERT_OK(manager_reload(m));
+        ASSERT_EQ(manager_run_until(m, pf_waits_on_netlink, (void *) "0000:01:00.0", 10 * SEC), 1);
+        ASSERT_OK(fake_substrate_write_config(s, "50-test.conf", c));
+        ASSERT_OK(manager_reload(m));
+        ASSERT_EQ(fake_substrate_settle(s, 20 * SEC), 1);
+        for (unsigned i = 0; i < 4; i++)
+                ASSERT_EQ(kernel_vf(s, 101, i).vlan, 102);
+        ASSERT_EQ(kernel_vf(s, 102, 0).vlan, 9);
+        ASSERT_EQ(manager_get_pf(m, "0000:01:00.0")->state, PF_STATE_CONFIGURED);
+
+        /* Freed with a step in flight: dropped with the Manager, no handler runs later. */
+        ASSERT_OK(fake_substrate_write_config(s, "50-test.conf", a));
+        ASSERT_OK(manager_reload(m));
+        ASSERT_EQ(manager_run_until(m, pf_waits_on_netlink, (void *) "0000:01:00.0", 10 * SEC), 1);
+}
+
 TEST(kernel_errors_retry)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
@@ -732,6 +806,7 @@ int main(void)
         RUN(broken_dropin_changes_nothing);
         RUN(consumer_owns_mac_vlan_until_release);
         RUN(hotplug);
+        RUN(late_replies_after_unplug_and_reload);
         RUN(kernel_errors_retry);
         RUN(drift_corrected);
         RUN(truncated_vf_list);

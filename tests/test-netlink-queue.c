@@ -379,13 +379,6 @@ TEST(kernel_socket)
         c.pending = 3;
         for (unsigned i = 0; i < 3; i++)
                 ASSERT_OK(netlink_get_link_async(c.nl, 1, on_lo, &c));
-        /* the synchronous socket still works alongside */
-        {
-                _cleanup_(link_info_freep) LinkInfo *lo = NULL;
-
-                ASSERT_OK(netlink_get_link(c.nl, 1, &lo));
-                ASSERT_STREQ(lo->ifname, "lo");
-        }
         ASSERT_OK(sd_event_loop(c.event));
         ASSERT_EQ(c.each_ok, 3);
         ASSERT_EQ(netlink_async_pending(c.nl), 0);

@@ -8,9 +8,11 @@
 #include <netlink/msg.h>
 #include <netlink/route/link.h>
 #include <sched.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 
 #include "fake-netlink.h"
+#include "netlink-wait.h"
 #include "netlink.h"
 #include "tests.h"
 #include "util.h"
@@ -185,14 +187,14 @@ TEST(round_trip)
         vfs[5].vlan_proto = ETH_P_8021AD;
         vfs[6].min_tx_rate = 500;
 
-        ASSERT_OK(netlink_set_vfs(nl, PF, vfs, 8));
+        ASSERT_OK(netlink_wait_set_vfs(nl, PF, vfs, 8));
         ASSERT_EQ(fake_netlink_get_stats(fk).setlinks, 1);
         ASSERT_EQ(fake_netlink_get_stats(fk).vf_infos_applied, 8);
         ASSERT_EQ(netlink_get_stats(nl)->set_vf_requests, 1);
         ASSERT_EQ(netlink_get_stats(nl)->vf_infos_sent, 8);
         ASSERT_EQ(fake_netlink_get_vf_writes(fk, PF, 3), 6);
 
-        ASSERT_OK(netlink_get_link(nl, PF, &li));
+        ASSERT_OK(netlink_wait_get_link(nl, PF, &li));
         ASSERT_EQ(li->ifindex, PF);
         ASSERT_STREQ(li->ifname, "pf0");
         ASSERT_EQ(li->mtu, 1500);
@@ -226,7 +228,7 @@ TEST(round_trip)
         /* Nothing to set: nothing sent. */
         fake_netlink_reset_stats(fk);
         vfs[0].mask = 0;
-        ASSERT_OK(netlink_set_vfs(nl, PF, vfs, 1));
+        ASSERT_OK(netlink_wait_set_vfs(nl, PF, vfs, 1));
         ASSERT_EQ(fake_netlink_get_stats(fk).messages, 0);
         ASSERT_EQ(fake_netlink_get_vf_writes(fk, PF, 0), 0);
 }
@@ -243,10 +245,10 @@ TEST(ib_guids)
                 .port_guid = 0xbb,
         };
 
-        ASSERT_ERROR(netlink_set_vfs(nl, PF, &v, 1), EOPNOTSUPP); /* Ethernet PF */
+        ASSERT_ERROR(netlink_wait_set_vfs(nl, PF, &v, 1), EOPNOTSUPP); /* Ethernet PF */
         ASSERT_OK(fake_netlink_set_quirks(fk, PF, FAKE_QUIRK_IB));
-        ASSERT_OK(netlink_set_vfs(nl, PF, &v, 1));
-        ASSERT_OK(netlink_get_link(nl, PF, &li));
+        ASSERT_OK(netlink_wait_set_vfs(nl, PF, &v, 1));
+        ASSERT_OK(netlink_wait_get_link(nl, PF, &li));
         ASSERT_TRUE(link_info_find_vf(li, 1)->mask & VF_ATTR_BIT(VF_ATTR_IB_PORT_GUID));
         ASSERT_TRUE(link_info_find_vf(li, 1)->node_guid == 0xaa);
         ASSERT_TRUE(link_info_find_vf(li, 1)->port_guid == 0xbb); /* needed its own IFLA_VF_INFO */
@@ -266,10 +268,10 @@ TEST(stops_at_first_error)
                                       .trust = true};
 
         ASSERT_OK(fake_netlink_inject_error(fk, PF, VF_ATTR_MAC, 3, -EBUSY, 1));
-        ASSERT_ERROR(netlink_set_vfs(nl, PF, vfs, 8), EBUSY);
+        ASSERT_ERROR(netlink_wait_set_vfs(nl, PF, vfs, 8), EBUSY);
         ASSERT_EQ(fake_netlink_get_stats(fk).vf_infos_applied, 3);
 
-        ASSERT_OK(netlink_get_link(nl, PF, &li));
+        ASSERT_OK(netlink_wait_get_link(nl, PF, &li));
         for (uint32_t i = 0; i < 8; i++) {
                 const VfSettings *v = link_info_find_vf(li, i);
                 struct ether_addr want = vf_mac(i);
@@ -280,7 +282,7 @@ TEST(stops_at_first_error)
         li = link_info_free(li);
 
         /* Once only: the retry goes through. */
-        ASSERT_OK(netlink_set_vfs(nl, PF, vfs + 3, 5));
+        ASSERT_OK(netlink_wait_set_vfs(nl, PF, vfs + 3, 5));
 
         /* Within one VF: what the kernel applied before the failing attribute stays. */
         ASSERT_OK(fake_netlink_inject_error(fk, PF, VF_ATTR_LINK_STATE, -1, -EOPNOTSUPP, 0));
@@ -288,8 +290,8 @@ TEST(stops_at_first_error)
                               .mask = VF_ATTR_BIT(VF_ATTR_VLAN) | VF_ATTR_BIT(VF_ATTR_LINK_STATE),
                               .vlan = 7,
                               .link_state = IFLA_VF_LINK_STATE_DISABLE};
-        ASSERT_ERROR(netlink_set_vfs(nl, PF, vfs, 1), EOPNOTSUPP);
-        ASSERT_OK(netlink_get_link(nl, PF, &li));
+        ASSERT_ERROR(netlink_wait_set_vfs(nl, PF, vfs, 1), EOPNOTSUPP);
+        ASSERT_OK(netlink_wait_get_link(nl, PF, &li));
         ASSERT_EQ(link_info_find_vf(li, 0)->vlan, 7);
         ASSERT_EQ(link_info_find_vf(li, 0)->link_state, IFLA_VF_LINK_STATE_AUTO);
         li = link_info_free(li);
@@ -298,23 +300,23 @@ TEST(stops_at_first_error)
         /* igb: min rate is EINVAL on every VF. Errors libnl has no code for come through. */
         ASSERT_OK(fake_netlink_set_quirks(fk, PF, FAKE_QUIRK_NO_MIN_RATE));
         vfs[0] = (VfSettings){.index = 0, .mask = VF_ATTR_BIT(VF_ATTR_RATE), .min_tx_rate = 1};
-        ASSERT_ERROR(netlink_set_vfs(nl, PF, vfs, 1), EINVAL);
+        ASSERT_ERROR(netlink_wait_set_vfs(nl, PF, vfs, 1), EINVAL);
         ASSERT_OK(fake_netlink_inject_error(fk, PF, VF_ATTR_SPOOFCHK, 2, -ENOSPC, 0));
         vfs[0] = (VfSettings){.index = 2, .mask = VF_ATTR_BIT(VF_ATTR_SPOOFCHK)};
-        ASSERT_ERROR(netlink_set_vfs(nl, PF, vfs, 1), ENOSPC);
+        ASSERT_ERROR(netlink_wait_set_vfs(nl, PF, vfs, 1), ENOSPC);
         vfs[0] = (VfSettings){.index = 1, .mask = VF_ATTR_BIT(VF_ATTR_VLAN), .vlan_proto = 0x1234};
-        ASSERT_ERROR(netlink_set_vfs(nl, PF, vfs, 1), EPROTONOSUPPORT);
+        ASSERT_ERROR(netlink_wait_set_vfs(nl, PF, vfs, 1), EPROTONOSUPPORT);
         vfs[0] = (VfSettings){.index = 8, .mask = VF_ATTR_BIT(VF_ATTR_TRUST)};
-        ASSERT_ERROR(netlink_set_vfs(nl, PF, vfs, 1), EINVAL);
-        ASSERT_ERROR(netlink_set_vfs(nl, 99, vfs, 1), ENODEV);
-        ASSERT_ERROR(netlink_get_link(nl, 99, &li), ENODEV);
+        ASSERT_ERROR(netlink_wait_set_vfs(nl, PF, vfs, 1), EINVAL);
+        ASSERT_ERROR(netlink_wait_set_vfs(nl, 99, vfs, 1), ENODEV);
+        ASSERT_ERROR(netlink_wait_get_link(nl, 99, &li), ENODEV);
         ASSERT_TRUE(!li);
 
         /* A PF that takes VF settings only while up. */
         ASSERT_OK(fake_netlink_set_quirks(fk, PF, FAKE_QUIRK_NEEDS_UP));
         ASSERT_OK(fake_netlink_set_flags(fk, PF, 0));
         vfs[0] = (VfSettings){.index = 1, .mask = VF_ATTR_BIT(VF_ATTR_TRUST)};
-        ASSERT_ERROR(netlink_set_vfs(nl, PF, vfs, 1), ENETDOWN);
+        ASSERT_ERROR(netlink_wait_set_vfs(nl, PF, vfs, 1), ENETDOWN);
 }
 
 TEST(errno_from_nle)
@@ -340,7 +342,7 @@ TEST(truncated_list)
         _cleanup_(link_info_freep) LinkInfo *li = NULL;
 
         ASSERT_OK(fake_netlink_set_vf_list_limit(fk, PF, 5));
-        ASSERT_OK(netlink_get_link(nl, PF, &li));
+        ASSERT_OK(netlink_wait_get_link(nl, PF, &li));
         ASSERT_EQ(li->num_vf, 8);
         ASSERT_EQ(li->n_vfs, 5);
         ASSERT_TRUE(li->vfs_truncated);
@@ -349,13 +351,13 @@ TEST(truncated_list)
         li = link_info_free(li);
 
         ASSERT_OK(fake_netlink_set_quirks(fk, PF, FAKE_QUIRK_NO_VF_CONFIG));
-        ASSERT_OK(netlink_get_link(nl, PF, &li));
+        ASSERT_OK(netlink_wait_get_link(nl, PF, &li));
         ASSERT_EQ(li->n_vfs, 0);
         ASSERT_TRUE(li->vfs_truncated);
         li = link_info_free(li);
 
         ASSERT_OK(fake_netlink_set_num_vfs(fk, PF, 0));
-        ASSERT_OK(netlink_get_link(nl, PF, &li));
+        ASSERT_OK(netlink_wait_get_link(nl, PF, &li));
         ASSERT_TRUE(li->has_num_vf);
         ASSERT_EQ(li->num_vf, 0);
         ASSERT_TRUE(!li->vfs_truncated);
@@ -375,8 +377,8 @@ TEST(wrapped_list)
         char s[ETHER_ADDR_STRLEN];
         int rem;
 
-        ASSERT_OK(netlink_set_vfs(nl, PF, &v, 1));
-        ASSERT_OK(netlink_get_link(nl, PF, &li));
+        ASSERT_OK(netlink_wait_set_vfs(nl, PF, &v, 1));
+        ASSERT_OK(netlink_wait_get_link(nl, PF, &li));
         ASSERT_EQ(li->n_vfs, 512);
         ASSERT_TRUE(!li->vfs_truncated);
         ASSERT_TRUE(ether_addr_equal(&link_info_find_vf(li, 511)->mac, &v.mac));
@@ -477,7 +479,7 @@ TEST(batch_256)
         ASSERT_EQ(netlink_build_set_vfs(PF, vfs, 256, &m), 256);
         ASSERT_TRUE(nlmsg_hdr(m)->nlmsg_len <= NETLINK_SET_VFS_MSG_MAX);
         nlmsg_free(m);
-        ASSERT_OK(netlink_set_vfs(nl, PF, vfs, 256));
+        ASSERT_OK(netlink_wait_set_vfs(nl, PF, vfs, 256));
         ASSERT_EQ(fake_netlink_get_stats(fk).setlinks, 1);
 
         /* Everything, on an IB PF: split in two, each under the limit, all applied in order. */
@@ -496,11 +498,11 @@ TEST(batch_256)
 
         fake_netlink_reset_stats(fk);
         sent = netlink_get_stats(nl)->vf_infos_sent;
-        ASSERT_OK(netlink_set_vfs(nl, PF, vfs, 256));
+        ASSERT_OK(netlink_wait_set_vfs(nl, PF, vfs, 256));
         ASSERT_EQ(fake_netlink_get_stats(fk).setlinks, 2);
         ASSERT_EQ(fake_netlink_get_stats(fk).vf_infos_applied, 512); /* node and port GUID apart */
         ASSERT_EQ(netlink_get_stats(nl)->vf_infos_sent - sent, 512);
-        ASSERT_OK(netlink_get_link(nl, PF, &li));
+        ASSERT_OK(netlink_wait_get_link(nl, PF, &li));
         ASSERT_EQ(li->n_vfs, 256);
         for (uint32_t i = 0; i < 256; i++) {
                 ASSERT_EQ(li->vfs[i].vlan_proto, ETH_P_8021AD);
@@ -512,7 +514,7 @@ TEST(batch_256)
         /* An error in the first message: the second is never sent. */
         fake_netlink_reset_stats(fk);
         ASSERT_OK(fake_netlink_inject_error(fk, PF, VF_ATTR_TRUST, 10, -EBUSY, 1));
-        ASSERT_ERROR(netlink_set_vfs(nl, PF, vfs, 256), EBUSY);
+        ASSERT_ERROR(netlink_wait_set_vfs(nl, PF, vfs, 256), EBUSY);
         ASSERT_EQ(fake_netlink_get_stats(fk).setlinks, 1);
         ASSERT_EQ(fake_netlink_get_stats(fk).vf_infos_applied, 20);
 }
@@ -523,11 +525,11 @@ TEST(mtu)
         _cleanup_(fake_netlink_freep) FakeNetlink *fk = setup(0, &nl);
         uint32_t mtu = 0;
 
-        ASSERT_OK(netlink_set_mtu(nl, PF, 9000));
+        ASSERT_OK(netlink_wait_set_mtu(nl, PF, 9000));
         ASSERT_OK(fake_netlink_get_mtu(fk, PF, &mtu));
         ASSERT_EQ(mtu, 9000);
-        ASSERT_ERROR(netlink_set_mtu(nl, PF, 65000), EINVAL);
-        ASSERT_ERROR(netlink_set_mtu(nl, 77, 1500), ENODEV);
+        ASSERT_ERROR(netlink_wait_set_mtu(nl, PF, 65000), EINVAL);
+        ASSERT_ERROR(netlink_wait_set_mtu(nl, 77, 1500), ENODEV);
 }
 
 /* A transport that never answers, or fails to send. */
@@ -541,18 +543,46 @@ static int mute_recv(void *userdata, unsigned char **ret)
         return 0;
 }
 
+static int mute_reply_fd(void *userdata)
+{
+        static int fd = -1;
+
+        if (fd < 0)
+                fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); /* never readable */
+        return fd;
+}
+
+static void count_answer(Netlink *nl, int error, LinkInfo *link, void *userdata)
+{
+        (*(unsigned *) userdata)++;
+        link_info_free(link);
+}
+
 TEST(no_reply)
 {
-        static const NetlinkTransport t = {.send = mute_send, .recv = mute_recv};
+        static const NetlinkTransport t = {.send = mute_send, .recv = mute_recv, .reply_fd = mute_reply_fd};
         _cleanup_(netlink_freep) Netlink *nl = NULL;
-        LinkInfo *li = NULL;
+        unsigned answered = 0;
         int send_result = 0;
+        sd_event *e = NULL;
 
+        ASSERT_OK(sd_event_new(&e));
         ASSERT_OK(netlink_new_with_transport(&t, &send_result, &nl));
-        ASSERT_ERROR(netlink_get_link(nl, 1, &li), EIO);
+        ASSERT_OK(netlink_attach_event(nl, e));
+        /* Sent, never answered: pending, and its handler is not called (the loop has nothing
+         * left to run); freeing the Netlink drops it without a call. */
+        ASSERT_OK(netlink_get_link_async(nl, 1, count_answer, &answered));
+        while (sd_event_run(e, 0) > 0)
+                ;
+        ASSERT_EQ(netlink_async_pending(nl), 1);
+        ASSERT_EQ(answered, 0);
+        nl = netlink_free(nl);
+        ASSERT_EQ(answered, 0);
+        /* A send that fails is answered with its error, from the loop. */
         send_result = -ECONNREFUSED;
-        ASSERT_ERROR(netlink_set_mtu(nl, 1, 1500), ECONNREFUSED);
-        ASSERT_TRUE(!li);
+        sd_event_unref(e);
+        ASSERT_OK(netlink_new_with_transport(&t, &send_result, &nl));
+        ASSERT_ERROR(netlink_wait_set_mtu(nl, 1, 1500), ECONNREFUSED);
 }
 
 typedef struct Seen {
@@ -586,7 +616,7 @@ TEST(monitor)
         ASSERT_ERROR(netlink_monitor_start(nl, e, on_link, &seen), EBUSY);
 
         ASSERT_OK(fake_netlink_emit_link_event(fk, PF, false));
-        ASSERT_OK(netlink_set_vfs(nl, PF, &v, 1)); /* a change notifies, too */
+        ASSERT_OK(netlink_wait_set_vfs(nl, PF, &v, 1)); /* a change notifies, too */
         while (sd_event_run(e, 0) > 0)
                 ;
         ASSERT_EQ(seen.events, 2);
@@ -646,7 +676,7 @@ static int kernel_child(void)
         }
 
         ASSERT_OK(netlink_new(&nl));
-        ASSERT_OK(netlink_get_link(nl, 1, &li));
+        ASSERT_OK(netlink_wait_get_link(nl, 1, &li));
         ASSERT_STREQ(li->ifname, "lo");
         li = link_info_free(li);
 
@@ -669,7 +699,7 @@ static int kernel_child(void)
                 ASSERT_TRUE(ifindex > 0);
         }
 
-        ASSERT_OK(netlink_get_link(nl, ifindex, &li));
+        ASSERT_OK(netlink_wait_get_link(nl, ifindex, &li));
         ASSERT_STREQ(li->ifname, ifindex == 1 ? "lo" : "sriovtest0");
         ASSERT_EQ(li->ifindex, ifindex);
         ASSERT_TRUE(li->has_addr);
@@ -680,12 +710,12 @@ static int kernel_child(void)
         ASSERT_OK(sd_event_new(&e));
         ASSERT_OK(netlink_monitor_start(nl, e, kernel_on_link, &seen));
 
-        ASSERT_OK(netlink_set_mtu(nl, ifindex, 9000));
-        ASSERT_OK(netlink_get_link(nl, ifindex, &li));
+        ASSERT_OK(netlink_wait_set_mtu(nl, ifindex, 9000));
+        ASSERT_OK(netlink_wait_get_link(nl, ifindex, &li));
         ASSERT_EQ(li->mtu, 9000);
         li = link_info_free(li);
-        ASSERT_ERROR(netlink_set_mtu(nl, ifindex, UINT32_MAX), EINVAL); /* negative to the kernel */
-        ASSERT_ERROR(netlink_get_link(nl, 999999, &li), ENODEV);
+        ASSERT_ERROR(netlink_wait_set_mtu(nl, ifindex, UINT32_MAX), EINVAL); /* negative to the kernel */
+        ASSERT_ERROR(netlink_wait_get_link(nl, 999999, &li), ENODEV);
 
         for (int i = 0; i < 100 && seen.events == 0; i++)
                 ASSERT_OK(sd_event_run(e, 100 * 1000));

@@ -267,10 +267,11 @@ TEST(assign_by_pci_parent_and_gid_netdev)
         rdma_device_list_free(devs, n);
 }
 
-static void reconcile(PhysicalFunction *pf)
+/* The pass and the ones its netlink steps queue, until the PF is idle. */
+static void reconcile(FakeModel *fm, PhysicalFunction *pf)
 {
         pf->job_running = false;
-        reconcile_pf(pf);
+        fake_model_reconcile(fm, pf);
         ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
 }
 
@@ -286,7 +287,7 @@ TEST(health_follows_rdma_device_and_port)
         ASSERT_OK(fake_model_new(CONFIG_RDMA, &fm));
         pf = setup_rdma_model(fm, &devs, &n, &rxe);
         rdma_assign(fm->m, devs, n);
-        reconcile(pf);
+        reconcile(fm, pf);
         ASSERT_EQ(pf->vfs[0]->state, VF_STATE_READY);
         ASSERT_EQ(pf->vfs[1]->state, VF_STATE_READY);
         ASSERT_EQ(pf->vfs[2]->state, VF_STATE_DEGRADED);
@@ -299,13 +300,13 @@ TEST(health_follows_rdma_device_and_port)
         ASSERT_OK(rdma_device_load(rxe, &devs[2]));
         rdma_assign(fm->m, devs, n);
         ASSERT_TRUE(pf->dirty);
-        reconcile(pf);
+        reconcile(fm, pf);
         ASSERT_EQ(pf->vfs[1]->state, VF_STATE_DEGRADED);
         ASSERT_STREQ(pf->vfs[1]->last_error, "RDMA port 1 of rxe0 on VF 0000:81:00.3 is down");
 
         /* "rdma link del rxe0": the device is gone. */
         rdma_assign(fm->m, devs, 2);
-        reconcile(pf);
+        reconcile(fm, pf);
         ASSERT_EQ(pf->vfs[1]->state, VF_STATE_DEGRADED);
         ASSERT_STREQ(pf->vfs[1]->last_error, "no RDMA device on VF 0000:81:00.3: is mlx5_ib loaded?");
 
@@ -314,7 +315,7 @@ TEST(health_follows_rdma_device_and_port)
         rdma_device_free(devs[2]);
         ASSERT_OK(rdma_device_load(rxe, &devs[2]));
         rdma_assign(fm->m, devs, n);
-        reconcile(pf);
+        reconcile(fm, pf);
         ASSERT_EQ(pf->vfs[1]->state, VF_STATE_READY);
         ASSERT_TRUE(!pf->vfs[1]->last_error);
         rdma_device_list_free(devs, n);
@@ -335,7 +336,7 @@ TEST(allocate_prefers_healthy_and_refuses_degraded)
         pf = setup_rdma_model(fm, &devs, &n, &rxe);
         /* VF0 (lowest address) loses its device: the healthy VF1 must be picked. */
         rdma_assign(fm->m, devs + 2, 1);
-        reconcile(pf);
+        reconcile(fm, pf);
         ASSERT_EQ(pf->vfs[0]->state, VF_STATE_DEGRADED);
         pools_sync(fm->m);
         ASSERT_OK(pool_pick_vf(fm->m, "train", &h, &vf));
@@ -367,7 +368,7 @@ static void ib_guids_applied_once(unsigned quirks)
         fake_model_add_vf(fm, pf, 0, "0000:82:00.1", NULL, 0, "mlx5_core", -1);
         fake_model_add_vf(fm, pf, 1, "0000:82:00.2", NULL, 0, "mlx5_core", -1);
 
-        reconcile(pf);
+        reconcile(fm, pf);
         ASSERT_EQ(pf->vfs[0]->state, VF_STATE_READY);
         for (unsigned i = 0; i < 2; i++) {
                 ASSERT_OK(fake_netlink_get_vf(fm->fk, 30, i, &s));
@@ -380,7 +381,7 @@ static void ib_guids_applied_once(unsigned quirks)
         fake_netlink_reset_stats(fm->fk);
         for (int k = 0; k < 3; k++) {
                 pf->link_stale = true;
-                reconcile(pf);
+                reconcile(fm, pf);
         }
         st = fake_netlink_get_stats(fm->fk);
         ASSERT_EQ(st.setlinks, 0);
@@ -391,7 +392,7 @@ static void ib_guids_applied_once(unsigned quirks)
         pf_remove_vf(pf, 0);
         fake_model_add_vf(fm, pf, 0, "0000:82:00.1", NULL, 0, "mlx5_core", -1);
         pf->link_stale = true;
-        reconcile(pf);
+        reconcile(fm, pf);
         ASSERT_EQ(fake_netlink_get_vf_writes(fm->fk, 30, 0), 2);
 }
 

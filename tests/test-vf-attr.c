@@ -6,6 +6,7 @@
 
 #include "fake-substrate.h"
 #include "macro.h"
+#include "netlink-wait.h"
 #include "tests.h"
 
 #include "bus-util.h"
@@ -203,8 +204,8 @@ TEST(every_row_round_trips)
         ASSERT_OK(fake_netlink_set_quirks(fk, 7, FAKE_QUIRK_IB));
         ASSERT_OK(fake_netlink_set_num_vfs(fk, 7, 2));
         ASSERT_OK(fake_netlink_new_netlink(fk, &nl));
-        ASSERT_OK(netlink_set_vfs(nl, 7, &want, 1));
-        ASSERT_OK(netlink_get_link(nl, 7, &li));
+        ASSERT_OK(netlink_wait_set_vfs(nl, 7, &want, 1));
+        ASSERT_OK(netlink_wait_get_link(nl, 7, &li));
         got = link_info_find_vf(li, 1);
         ASSERT_TRUE(got);
         ASSERT_EQ(got->mask, VF_ATTR_ALL);

@@ -104,7 +104,7 @@ static void env_add_pf(const char *pci, const char *ifname, int ifindex, unsigne
                                   40 + ifindex + (int) i);
         }
         pf->job_running = false;
-        reconcile_pf(pf);
+        fake_model_reconcile(env.fm, pf); /* and the passes its netlink replies queue */
         CHECK(pf->state == PF_STATE_CONFIGURED);
 }
 
