@@ -433,7 +433,7 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
                                 HASHMAP_FOREACH(pf, s->manager->pfs)
                                         if (pf->link_stale && reconcile_read_link(pf, true) < 0)
                                                 return -EIO;
-                                if (manager_run_until(s->manager, settled, s, settle_timeout(n_pfs)) <= 0)
+                                if (run_until_settled(s, settle_timeout(n_pfs), &(LoopStats){}) <= 0)
                                         return -ETIMEDOUT;
                                 pe = peer.ns;
                                 t = now_ns(CLOCK_THREAD_CPUTIME_ID);
