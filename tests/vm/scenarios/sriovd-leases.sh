@@ -3,10 +3,10 @@
 # Issue 4 on the real system bus: root allocates and releases with busctl; an unprivileged
 # user (nobody) reads properties but Allocate/Release/ReleaseOwner/Reload are denied
 # (org.freedesktop.DBus.Error.AccessDenied, decided by the daemon); a lease survives
-# kill -9 right after Allocate returns, 50 times in a row.
+# kill -9 right after Allocate returns, 30 times in a row.
 # vm-args: --pfs 1 --hotplug-ports 0
 . "$(dirname "$0")/../guest/lib.sh"
-N=${LEASE_LOOPS:-50}
+N=${LEASE_LOOPS:-30}
 
 udevadm settle --timeout=60
 PF0=$(pf_if 0)
@@ -19,7 +19,7 @@ physical_functions = (
 );
 CONF
 install_sriovd
-# 50 crashes in a row: no start rate limit, restart at once (the test, not the product).
+# 30 crashes in a row: no start rate limit, restart at once (the test, not the product).
 printf '[Unit]\nStartLimitIntervalSec=0\n[Service]\nRestartSec=100ms\n' >/etc/systemd/system/sriovd.service.d/91-vm-leases.conf
 systemctl daemon-reload
 start_sriovd
