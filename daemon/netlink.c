@@ -983,6 +983,15 @@ fail:
 
 static int async_enqueue(Netlink *nl, AsyncRequest *req)
 {
+        /* Nothing waits before it and there is room: on its way now, not one loop iteration
+         * later (a chain of steps, read → batch → re-read, paid one iteration per step). A
+         * request that cannot be sent now is queued: its error reaches the handler from the
+         * loop, as any other. */
+        if (!nl->async_queue && req->msg && nl->async_n_in_flight < NETLINK_MAX_IN_FLIGHT &&
+            async_send(nl, req) >= 0) {
+                nl->stats.async_requests++;
+                return 0;
+        }
         if (nl->async_queue_tail)
                 nl->async_queue_tail->next = req;
         else

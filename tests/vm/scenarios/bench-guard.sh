@@ -15,7 +15,9 @@
 
 DOCS=$(dirname "$0")/../../../docs/PERFORMANCE.md
 FLOOR=$SRIOVD_VM_BUILD/bench/vf-floor
-N=128 RUNS=3 VLAN=42 RATE=1000
+N=128 RUNS=${GUARD_RUNS:-3} VLAN=42 RATE=1000
+# GUARD_TRACE=1 (bench-guard-trace, by hand): every sriovd run's steps on the kernel's clock.
+TRACE=${GUARD_TRACE:-0}
 [ -x "$FLOOR" ] || die "no $FLOOR"
 [ -r "$DOCS" ] || die "no $DOCS"
 
@@ -67,6 +69,7 @@ run_one() {
         local chkpid=$CHK_PID
         read -r -t 30 -u "$chk" line
         [ "$line" == ready ] || { exec {chk}<&-; return 1; }
+        [ "$TRACE" == 1 ] && { echo >$T/instances/bg/trace; echo T0 >$T/instances/bg/trace_marker; }
         t0=$(now_us)
         if [ "$m" == sriovd ]; then
                 kill -HUP "$pid"
@@ -75,6 +78,7 @@ run_one() {
         fi
         line=
         read -r -t 90 -u "$chk" line
+        [ "$TRACE" == 1 ] && [ "$m" == sriovd ] && trace_print
         wait "$chkpid" 2>/dev/null
         exec {chk}<&-
         case $line in
@@ -83,9 +87,45 @@ run_one() {
         esac
 }
 
+# The trace: a tracefs instance on CLOCK_MONOTONIC with kprobes on netdevsim's sriov_numvfs
+# store and on sriovd's RTM_GETLINK/RTM_SETLINK, and uprobes on the daemon's steps from the
+# signal to the batch (bench/elf-offsets.py). Printed per run, ms after the signal is sent.
+T=/sys/kernel/tracing
+trace_setup() {
+        local bin f fn off offs
+        mountpoint -q $T || mount -t tracefs nodev $T
+        bin=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$SRIOVD_VM_BUILD/units/sriovd.service" | tail -n1)
+        mkdir -p $T/instances/bg
+        echo mono >$T/instances/bg/trace_clock
+        f=$(grep -oE '\b(nsim_bus_dev_numvfs_store|nsim_drv_configure_vfs)\b' /proc/kallsyms | head -n1)
+        for e in "p:bg/numvfs_in $f" "r:bg/numvfs_out $f" "p:bg/setlink rtnl_setlink" "p:bg/getlink rtnl_getlink"; do
+                echo "$e" >>$T/kprobe_events || die "no kprobe $e"
+        done
+        echo 'comm == "sriovd"' >$T/instances/bg/events/bg/setlink/filter
+        echo 'comm == "sriovd"' >$T/instances/bg/events/bg/getlink/filter
+        offs=$(python3 "$(dirname "$0")/../../../bench/elf-offsets.py" "$bin" on_sighup config_set_load \
+                manager_assign_config on_reconcile reconcile_pf num_vfs_job_done pf_refresh \
+                reconcile_read_link manager_pf_link_read) || die "no symbols in $bin"
+        while read -r fn off; do
+                echo "p:bgu/$fn $bin:$off" >>$T/uprobe_events || die "no uprobe $fn"
+        done <<<"$offs"
+        echo 1 >$T/instances/bg/events/bg/enable
+        echo 1 >$T/instances/bg/events/bgu/enable
+}
+trace_print() {
+        echo FINISH >$T/instances/bg/trace_marker
+        awk '{ for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) {
+                t = substr($i, 1, length($i) - 1); e = $(i + 1); sub(/:$/, "", e)
+                if (e == "tracing_mark_write") e = $(i + 2)
+                if (!x) x = t
+                printf "%.1f %s ", (t - x) * 1000, e; break } }' $T/instances/bg/trace |
+                { IFS= read -r l; say "sriovd steps, ms: $l" >&2; }
+}
+
 modprobe netdevsim || die "modprobe netdevsim"
 mkdir -p /etc/sriov.d
 install_sriovd
+[ "$TRACE" == 1 ] && trace_setup
 floor=() sriovd=()
 for ((r = 1; r <= RUNS; r++)); do
         # Paired, floor first then sriovd: a slow moment of the host hits both.
