@@ -8,12 +8,14 @@
 #   bench/run-vm-bench.sh [--build DIR] [--runs N] [--sizes "16 64 128"]
 #                         [--methods "floor sriovd sriovd-start ip udevd nm"] [--targets "netdevsim igb"]
 #                         [--idle SECONDS] [--hotplug-rounds N] [--hotplug-ab]
-#                         [--start-profile N]
+#                         [--start-profile N] [--ab-sriovd FILE]
 #
 # --hotplug-ab: even hot-plug rounds run sriovd with SRIOVD_KERNEL_UEVENTS=0 (hearing of the
 # PF from udevd only, as before issue 14), odd rounds as installed: both in one guest.
 # --start-profile N: N cold starts (`systemctl start sriovd`, 128 netdevsim VFs declared)
 # split into phases on CLOCK_MONOTONIC (tracefs + the journal); a table of its own.
+# --ab-sriovd FILE: hot-plug rounds and cold starts alternate this build's sriovd ("new",
+# odd) with FILE ("base", even; e.g. main's BUILD/vm-build/daemon/sriovd), in one guest.
 #
 # ~15 min with the defaults here (2 host cores). Needs the VM tier's tools
 # (scripts/setup-deps.sh --vm). Tables: stdout and BUILD/vm-runs/vm-compare/bench.md;
@@ -21,7 +23,7 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$src/build
-env=()
+env=() ab=
 while [ $# -gt 0 ]; do
         case "$1" in
         --build) build=$2; shift ;;
@@ -33,7 +35,8 @@ while [ $# -gt 0 ]; do
         --hotplug-rounds) env+=(--env "BENCH_HOTPLUG_ROUNDS=$2"); shift ;;
         --hotplug-ab) env+=(--env "BENCH_HOTPLUG_AB=1") ;;
         --start-profile) env+=(--env "BENCH_START_PROFILE=$2"); shift ;;
-        -h|--help) sed -n '3,21p' "$0"; exit 0 ;;
+        --ab-sriovd) ab=$2; shift ;;
+        -h|--help) sed -n '3,23p' "$0"; exit 0 ;;
         *) echo "run-vm-bench: unknown option $1" >&2; exit 2 ;;
         esac
         shift
@@ -41,6 +44,11 @@ done
 [ -e "$build/build.ninja" ] || meson setup "$build" "$src" >/dev/null
 ninja -C "$build" >/dev/null
 out=$build/vm-runs/vm-compare
+if [ -n "$ab" ]; then # the guest sees the build directory: a copy there
+        mkdir -p "$build/bench-ab"
+        cp "$ab" "$build/bench-ab/sriovd-base"
+        env+=(--env "BENCH_AB_SRIOVD=$(cd "$build" && pwd)/bench-ab/sriovd-base")
+fi
 rm -f "$out/bench.md"
 echo "# sriovd side by side on a real kernel, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "Host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); guest: QEMU TCG"

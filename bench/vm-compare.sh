@@ -30,7 +30,10 @@
 # BENCH_TARGETS (netdevsim,igb), BENCH_IDLE_SECONDS (60), BENCH_HOTPLUG_ROUNDS (3),
 # BENCH_HOTPLUG_AB (0; 1: even hot-plug rounds run sriovd with SRIOVD_KERNEL_UEVENTS=0, i.e.
 # hearing of the PF from udevd only, as before issue 14), BENCH_START_PROFILE (0; N: N cold
-# starts of sriovd with 128 netdevsim VFs declared, each split into phases on one clock).
+# starts of sriovd with 128 netdevsim VFs declared, each split into phases on one clock),
+# BENCH_AB_SRIOVD (unset; a second sriovd binary, e.g. main's: hot-plug rounds and cold
+# starts alternate the installed binary ("new", odd) with this one ("base", even), bind-
+# mounted over it, both with their own uprobes; takes the place of BENCH_HOTPLUG_AB).
 # vm-args: --pfs 2 --hotplug-ports 1 --smp 2 --mem 2048
 . "$(dirname "$0")/../tests/vm/guest/lib.sh"
 
@@ -44,6 +47,7 @@ IDLE_SECONDS=${BENCH_IDLE_SECONDS:-60}
 HOTPLUG_ROUNDS=${BENCH_HOTPLUG_ROUNDS:-3}
 HOTPLUG_AB=${BENCH_HOTPLUG_AB:-0}
 START_PROFILE=${BENCH_START_PROFILE:-0}
+AB_SRIOVD=${BENCH_AB_SRIOVD:-}
 FLOOR=$SRIOVD_VM_BUILD/bench/vf-floor
 VLAN=42 RATE=1000
 RES=/run/bench
@@ -311,6 +315,25 @@ mountpoint -q $T || mount -t tracefs nodev $T
 # The installed daemon (ExecStart of the unit as built; the unit is masked between runs).
 SRIOVD_BIN=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$SRIOVD_VM_BUILD/units/sriovd.service" | tail -n1)
 LIBSYSTEMD=$(ldd "$SRIOVD_BIN" | awk '$1 ~ /^libsystemd\.so/ { print $3 }')
+# The A/B binary on the guest's own disk (uprobes need a local file), and which one runs.
+BASE_BIN=
+if [ -n "$AB_SRIOVD" ]; then
+        BASE_BIN=/var/tmp/sriovd-base
+        cp "$AB_SRIOVD" $BASE_BIN || die "no $AB_SRIOVD"
+fi
+# use_binary new|base: the next start of sriovd runs the installed binary or the base one.
+use_binary() {
+        # A running sriovd keeps its binary: the lazy umount lets the next start see the other.
+        if [ "$1" == base ]; then
+                mountpoint -q "$SRIOVD_BIN" || mount --bind $BASE_BIN "$SRIOVD_BIN" || die "bind mount"
+        else
+                ! mountpoint -q "$SRIOVD_BIN" || umount -l "$SRIOVD_BIN" || die "umount"
+        fi
+}
+# What pf_refresh() waits on (issue 14 targets 1 and 2): its reads and the name lookup.
+REFRESH_PROBES=("rattr=sysfs_read_attr,a=+0(%si):string" ret_rattr=sysfs_read_attr
+        "rlnk=sysfs_read_link_attr,a=+0(%si):string" ret_rlnk=sysfs_read_link_attr
+        vname=pci_names_vendor ret_vname=pci_names_vendor dname=pci_names_device ret_dname=pci_names_device)
 # uprobes GROUP FILE NAME=FUNCTION[,FETCH]...: entry uprobes on functions of FILE (offsets
 # from its symbol table, bench/elf-offsets.py): sriovd's own steps on the kernel's clock.
 uprobes() {
@@ -345,9 +368,14 @@ if [ "$START_PROFILE" -gt 0 ]; then
         uprobes stu "$SRIOVD_BIN" main=main mstart=manager_start enum=udev_enumerate_pfs addpf=manager_add_pf \
                 rec=on_reconcile jobdone=num_vfs_job_done "configured=pf_set_state,st=%si:u32" \
                 ret_enum=udev_enumerate_pfs refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link \
-                ret_rlink=pf_refresh_link ret_addpf=manager_add_pf ret_mstart=manager_start
+                ret_rlink=pf_refresh_link ret_addpf=manager_add_pf ret_mstart=manager_start "${REFRESH_PROBES[@]}"
+        [ -n "$BASE_BIN" ] && uprobes stb $BASE_BIN main=main mstart=manager_start enum=udev_enumerate_pfs \
+                addpf=manager_add_pf rec=on_reconcile jobdone=num_vfs_job_done "configured=pf_set_state,st=%si:u32" \
+                ret_enum=udev_enumerate_pfs refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link \
+                ret_rlink=pf_refresh_link ret_addpf=manager_add_pf ret_mstart=manager_start "${REFRESH_PROBES[@]}"
         uprobes stn "$LIBSYSTEMD" notify=sd_notify
         configured_filter st stu
+        [ -n "$BASE_BIN" ] && configured_filter st stb && echo 1 >$T/instances/st/events/stb/enable
         echo 'comm == "sriovd"' >$T/instances/st/events/stn/notify/filter
         echo 1 >$T/instances/st/events/stu/enable
         echo 1 >$T/instances/st/events/stn/enable
@@ -355,6 +383,9 @@ if [ "$START_PROFILE" -gt 0 ]; then
         echo 1 >$T/instances/st/events/sched/sched_process_exec/enable
         for ((r = 1; r <= START_PROFILE; r++)); do
                 reset_all
+                smode=new
+                [ -n "$BASE_BIN" ] && [ $((r % 2)) == 0 ] && smode=base
+                [ -n "$BASE_BIN" ] && use_binary $smode
                 systemctl unmask --runtime sriovd.service >/dev/null 2>&1
                 write_sriovd_conf 128 "$NSIM_IF"
                 echo >$T/instances/st/trace
@@ -366,6 +397,7 @@ if [ "$START_PROFILE" -gt 0 ]; then
                 awk '{ for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) {
                         t = substr($i, 1, length($i) - 1); e = $(i + 1); sub(/:$/, "", e)
                         if (e == "tracing_mark_write") e = $(i + 2)
+                        if (match($0, / a="[^"]*"/)) e = e ":" substr($0, RSTART + 4, RLENGTH - 5)
                         print t, e; break } }' $T/instances/st/trace >$RES/st.trace
                 journalctl --after-cursor "$cur" -o short-monotonic --no-pager \
                         | awk '{ if (!match($0, /^\[ *[0-9]+\.[0-9]+\]/)) next
@@ -374,13 +406,13 @@ if [ "$START_PROFILE" -gt 0 ]; then
                                /sriovd\[[0-9]+\]: .*Found SR-IOV PF/ && !f { f = 1; print t, "pf_found" }
                                /sriovd\[[0-9]+\]: Initial reconcile/ && !i { i = 1; print t, "ready_logged" }
                                /systemd\[1\]: Started sriovd/ && !s { s = 1; print t, "systemd_started" }' >>$RES/st.trace
-                if line=$(sort -n $RES/st.trace | awk -v run=$r '
+                if line=$(sort -n $RES/st.trace | awk -v run=$r -v mode=$smode '
                         { t[$2] = t[$2] ? t[$2] : $1; if ($2 == "numvfs_out") nout = $1 }
                         END {
                                 split("start sched_process_exec main mstart enum rec numvfs_in jobdone setlink configured notify started", need)
                                 for (k in need) if (!t[need[k]]) { print "run " run " incomplete: no " need[k]; exit 1 }
                                 ms = 1000
-                                printf "%d %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", run,
+                                printf "%d %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %s\n", run,
                                         (t["sched_process_exec"] - t["start"]) * ms,
                                         (t["main"] - t["sched_process_exec"]) * ms,
                                         (t["mstart"] - t["main"]) * ms,
@@ -393,13 +425,19 @@ if [ "$START_PROFILE" -gt 0 ]; then
                                         (t["configured"] - t["setlink"]) * ms,
                                         (t["notify"] - t["configured"]) * ms,
                                         (t["started"] - t["notify"]) * ms,
-                                        (t["started"] - t["start"]) * ms }'); then
+                                        (t["started"] - t["start"]) * ms, mode }'); then
                         echo "$line" >>$RES/start
                         say "start profile: $line"
                         # Every step of the first run, ms after sriovd's exec.
                         [ $r == 1 ] && sort -n $RES/st.trace | awk '$2 == "sched_process_exec" && !x { x = $1 }
                                 x && !seen[$2]++ { printf "%s %.1f\n", $2, ($1 - x) * 1000 }' | tr '\n' ' ' |
                                 sed 's/^/start profile, run 1, ms after exec: /' | { IFS= read -r l; say "$l"; }
+                        # Inside the first two runs' first pf_refresh(): every read, name lookup.
+                        [ $r -le 2 ] && sort -n $RES/st.trace | awk '$2 == "sched_process_exec" && !x { x = $1 }
+                                $2 == "refresh" && !inside && !done { inside = 1 } inside { printf "%s %.1f\n", $2, ($1 - x) * 1000 }
+                                inside && $2 == "ret_refresh" { inside = 0; done = 1 }' | tr '\n' ' ' |
+                                sed "s/^/start profile, run $r ($smode), first pf_refresh(), ms after exec: /" |
+                                { IFS= read -r l; say "$l"; }
                 else
                         say "FAIL start profile: $line"; VM_FAILS=$((VM_FAILS + 1))
                         cat $RES/st.trace
@@ -428,15 +466,17 @@ if [ "$START_PROFILE" -gt 0 ]; then
         echo 0 >$T/instances/st/events/st/enable
         echo 0 >$T/instances/st/events/stu/enable
         echo 0 >$T/instances/st/events/stn/enable
+        [ -n "$BASE_BIN" ] && echo 0 >$T/instances/st/events/stb/enable
+        [ -n "$BASE_BIN" ] && use_binary new
         echo 0 >$T/instances/st/events/sched/sched_process_exec/enable
         echo >$T/kprobe_events 2>/dev/null
         echo >$T/uprobe_events 2>/dev/null
         reset_all
 fi
 {
-        echo "| run | systemctl to exec | exec to main() | main() to manager_start() (bus) | to enumeration (leases, drop-ins, monitors) | to first reconcile pass (PF added) | to sriov_numvfs write | kernel: sriov_numvfs (128 VFs) | job done on the loop | to RTM_SETLINK | to PF configured | to READY=1 | READY=1 to systemctl's return | total ms |"
-        echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-        awk '{ printf "|"; for (i = 1; i <= NF; i++) printf " %d |", $i; printf "\n" }' $RES/start
+        echo "| run | binary | systemctl to exec | exec to main() | main() to manager_start() (bus) | to enumeration (leases, drop-ins, monitors) | to first reconcile pass (PF added) | to sriov_numvfs write | kernel: sriov_numvfs (128 VFs) | job done on the loop | to RTM_SETLINK | to PF configured | to READY=1 | READY=1 to systemctl's return | total ms |"
+        echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        awk '{ printf "| %s | %s |", $1, $NF; for (i = 2; i < NF; i++) printf " %d |", $i; printf "\n" }' $RES/start
         if [ -s $RES/start-units ]; then
                 echo
                 echo "| systemctl start (ms, $START_PROFILE runs) | median | min–max |"
@@ -469,9 +509,19 @@ echo 1 >$T/instances/hp/events/hp/enable
 uprobes hpu "$SRIOVD_BIN" kev=on_kernel_event addpf=manager_add_pf jobdone=num_vfs_job_done \
         setvfs=netlink_set_vfs "configured=pf_set_state,st=%si:u32" ret_addpf=manager_add_pf \
         refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link ret_rlink=pf_refresh_link \
-        rec=reconcile_pf jobwork=num_vfs_job_work ucap=pci_read_sriov_cap ret_ucap=pci_read_sriov_cap
+        rec=reconcile_pf jobwork=num_vfs_job_work ucap=pci_read_sriov_cap ret_ucap=pci_read_sriov_cap \
+        "${REFRESH_PROBES[@]}"
 configured_filter hp hpu
 echo 1 >$T/instances/hp/events/hpu/enable
+if [ -n "$BASE_BIN" ]; then
+        uprobes hpb $BASE_BIN kev=on_kernel_event addpf=manager_add_pf jobdone=num_vfs_job_done \
+                setvfs=netlink_set_vfs "configured=pf_set_state,st=%si:u32" ret_addpf=manager_add_pf \
+                refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link ret_rlink=pf_refresh_link \
+                rec=reconcile_pf jobwork=num_vfs_job_work ucap=pci_read_sriov_cap ret_ucap=pci_read_sriov_cap \
+                "${REFRESH_PROBES[@]}"
+        configured_filter hp hpb
+        echo 1 >$T/instances/hp/events/hpb/enable
+fi
 # sriovctl monitor's lines go into the same trace buffer as they arrive (its READY=1 comes
 # from inside the pipeline, hence NotifyAccess=all).
 systemd-run -q --unit=bench-monitor -p Type=notify -p NotifyAccess=all bash -c \
@@ -494,8 +544,16 @@ kernel_uevents() {
 }
 : >$RES/hotplug
 mode=on
+[ -n "$BASE_BIN" ] && mode=new
 for ((r = 1; r <= HOTPLUG_ROUNDS; r++)); do
-        if [ "$HOTPLUG_AB" == 1 ]; then
+        if [ -n "$BASE_BIN" ]; then
+                want=new; [ $((r % 2)) == 0 ] && want=base
+                if [ "$want" != "$mode" ]; then
+                        use_binary $want; mode=$want
+                        systemctl restart sriovd.service || die "sriovd did not restart"
+                        sriovctl wait-online --timeout=60 >/dev/null
+                fi
+        elif [ "$HOTPLUG_AB" == 1 ]; then
                 want=on; [ $((r % 2)) == 0 ] && want=off
                 [ "$want" == "$mode" ] || { kernel_uevents $want; mode=$want; }
         fi
@@ -518,12 +576,21 @@ for ((r = 1; r <= HOTPLUG_ROUNDS; r++)); do
                                         if (index($0, "/" hp " (pci)")) e = "udev_" $(j + 1)
                                 }
                         }
+                        if (match($0, / a="[^"]*"/)) e = e ":" substr($0, RSTART + 4, RLENGTH - 5)
                         print t, e; break } }' $T/instances/hp/trace >$RES/hp.trace
         # Every step of the first two rounds, ms after the end of the PF's probe.
         [ $r -le 2 ] && awk '$2 == "probe_out" && !x { x = $1 } { t[NR] = $1; e[NR] = $2 }
                 END { for (i = 1; i <= NR; i++) if (!seen[e[i]]++ && e[i] != "mon" && e[i] != "udev")
                         printf "%s %.0f\n", e[i], (t[i] - x) * 1000 }' $RES/hp.trace | tr '\n' ' ' |
                 sed "s/^/hot-plug round $r ($mode), ms after the probe's end: /" | { IFS= read -r l; say "$l"; }
+        # ...and inside the first pf_refresh(): every read and the name lookup.
+        [ $r -le 4 ] && awk '$2 == "probe_out" && !x { x = $1 } { t[NR] = $1; e[NR] = $2 }
+                END { for (i = 1; i <= NR; i++) {
+                        if (e[i] == "refresh" && !inside && !done) inside = 1
+                        if (inside) printf "%s %.0f\n", e[i], (t[i] - x) * 1000
+                        if (inside && e[i] == "ret_refresh") { inside = 0; done = 1 } } }' $RES/hp.trace | tr '\n' ' ' |
+                sed "s/^/hot-plug round $r ($mode), first pf_refresh(), ms after the probe's end: /" |
+                { IFS= read -r l; say "$l"; }
         if line=$(awk -v round=$r -v mode=$mode '
                 { t = $1; e = $2 }
                 e == "udev_bind" && !ubind { ubind = t }
@@ -562,7 +629,12 @@ for ((r = 1; r <= HOTPLUG_ROUNDS; r++)); do
                 "! sriovctl --json list | jq -e --arg p '$HP' '.[] | select(.PCIAddress == \$p)' >/dev/null"
 done
 systemctl stop bench-monitor.service bench-udevmon.service
-[ "$mode" == on ] || kernel_uevents on
+if [ -n "$BASE_BIN" ]; then
+        [ "$mode" == new ] || { use_binary new; systemctl restart sriovd.service; }
+        echo 0 >$T/instances/hp/events/hpb/enable
+else
+        [ "$mode" == on ] || kernel_uevents on
+fi
 echo 0 >$T/instances/hp/events/hp/enable
 echo 0 >$T/instances/hp/events/hpu/enable
 echo >$T/kprobe_events 2>/dev/null

@@ -3,6 +3,7 @@
 #include <pci/pci.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <systemd/sd-hwdb.h>
 
 #include "log.h"
 #include "pci.h"
@@ -12,6 +13,8 @@ struct PciNames {
         char *sysfs_path;
         struct pci_access *access;
         struct pci_access *config; /* a second instance with a device access method */
+        sd_hwdb *hwdb;             /* open from a vendor lookup to its device lookup */
+        bool no_hwdb;
 };
 
 _printf_(1, 2) static void pci_warning_handler(char *msg, ...)
@@ -58,6 +61,7 @@ int pci_names_new(bool no_hwdb, PciNames **ret)
         p->access->error = pci_error_handler;
         p->access->warning = pci_warning_handler;
         p->access->debug = pci_warning_handler;
+        p->no_hwdb = no_hwdb;
         if (no_hwdb)
                 p->access->id_lookup_mode |= PCI_LOOKUP_NO_HWDB;
         /* We look up names only: no bus scan, so no pci_init(). */
@@ -72,8 +76,30 @@ PciNames *pci_names_free(PciNames *p)
         pci_cleanup(p->access);
         if (p->config)
                 pci_cleanup(p->config);
+        sd_hwdb_unref(p->hwdb);
         free(p->sysfs_path);
         return mfree(p);
+}
+
+/* The udev hwdb's answer: an mmap()ed trie, a few pages touched per lookup. The keys are
+ * the ones udev's hwdb files and libpci use (20-pci-vendor-model.hwdb). */
+static char *hwdb_lookup(PciNames *p, int flags, uint16_t vendor, uint16_t device)
+{
+        char modalias[32];
+        const char *v;
+
+        if (!p->hwdb && sd_hwdb_new(&p->hwdb) < 0)
+                return NULL;
+        if (flags == PCI_LOOKUP_VENDOR)
+                snprintf(modalias, sizeof(modalias), "pci:v%08X", vendor);
+        else
+                snprintf(modalias, sizeof(modalias), "pci:v%08Xd%08X", vendor, device);
+        if (sd_hwdb_get(p->hwdb, modalias,
+                        flags == PCI_LOOKUP_VENDOR ? "ID_VENDOR_FROM_DATABASE" : "ID_MODEL_FROM_DATABASE",
+                        &v) < 0 ||
+            isempty(v))
+                return NULL;
+        return strdup(v);
 }
 
 static char *lookup(PciNames *p, int flags, uint16_t vendor, uint16_t device)
@@ -87,18 +113,19 @@ static char *lookup(PciNames *p, int flags, uint16_t vendor, uint16_t device)
          * cold start under TCG (docs/PERFORMANCE.md). */
         if (vendor == 0 || vendor == 0xffff)
                 return NULL;
+        /* The udev hwdb first, asked directly: libpci's own lookup parses all 1.3 MB of
+         * pci.ids first (PCI_LOOKUP_SKIP_LOCAL skips the hwdb too, not only pci.ids), ~25 ms
+         * natively and 65-300 ms under TCG per PF, on the path from a hot-plugged PF to its
+         * count write (docs/PERFORMANCE.md). pci.ids only when the hwdb has no answer. */
+        if (!p->no_hwdb) {
+                n = hwdb_lookup(p, flags, vendor, device);
+                if (n)
+                        return n;
+        }
         if (setjmp(jb) == 0) {
                 error_jump = &jb;
-                /* The udev hwdb first (PCI_LOOKUP_SKIP_LOCAL): an mmap()ed index, where the
-                 * first lookup in pci.ids parses all 1.3 MB of it, ~10 ms natively, on the
-                 * path from a hot-plugged PF to its VFs. pci.ids when hwdb has no answer. */
-                if (!(p->access->id_lookup_mode & PCI_LOOKUP_NO_HWDB))
-                        n = pci_lookup_name(p->access, buf, sizeof(buf),
-                                            flags | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_SKIP_LOCAL,
-                                            (int) vendor, (int) device);
-                if (!n)
-                        n = pci_lookup_name(p->access, buf, sizeof(buf), flags | PCI_LOOKUP_NO_NUMBERS,
-                                            (int) vendor, (int) device);
+                n = pci_lookup_name(p->access, buf, sizeof(buf), flags | PCI_LOOKUP_NO_NUMBERS, (int) vendor,
+                                    (int) device);
         }
         error_jump = NULL;
         return n ? strdup(n) : NULL;
@@ -112,6 +139,9 @@ char *pci_names_vendor(PciNames *p, uint16_t vendor)
 char *pci_names_device(PciNames *p, uint16_t vendor, uint16_t device)
 {
         char *n = lookup(p, PCI_LOOKUP_DEVICE, vendor, device);
+
+        /* The hwdb's mapping is ~10 MiB of address space: not kept between PFs. */
+        p->hwdb = sd_hwdb_unref(p->hwdb);
 
         /* libpci keeps all of pci.ids parsed in memory once loaded: ~2 MiB, half of the idle
          * daemon's heap. Names are looked up once per PF (vendor, then device), so drop the

@@ -241,6 +241,30 @@ static int pf_refresh_slot(PhysicalFunction *pf, unsigned i)
         return pf_add_vf(pf, i, syspath, NULL);
 }
 
+/* A new PF's sriov_numvfs without waiting for the kernel's device lock where the answer is
+ * known without it. Reading the attribute takes the lock, which a driver's probe holds: on a
+ * hot-plug udevd's "add" reaches us while igb probes (~0.5 s under TCG), and the read held up
+ * the whole event loop until the probe ended. A PF without a driver cannot have VFs (they need
+ * its sriov_configure), and a PCI PF without virtfn0 has none yet (the kernel creates virtfn0
+ * before it sets the count): both read 0 without the lock, and the count write, in a job,
+ * waits for the probe instead of the loop. Later refreshes read the attribute (a count that
+ * was written without VFs yet, a driver that enables VFs later, reads as the kernel has it):
+ * they run after the PF's events, not in the middle of its probe. */
+static int pf_read_num_vfs(PhysicalFunction *pf, bool has_driver, uint32_t *ret)
+{
+        if (!pf->vfs_without_devices) {
+                _cleanup_free_ char *vf0 = path_join(pf->syspath, "virtfn0");
+
+                if (!vf0)
+                        return -ENOMEM;
+                if (!has_driver || (!pf->refreshed && access(vf0, F_OK) < 0)) {
+                        *ret = 0;
+                        return 0;
+                }
+        }
+        return sysfs_read_attr_u32(pf->syspath, "sriov_numvfs", ret);
+}
+
 static void pf_set_ifindex(PhysicalFunction *pf, int ifindex)
 {
         Manager *m = pf->manager;
@@ -270,17 +294,17 @@ int pf_refresh(PhysicalFunction *pf)
         r = sysfs_read_attr_u32(pf->syspath, "sriov_totalvfs", &total);
         if (r < 0 && !pf->vfs_without_devices)
                 return r; /* gone, or not SR-IOV capable anymore */
-        /* Reading sriov_numvfs takes the device lock, which a driver's probe holds: on a
-         * hot-plug, udevd's "add" reaches us while igb probes (~0.5 s under TCG), and the
-         * read would hold up the whole loop until the probe ends. A PF without a driver has
-         * no VFs (VFs need its sriov_configure); the count write, in a job, waits instead. */
+        /* Without the device lock where the answer is known (pf_read_num_vfs()): a PF in
+         * the middle of its driver's probe reads 0, and the count write, in a job, waits for
+         * the probe instead of the loop. */
         (void) sysfs_read_link_attr(pf->syspath, "driver", &driver);
         /* netdevsim has no sriov_totalvfs: total 0 means "not reported". */
-        if (driver || pf->vfs_without_devices) {
-                r = sysfs_read_attr_u32(pf->syspath, "sriov_numvfs", &num);
-                if (r < 0 && pf->vfs_without_devices)
-                        return r;
-        }
+        r = pf_read_num_vfs(pf, driver, &num);
+        if (r < 0 && pf->vfs_without_devices)
+                return r;
+        if (r < 0)
+                num = 0;
+        pf->refreshed = true;
         if (sysfs_read_attr(pf->syspath, "vendor", &vendor) >= 0)
                 (void) safe_atou16_hex(vendor, &v);
         if (sysfs_read_attr(pf->syspath, "device", &device) >= 0)

@@ -57,6 +57,7 @@ struct PhysicalFunction {
         bool dirty;                 /* something changed: run the reconciler */
         bool link_stale;            /* re-read the VF settings before planning */
         bool needs_refresh;         /* re-read the device model (uevent seen) */
+        bool refreshed;             /* pf_refresh() ran once: the count was read before */
         bool vfs_stale;             /* uevents of some VFs: re-read those and the empty slots only */
         uint64_t seqnum;            /* the kernel's uevent seqnum when the last refresh began (0: unknown) */
         bool job_running;           /* a blocking write runs in a worker (ours, or a removed namesake's) */

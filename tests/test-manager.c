@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The daemon's core on the fake kernel (umockdev sysfs + rtnetlink peer): discovery,
  * reconcile, batching, idempotence, safety, hotplug, reload, bad kernel replies. */
+#include <fcntl.h>
 #include <linux/if_link.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "fake-substrate.h"
 #include "macro.h"
@@ -348,6 +354,104 @@ TEST(hotplug)
         ASSERT_EQ(pf->num_vfs, 2);
         ASSERT_EQ(kernel_vf(s, 102, 0).vlan, 7);
         ASSERT_EQ(hashmap_size(m->vfs), 6);
+}
+
+/* The stand-in for the end of a driver's probe, after a deadline unless told to stop first:
+ * a regular file takes the FIFO's place, and a reader blocked in the FIFO gets "0". Raw
+ * system calls: umockdev's preload holds its path lock while the reader sits in open(). */
+typedef struct ProbeEnd {
+        const char *fifo;
+        int stop[2];
+        bool fired;
+} ProbeEnd;
+
+static void *probe_end_thread(void *p)
+{
+        ProbeEnd *e = p;
+        struct pollfd pfd = {.fd = e->stop[0], .events = POLLIN};
+        _cleanup_free_ char *tmp = NULL;
+        long fd, t;
+
+        if (poll(&pfd, 1, 10 * 1000) > 0)
+                return NULL;
+        e->fired = true;
+        /* O_RDWR never blocks on a FIFO, and is the writer a reader blocked in open() waits for. */
+        fd = syscall(SYS_openat, AT_FDCWD, e->fifo, O_RDWR | O_CLOEXEC);
+        if (asprintf_safe(&tmp, "%s.tmp", e->fifo) >= 0) {
+                t = syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (t >= 0) {
+                        (void) syscall(SYS_write, t, "0\n", 2);
+                        (void) syscall(SYS_close, t);
+                        (void) syscall(SYS_renameat, AT_FDCWD, tmp, AT_FDCWD, e->fifo);
+                }
+        }
+        if (fd >= 0) {
+                (void) syscall(SYS_write, fd, "0\n", 2);
+                (void) syscall(SYS_close, fd);
+        }
+        return NULL;
+}
+
+/* Issue 14 target 1: udevd's "add" of a hot-plugged PF reaches sriovd while the driver still
+ * probes; the kernel's sriov_numvfs read then waits on the device lock the probe holds, and
+ * held the whole loop up to the probe's end. A FIFO in the attribute's place plays that
+ * lock (a read of it waits for a writer): hearing of the PF must not read it. */
+TEST(hotplug_mid_probe_reads_no_count)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = setup_two_igb(two_igb_conf);
+        _cleanup_free_ char *syspath = NULL, *fifo = NULL;
+        Manager *m = s->manager;
+        PhysicalFunction *pf = NULL;
+        FakePfSpec spec = {
+                .pci = "0000:02:00.0",
+                .vendor = 0x8086,
+                .device = 0x10c9,
+                .total_vfs = 7,
+                .driver = "igb",
+                .ifname = "enp2s0",
+                .ifindex = 102,
+                .vf_device = 0x10ca,
+                .vf_driver = "igbvf",
+        };
+        ProbeEnd e = {};
+        pthread_t t;
+
+        ASSERT_OK(fake_kernel_remove_pf(s->kernel, "0000:02:00.0"));
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        ASSERT_OK(fake_kernel_add_pf(s->kernel, &spec, &syspath));
+        ASSERT_OK(asprintf_safe(&fifo, "%s%s/sriov_numvfs", fake_kernel_root_dir(s->kernel), syspath));
+        ASSERT_OK(unlink(fifo));
+        ASSERT_OK(mkfifo(fifo, 0644));
+        e.fifo = fifo;
+        ASSERT_OK(pipe2(e.stop, O_CLOEXEC));
+        ASSERT_OK(-pthread_create(&t, NULL, probe_end_thread, &e));
+        ASSERT_OK(manager_add_pf(m, syspath, &pf));
+        (void) !write(e.stop[1], "x", 1);
+        ASSERT_OK(-pthread_join(t, NULL));
+        close(e.stop[0]);
+        close(e.stop[1]);
+        /* The loop went on without the count: the PF has none yet, as the kernel says after
+         * the probe; the count write (in a job) is what waits for the probe. */
+        ASSERT_TRUE(!e.fired);
+        ASSERT_EQ(pf->num_vfs, 0);
+        ASSERT_EQ(pf->total_vfs, 7);
+
+        /* The probe ends: the attribute reads again, and the PF is configured. */
+        {
+                FILE *f;
+
+                ASSERT_OK(unlink(fifo));
+                f = fopen(fifo, "we");
+                ASSERT_TRUE(f != NULL);
+                fputs("0\n", f);
+                ASSERT_OK(fclose(f));
+        }
+        ASSERT_EQ(fake_substrate_settle(s, 10 * SEC), 1);
+        pf = manager_get_pf(m, "0000:02:00.0");
+        ASSERT_TRUE(pf != NULL);
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        ASSERT_EQ(pf->num_vfs, 2);
+        ASSERT_EQ(kernel_vf(s, 102, 0).vlan, 7);
 }
 
 static bool pf_waits_on_netlink(Manager *m, void *userdata)
@@ -806,6 +910,7 @@ int main(void)
         RUN(broken_dropin_changes_nothing);
         RUN(consumer_owns_mac_vlan_until_release);
         RUN(hotplug);
+        RUN(hotplug_mid_probe_reads_no_count);
         RUN(late_replies_after_unplug_and_reload);
         RUN(kernel_errors_retry);
         RUN(drift_corrected);

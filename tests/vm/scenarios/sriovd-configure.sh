@@ -34,6 +34,11 @@ physical_functions = (
   }
 );
 CONF
+# PF names come from the udev hwdb (issue 14: parsing pci.ids cost 65-300 ms per PF under
+# TCG): with pci.ids hidden, the names shown are the hwdb's or nothing.
+for f in /usr/share/misc/pci.ids /usr/share/hwdata/pci.ids /usr/share/misc/pci.ids.gz; do
+        if [ -e "$f" ]; then mount --bind /dev/null "$f"; fi
+done
 install_sriovd
 start_sriovd
 wait_for 60 "PF0 has 7 VFs" numvfs_is 0 7
@@ -100,6 +105,8 @@ for v in 0 1 2 3; do
         check_eq "PF0 VF$v State" ready "$(vf_prop "$pci" State)"
 done
 check_eq "PF1 State" configured "$(pf_prop "$(pf_pci 1)" State)"
+check_eq "PF0 VendorName (udev hwdb)" "Intel Corporation" "$(pf_prop "$(pf_pci 0)" VendorName)"
+check_eq "PF0 DeviceName (udev hwdb)" "82576 Gigabit Network Connection" "$(pf_prop "$(pf_pci 0)" DeviceName)"
 say "PF0 State=$(pf_prop "$(pf_pci 0)" State) LastError=$(pf_prop "$(pf_pci 0)" LastError)"
 
 check "sriovd still running" sriovd_alive
