@@ -688,6 +688,7 @@ int main(int argc, char *argv[])
                 default:
                         return 2;
                 }
+        malloc_setup(); /* the daemon's (main.c) */
         if (!getenv("SRIOVD_LOG_LEVEL"))
                 log_set_max_level(LOG_WARNING);
 

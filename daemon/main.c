@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <getopt.h>
-#include <malloc.h>
 
 #include "bus-util.h"
 #include "config.h"
@@ -115,13 +114,7 @@ static int run(int argc, char *argv[])
         ManagerOptions o = {};
         int r;
 
-        /* Memory on big hosts (16,384 VFs: docs/PERFORMANCE.md). One malloc arena: the job
-         * threads only write sysfs, and an arena of their own each stays resident after
-         * them. A fixed mmap threshold: glibc's dynamic one rises to the largest block freed
-         * (a GetManagedObjects reply of megabytes), after which such blocks come from the
-         * heap and their pages stay when the heap cannot shrink past what lives above them. */
-        (void) mallopt(M_ARENA_MAX, 1);
-        (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+        malloc_setup();
 
         log_setup();
         r = parse_argv(argc, argv);
