@@ -191,6 +191,12 @@ int job_runner_set_capacity(JobRunner *r, unsigned bytes)
         return fcntl(r->pipe[1], F_SETPIPE_SZ, (int) bytes) < 0 ? negative_errno() : 0;
 }
 
+void job_runner_reap(JobRunner *r)
+{
+        if (r)
+                job_reap(r, false);
+}
+
 unsigned job_runner_active(const JobRunner *r)
 {
         return r ? r->n_active : 0;

@@ -61,6 +61,7 @@ static int on_trim(sd_event_source *s, void *userdata)
         }
         m->vf_churn = 0;
         m->n_trims++;
+        job_runner_reap(m->jobs);
         (void) malloc_trim(0);
         return 0;
 }
