@@ -49,20 +49,40 @@ static int on_pools(sd_event_source *s, void *userdata)
  * is pending (after the bus flush and the pool recount); if the bus still holds messages
  * then, a post source tries again after each later event (the bus draining its queue). No
  * timer: nothing runs while the daemon is idle. */
+static long proc_self_rss_kib(void)
+{
+        _cleanup_free_ char *line = NULL;
+        unsigned long size, resident;
+
+        if (read_one_line_file("/proc/self/statm", &line) < 0 ||
+            sscanf(line, "%lu %lu", &size, &resident) != 2)
+                return -1;
+        return (long) (resident * (unsigned long) sysconf(_SC_PAGESIZE) / 1024);
+}
+
 static int on_trim(sd_event_source *s, void *userdata)
 {
         Manager *m = userdata;
+        struct mallinfo2 mi;
+        long rss;
 
-        if (m->vf_churn < MANAGER_TRIM_VF_CHURN || !manager_is_settled(m))
+        if (m->vf_churn < m->trim_vf_churn || !manager_is_settled(m))
                 return 0; /* the pass that settles it arms it again */
         if (m->hooks && m->hooks->n_queued && m->hooks->n_queued(m) > 0) {
                 (void) sd_event_source_set_enabled(m->trim_post_source, SD_EVENT_ONESHOT);
                 return 0;
         }
+        job_runner_reap(m->jobs);
+        mi = mallinfo2();
+        rss = proc_self_rss_kib();
+        (void) malloc_trim(0);
+        /* One line per burst: what a big host's daemon holds (docs/PERFORMANCE.md). */
+        log_info(
+                "Settled after %u VFs came or went: heap %zu KiB in use, %zu KiB free; RSS %ld KiB, %ld KiB "
+                "after giving back the free pages.",
+                m->vf_churn, mi.uordblks / 1024, mi.fordblks / 1024, rss, proc_self_rss_kib());
         m->vf_churn = 0;
         m->n_trims++;
-        job_runner_reap(m->jobs);
-        (void) malloc_trim(0);
         return 0;
 }
 
@@ -169,6 +189,7 @@ int manager_new(const ManagerOptions *o, Manager **ret)
         (void) sd_event_source_set_description(m->trim_post_source, "trim-post");
         m->state = MANAGER_STATE_STARTING;
         m->vf_reads_left = MANAGER_VF_READS_PER_PASS;
+        m->trim_vf_churn = MANAGER_TRIM_VF_CHURN;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -789,7 +810,7 @@ static void manager_after_pass(Manager *m)
                 manager_mark_ready(m, "finished");
         else
                 manager_update_state(m);
-        if (m->vf_churn >= MANAGER_TRIM_VF_CHURN && manager_is_settled(m))
+        if (m->vf_churn >= m->trim_vf_churn && manager_is_settled(m))
                 (void) sd_event_source_set_enabled(m->trim_source, SD_EVENT_ONESHOT);
 }
 

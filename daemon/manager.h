@@ -127,8 +127,9 @@ struct Manager {
         /* Give the heap's free pages back once settled after a burst (manager.c, on_trim()):
          * when the loop goes idle, or after a later event while the bus still sends. */
         sd_event_source *trim_source, *trim_post_source;
-        unsigned vf_churn; /* VFs added and removed since the last trim */
-        uint64_t n_trims;  /* malloc_trim() calls (tests, benches) */
+        unsigned vf_churn;      /* VFs added and removed since the last trim */
+        unsigned trim_vf_churn; /* that many make a burst: MANAGER_TRIM_VF_CHURN (tests lower it) */
+        uint64_t n_trims;       /* malloc_trim() calls (tests, benches) */
 };
 
 /* VFs created or destroyed that make the heap worth trimming once the host is settled. */
