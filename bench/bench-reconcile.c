@@ -273,6 +273,59 @@ typedef struct HeapKb {
         long main_used, main_free, all_used, all_free;
 } HeapKb;
 
+/* BENCH_SMAPS=1: where the RSS is, by kind of mapping (stderr). */
+static void dump_smaps(const char *what)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/smaps", "re");
+        char line[512], name[256] = "";
+        long kb, heap = 0, heap_size = 0, anon = 0, stacks = 0, file = 0, n_anon = 0;
+        struct mallinfo2 mi = mallinfo2();
+        bool is_anon = false;
+
+        if (!f)
+                return;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long a, b;
+                char perms[8];
+
+                if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) == 3 && strchr(line, ' ')) {
+                        char *p = line;
+
+                        name[0] = 0;
+                        for (int i = 0; i < 5 && p; i++)
+                                p = strchr(p + 1, ' ');
+                        if (p) {
+                                p += strspn(p, " ");
+                                (void) sscanf(p, "%255s", name);
+                        }
+                        is_anon = !name[0] || name[0] == '[';
+                        continue;
+                }
+                if (streq(name, "[heap]") && sscanf(line, "Size: %ld kB", &kb) == 1)
+                        heap_size = kb;
+                if (sscanf(line, "Rss: %ld kB", &kb) != 1)
+                        continue;
+                if (streq(name, "[heap]"))
+                        heap += kb;
+                else if (streq(name, "[stack]"))
+                        stacks += kb;
+                else if (is_anon && !name[0]) {
+                        anon += kb;
+                        n_anon += kb > 0;
+                        if (kb >= 1024)
+                                fprintf(stderr, "  anon mapping: %ld KiB\n", kb);
+                } else if (!is_anon) {
+                        file += kb;
+                        if (kb >= 512)
+                                fprintf(stderr, "  %s: %ld KiB\n", name, kb);
+                }
+        }
+        fprintf(stderr,
+                "smaps, %s: [heap] %ld KiB resident of %ld KiB (malloc's main arena: %zu KiB, %zu KiB in "
+                "use), other anonymous %ld KiB in %ld mappings, [stack] %ld KiB, files %ld KiB\n",
+                what, heap, heap_size, mi.arena / 1024, mi.uordblks / 1024, anon, n_anon, stacks, file);
+}
+
 static void heap_kb(HeapKb *ret)
 {
         _cleanup_free_ char *buf = NULL;
@@ -462,6 +515,8 @@ static int run_daemon(unsigned n_pfs, unsigned num_vfs, bool passes, Sample *ret
         }
         (void) malloc_trim(0);
         x.rss_trimmed_kb = proc_status_kb("VmRSS");
+        if (getenv("BENCH_SMAPS"))
+                dump_smaps("daemon run, settled");
         x.ok = 1;
         *ret = x;
         return 0;
@@ -508,6 +563,8 @@ static int run_baseline(unsigned n_pfs, unsigned num_vfs, Sample *ret)
                 x.heap_all_used_kb = k.all_used;
                 x.heap_all_free_kb = k.all_free;
         }
+        if (getenv("BENCH_SMAPS"))
+                dump_smaps("fake alone");
         x.ok = 1;
         *ret = x;
         return 0;
@@ -688,6 +745,7 @@ int main(int argc, char *argv[])
                 default:
                         return 2;
                 }
+        malloc_setup(); /* the daemon's (main.c) */
         if (!getenv("SRIOVD_LOG_LEVEL"))
                 log_set_max_level(LOG_WARNING);
 

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <limits.h>
+
 #include "bus-util.h"
 #include "log.h"
 #include "pool.h"
@@ -27,8 +29,8 @@ char *pool_bus_path(const char *name)
         return sd_bus_path_encode(SRIOVD_POOL_PREFIX, name, &p) < 0 ? NULL : p;
 }
 
-/* Lists of thousands of VFs name every VF and its PF: encode each path once, not per call. A
- * VF's and a PF's PCI address never change while the object exists. */
+/* Lists of thousands of VFs name every VF and its PF, without an allocation per VF. A PF's
+ * path is encoded once and kept (a PF's PCI address never changes while the object exists). */
 const char *pf_object_path(PhysicalFunction *pf)
 {
         if (!pf->bus_path)
@@ -36,11 +38,43 @@ const char *pf_object_path(PhysicalFunction *pf)
         return pf->bus_path;
 }
 
+/* sd_bus_path_encode()'s escaping (sd-bus's bus_label_escape()) into buf, which has room for
+ * 3 bytes per character of s plus 2: every byte but [A-Za-z0-9] becomes _XX (lowercase hex),
+ * and so does a leading digit; "" is "_". */
+static size_t bus_label_escape_into(char *buf, const char *s)
+{
+        static const char hex[] = "0123456789abcdef";
+        char *t = buf;
+
+        if (!*s)
+                *t++ = '_';
+        for (const char *f = s; *f; f++) {
+                unsigned char c = *f;
+
+                if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (f > s && c >= '0' && c <= '9'))
+                        *t++ = c;
+                else {
+                        *t++ = '_';
+                        *t++ = hex[c >> 4];
+                        *t++ = hex[c & 15];
+                }
+        }
+        *t = 0;
+        return t - buf;
+}
+
+/* A VF's path is not kept in the VF (16,384 VFs × a 48-byte string): it is encoded here at
+ * each call, into a buffer of ours. NAME_MAX bounds a VF's name (a sysfs directory, or its
+ * PF's plus "-vfN"). */
 const char *vf_object_path(VirtualFunction *vf)
 {
-        if (!vf->bus_path)
-                (void) sd_bus_path_encode(SRIOVD_VF_PREFIX, vf->pci, &vf->bus_path);
-        return vf->bus_path;
+        static char buf[(sizeof(SRIOVD_VF_PREFIX) - 1) + 1 + 3 * (NAME_MAX + 16) + 1];
+
+        if (strlen(vf->pci) > NAME_MAX + 16)
+                return NULL;
+        memcpy(buf, SRIOVD_VF_PREFIX "/", (sizeof(SRIOVD_VF_PREFIX) - 1) + 1);
+        (void) bus_label_escape_into(buf + (sizeof(SRIOVD_VF_PREFIX) - 1) + 1, vf->pci);
+        return buf;
 }
 
 VirtualFunction *vf_from_bus_path(Manager *m, const char *path)
@@ -387,6 +421,14 @@ static void hook_manager_free(Manager *m)
         m->hooks = NULL; /* what the model tears down next is nobody's business */
 }
 
+static size_t hook_n_queued(Manager *m)
+{
+        BusState *b = m->hooks_data;
+        uint64_t n = 0;
+
+        return b && sd_bus_get_n_queued_write(b->bus, &n) >= 0 ? (size_t) n : 0;
+}
+
 static const ManagerHooks bus_hooks = {
         .pf_added = hook_pf_added,
         .pf_removed = hook_pf_removed,
@@ -399,6 +441,7 @@ static const ManagerHooks bus_hooks = {
         .pool_removed = pool_bus_removed,
         .manager_changed = hook_manager_changed,
         .leases_loaded = bus_leases_loaded,
+        .n_queued = hook_n_queued,
         .manager_free = hook_manager_free,
 };
 

@@ -71,7 +71,9 @@ int bus_add_object_manager(Manager *m);
 char *pf_bus_path(const PhysicalFunction *pf);
 char *vf_bus_path(const VirtualFunction *vf);
 char *pool_bus_path(const char *name);
-/* The same, cached in the object (NULL only on OOM); valid while the object lives. */
+/* The same without an allocation per call. A PF's is kept in the PF (NULL only on OOM), valid
+ * while it lives; a VF's is in a buffer of the bus layer's, valid until the next call of
+ * vf_object_path() (append it to the message at once). */
 const char *pf_object_path(PhysicalFunction *pf);
 const char *vf_object_path(VirtualFunction *vf);
 

@@ -2,24 +2,61 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 
 #include "job.h"
 #include "log.h"
 
-typedef struct Job {
+/* A job's stack is ours (mmap()), not glibc's: glibc keeps the stacks of ended threads for
+ * reuse (up to 40 MiB of them) with their top ~20 KiB still resident, so the burst of one job
+ * per PF at the start of a big host (64 at once) would leave ~1.3 MiB behind for good. Ours
+ * is unmapped once its thread has ended: joined without waiting (pthread_tryjoin_np()) when
+ * its result is read, or at a later job's end if it was still on its way out then. */
+#define JOB_STACK_SIZE (256u * 1024u)
+#define JOB_GUARD_SIZE 4096u
+
+typedef struct Job Job;
+struct Job {
         JobRunner *runner;
         job_work_t work;
         job_done_t done;
         job_free_t free_func;
         void *userdata;
         int result;
-} Job;
+        pthread_t thread;
+        void *stack;
+        Job *exiting_next;
+};
 
 struct JobRunner {
         sd_event_source *source;
         int pipe[2];
         unsigned n_active;
+        Job *exiting; /* result read, thread maybe not ended yet: its stack to unmap */
 };
+
+static void job_release(Job *j)
+{
+        (void) munmap(j->stack, JOB_STACK_SIZE);
+        free(j);
+}
+
+/* Unmaps the stacks of the threads that have ended; with wait, waits for the others. */
+static void job_reap(JobRunner *r, bool wait)
+{
+        Job **p = &r->exiting;
+
+        while (*p) {
+                Job *j = *p;
+
+                if ((wait ? pthread_join(j->thread, NULL) : pthread_tryjoin_np(j->thread, NULL)) != 0) {
+                        p = &j->exiting_next;
+                        continue;
+                }
+                *p = j->exiting_next;
+                job_release(j);
+        }
+}
 
 static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
@@ -41,7 +78,9 @@ static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *userd
                 j->done(j->userdata, j->result);
         if (j->free_func)
                 j->free_func(j->userdata);
-        free(j);
+        j->exiting_next = r->exiting;
+        r->exiting = j;
+        job_reap(r, false);
         return 0;
 }
 
@@ -77,6 +116,7 @@ JobRunner *job_runner_free(JobRunner *r)
          * (the process is exiting when this happens with jobs active). */
         r->source = sd_event_source_disable_unref(r->source);
         if (r->n_active == 0) {
+                job_reap(r, true); /* they are past their last write: ending, not working */
                 safe_close(r->pipe[0]);
                 safe_close(r->pipe[1]);
                 return mfree(r);
@@ -103,27 +143,43 @@ static void *job_thread(void *p)
 int job_start(JobRunner *r, job_work_t work, job_done_t done, job_free_t free_func, void *userdata)
 {
         pthread_attr_t attr;
-        pthread_t t;
         sigset_t all, old;
+        void *stack;
         Job *j;
         int rr;
 
+        stack = mmap(NULL, JOB_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                     -1, 0);
+        if (stack == MAP_FAILED)
+                return negative_errno();
+        /* The stack grows down: its lowest page is the guard glibc would have put there. */
+        if (mprotect(stack, JOB_GUARD_SIZE, PROT_NONE) < 0) {
+                rr = negative_errno();
+                (void) munmap(stack, JOB_STACK_SIZE);
+                return rr;
+        }
         j = calloc(1, sizeof(Job));
-        if (!j)
+        if (!j) {
+                (void) munmap(stack, JOB_STACK_SIZE);
                 return -ENOMEM;
-        *j = (Job){.runner = r, .work = work, .done = done, .free_func = free_func, .userdata = userdata};
+        }
+        *j = (Job){.runner = r,
+                   .work = work,
+                   .done = done,
+                   .free_func = free_func,
+                   .userdata = userdata,
+                   .stack = stack};
 
         /* Workers must not take our signals (they are routed to sd-event via signalfd). */
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, &old);
         pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        rr = pthread_create(&t, &attr, job_thread, j);
+        pthread_attr_setstack(&attr, stack, JOB_STACK_SIZE);
+        rr = pthread_create(&j->thread, &attr, job_thread, j);
         pthread_attr_destroy(&attr);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (rr != 0) {
-                free(j);
+                job_release(j);
                 return -rr;
         }
         r->n_active++;
@@ -133,6 +189,12 @@ int job_start(JobRunner *r, job_work_t work, job_done_t done, job_free_t free_fu
 int job_runner_set_capacity(JobRunner *r, unsigned bytes)
 {
         return fcntl(r->pipe[1], F_SETPIPE_SZ, (int) bytes) < 0 ? negative_errno() : 0;
+}
+
+void job_runner_reap(JobRunner *r)
+{
+        if (r)
+                job_reap(r, false);
 }
 
 unsigned job_runner_active(const JobRunner *r)

@@ -23,5 +23,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(JobRunner *, job_runner_free);
 /* On success the runner owns userdata (freed with free_func after done runs). */
 int job_start(JobRunner *r, job_work_t work, job_done_t done, job_free_t free_func, void *userdata);
 unsigned job_runner_active(const JobRunner *r);
+/* Unmaps the stacks of ended jobs whose threads had not quite exited when their result was
+ * read (the manager calls it once settled, before trimming the heap). */
+void job_runner_reap(JobRunner *r);
 /* Tests: shrink the result pipe (bytes, at least a page) to exercise a full pipe. */
 int job_runner_set_capacity(JobRunner *r, unsigned bytes);

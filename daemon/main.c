@@ -114,6 +114,8 @@ static int run(int argc, char *argv[])
         ManagerOptions o = {};
         int r;
 
+        malloc_setup();
+
         log_setup();
         r = parse_argv(argc, argv);
         if (r <= 0)

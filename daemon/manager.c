@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
@@ -36,6 +37,52 @@ static int on_reconcile(sd_event_source *s, void *userdata);
 static int on_pools(sd_event_source *s, void *userdata)
 {
         pools_sync(userdata);
+        return 0;
+}
+
+/* A burst of VF creation or removal (thousands of VFs on a big host) leaves the heap with
+ * free memory scattered between the objects that stay: the uevents, sysfs reads, netlink
+ * replies and bus messages of the burst were freed, the VFs were not, and glibc returns
+ * only a free top of the heap to the kernel. Once the host is settled and the bus has sent
+ * what it queued, give every free page back, once (~1 ms for a 20 MiB heap). The pass that
+ * finds the host settled after such a burst arms a defer source that runs when nothing else
+ * is pending (after the bus flush and the pool recount); if the bus still holds messages
+ * then, a post source tries again after each later event (the bus draining its queue). No
+ * timer: nothing runs while the daemon is idle. */
+static long proc_self_rss_kib(void)
+{
+        _cleanup_free_ char *line = NULL;
+        unsigned long size, resident;
+
+        if (read_one_line_file("/proc/self/statm", &line) < 0 ||
+            sscanf(line, "%lu %lu", &size, &resident) != 2)
+                return -1;
+        return (long) (resident * (unsigned long) sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static int on_trim(sd_event_source *s, void *userdata)
+{
+        Manager *m = userdata;
+        struct mallinfo2 mi;
+        long rss;
+
+        if (m->vf_churn < m->trim_vf_churn || !manager_is_settled(m))
+                return 0; /* the pass that settles it arms it again */
+        if (m->hooks && m->hooks->n_queued && m->hooks->n_queued(m) > 0) {
+                (void) sd_event_source_set_enabled(m->trim_post_source, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        job_runner_reap(m->jobs);
+        mi = mallinfo2();
+        rss = proc_self_rss_kib();
+        (void) malloc_trim(0);
+        /* One line per burst: what a big host's daemon holds (docs/PERFORMANCE.md). */
+        log_info(
+                "Settled after %u VFs came or went: heap %zu KiB in use, %zu KiB free; RSS %ld KiB, %ld KiB "
+                "after giving back the free pages.",
+                m->vf_churn, mi.uordblks / 1024, mi.fordblks / 1024, rss, proc_self_rss_kib());
+        m->vf_churn = 0;
+        m->n_trims++;
         return 0;
 }
 
@@ -129,8 +176,20 @@ int manager_new(const ManagerOptions *o, Manager **ret)
          * (IDLE + 1), so the VFs a pool counts are announced before the pool's new counts. */
         (void) sd_event_source_set_priority(m->pools_source, SD_EVENT_PRIORITY_IDLE + 2);
         (void) sd_event_source_set_description(m->pools_source, "pools");
+        r = sd_event_add_defer(m->event, &m->trim_source, on_trim, m);
+        if (r >= 0)
+                r = sd_event_add_post(m->event, &m->trim_post_source, on_trim, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(m->trim_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(m->trim_post_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_priority(m->trim_source, SD_EVENT_PRIORITY_IDLE + 3);
+        (void) sd_event_source_set_priority(m->trim_post_source, SD_EVENT_PRIORITY_IDLE + 3);
+        (void) sd_event_source_set_description(m->trim_source, "trim");
+        (void) sd_event_source_set_description(m->trim_post_source, "trim-post");
         m->state = MANAGER_STATE_STARTING;
         m->vf_reads_left = MANAGER_VF_READS_PER_PASS;
+        m->trim_vf_churn = MANAGER_TRIM_VF_CHURN;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -160,6 +219,8 @@ Manager *manager_free(Manager *m)
         hashmap_free(m->vf_ifindexes);
         sd_event_source_disable_unref(m->reconcile_source);
         sd_event_source_disable_unref(m->pools_source);
+        sd_event_source_disable_unref(m->trim_source);
+        sd_event_source_disable_unref(m->trim_post_source);
         sd_event_source_disable_unref(m->startup_deadline);
         sd_event_source_disable_unref(m->rdma_retry_source);
         sd_event_source_disable_unref(m->sigterm_source);
@@ -224,6 +285,7 @@ void manager_vf_changed(Manager *m, VirtualFunction *vf)
 void manager_vf_added(Manager *m, VirtualFunction *vf)
 {
         m->model_generation++;
+        m->vf_churn++;
         manager_pools_dirty(m);
         m->rdma_stale = true; /* its RDMA device may already exist */
         if (vf->allocated)
@@ -236,6 +298,7 @@ void manager_vf_added(Manager *m, VirtualFunction *vf)
 void manager_vf_removed(Manager *m, VirtualFunction *vf)
 {
         m->model_generation++;
+        m->vf_churn++;
         manager_pools_dirty(m);
         if (vf->cdi_spec)
                 (void) cdi_remove_vf(m, vf);
@@ -747,6 +810,8 @@ static void manager_after_pass(Manager *m)
                 manager_mark_ready(m, "finished");
         else
                 manager_update_state(m);
+        if (m->vf_churn >= m->trim_vf_churn && manager_is_settled(m))
+                (void) sd_event_source_set_enabled(m->trim_source, SD_EVENT_ONESHOT);
 }
 
 static int on_reconcile(sd_event_source *s, void *userdata)

@@ -36,6 +36,9 @@ typedef struct ManagerHooks {
         /* The lease store was opened at start, before any VF exists: an observer that ends
          * leases on its own events (a bus client leaving) picks up the stored ones here. */
         void (*leases_loaded)(Manager *m);
+        /* Output the observer has queued and not sent yet (D-Bus messages): the heap is
+         * trimmed after a burst only once they are gone (manager.c, on_trim()). */
+        size_t (*n_queued)(Manager *m);
         void (*manager_free)(Manager *m);
 } ManagerHooks;
 
@@ -121,7 +124,16 @@ struct Manager {
         const ManagerHooks *hooks;
         void *hooks_data;              /* the observer's own state (bus-util.c: the connection) */
         sd_event_source *pools_source; /* defer: recounts pools after changes (pool.c) */
+        /* Give the heap's free pages back once settled after a burst (manager.c, on_trim()):
+         * when the loop goes idle, or after a later event while the bus still sends. */
+        sd_event_source *trim_source, *trim_post_source;
+        unsigned vf_churn;      /* VFs added and removed since the last trim */
+        unsigned trim_vf_churn; /* that many make a burst: MANAGER_TRIM_VF_CHURN (tests lower it) */
+        uint64_t n_trims;       /* malloc_trim() calls (tests, benches) */
 };
+
+/* VFs created or destroyed that make the heap worth trimming once the host is settled. */
+#define MANAGER_TRIM_VF_CHURN 256u
 
 /* VFs read (whole, or their stale parts) per reconcile pass: 128 VFs are ~1,000 sysfs
  * reads, a few ms on a real kernel. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +34,13 @@ static void netdev_retrigger(VirtualFunction *vf)
                 (void) sysfs_write_attr(dev, "uevent", "change");
 }
 
+/* Kept in the VF (a netdev name is shorter than IFNAMSIZ), not in a string of its own. */
+static void hint_ifname_set(VirtualFunction *vf)
+{
+        _Static_assert(sizeof(vf->hint_ifname) == IFNAMSIZ, "hint_ifname holds a netdev name");
+        (void) snprintf(vf->hint_ifname, sizeof(vf->hint_ifname), "%s", strempty(vf->ifname));
+}
+
 int netdev_hint_sync_vf(Manager *m, VirtualFunction *vf)
 {
         _cleanup_close_ int dir_fd = -EBADF;
@@ -44,9 +52,9 @@ int netdev_hint_sync_vf(Manager *m, VirtualFunction *vf)
         if (want == vf->netdev_hint) {
                 /* Its netdev appeared (or was renamed) after the file: udev may have run the
                  * rules for it before the file existed. */
-                if (want && vf->ifname && !streq_ptr(vf->ifname, vf->hint_ifname)) {
+                if (want && vf->ifname && !streq(vf->ifname, vf->hint_ifname)) {
                         netdev_retrigger(vf);
-                        (void) free_and_strdup(&vf->hint_ifname, vf->ifname);
+                        hint_ifname_set(vf);
                 }
                 return 0;
         }
@@ -61,7 +69,7 @@ int netdev_hint_sync_vf(Manager *m, VirtualFunction *vf)
          * and its netdev is not bothered with another uevent. */
         if (vf->netdev_hint < 0 && (faccessat(dir_fd, vf->pci, F_OK, 0) == 0) == want) {
                 vf->netdev_hint = want;
-                (void) free_and_strdup(&vf->hint_ifname, vf->ifname);
+                hint_ifname_set(vf);
                 return 0;
         }
         if (want) {
@@ -74,7 +82,7 @@ int netdev_hint_sync_vf(Manager *m, VirtualFunction *vf)
                                          vf->pci);
         vf->netdev_hint = want;
         netdev_retrigger(vf);
-        (void) free_and_strdup(&vf->hint_ifname, vf->ifname);
+        hint_ifname_set(vf);
         return 0;
 }
 

@@ -24,6 +24,8 @@ const char *path_basename(const char *p);
 
 /* Reads the first line of a (sysfs) file, trailing newline stripped. */
 int read_one_line_file(const char *path, char **ret);
+/* The daemon's malloc policy for big hosts (util.c): call first thing in main(). */
+void malloc_setup(void);
 /* Opens with O_TRUNC (harmless on sysfs, needed on test trees) and writes the value. */
 int write_string_file(const char *path, const char *value);
 /* Writes `text` to dir_fd/name through a temporary file and rename (readers never see a part). */

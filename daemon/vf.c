@@ -26,26 +26,36 @@ static void vf_set_ifindex(VirtualFunction *vf, int ifindex);
 
 int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret)
 {
-        _cleanup_(vf_freep) VirtualFunction *vf = NULL;
+        _cleanup_free_ char *netdevsim_name = NULL;
+        const char *name = syspath;
+        VirtualFunction *vf;
+        size_t n;
 
-        vf = calloc(1, sizeof(VirtualFunction));
+        if (!syspath) {
+                /* A VF with no device (netdevsim): named after its PF and index. */
+                if (asprintf_safe(&netdevsim_name, "%s-vf%u", pf->pci, index) < 0)
+                        return -ENOMEM;
+                name = netdevsim_name;
+        }
+        /* One allocation: the struct, then syspath (whose last component is the PCI address)
+         * or the name. As strings of their own, these were two more malloc chunks per VF. */
+        n = strlen(name) + 1;
+        vf = calloc(1, offsetof(VirtualFunction, names) + n);
         if (!vf)
                 return -ENOMEM;
+        memcpy(vf->names, name, n);
+        if (syspath) {
+                vf->syspath = vf->names;
+                vf->pci = vf->names + (path_basename(syspath) - syspath);
+        } else
+                vf->pci = vf->names;
         vf->pf = pf;
         vf->index = index;
         vf->iommu_group = -1;
         vf->numa_node = -1;
         vf->netdev_hint = -1;
-        if (syspath) {
-                vf->syspath = strdup(syspath);
-                vf->pci = strdup(path_basename(syspath));
-        } else
-                /* A VF with no device (netdevsim): named after its PF and index. */
-                (void) asprintf_safe(&vf->pci, "%s-vf%u", pf->pci, index);
         vf->pool = "";
-        if ((syspath && !vf->syspath) || !vf->pci)
-                return -ENOMEM;
-        *ret = TAKE_PTR(vf);
+        *ret = vf;
         return 0;
 }
 
@@ -54,8 +64,6 @@ VirtualFunction *vf_free(VirtualFunction *vf)
         if (!vf)
                 return NULL;
         vf_set_ifindex(vf, 0);
-        free(vf->syspath);
-        free(vf->pci);
         free(vf->ifname);
         free(vf->driver);
         free(vf->driver_override);
@@ -64,9 +72,7 @@ VirtualFunction *vf_free(VirtualFunction *vf)
         free(vf->rdma_device);
         free(vf->owner);
         free(vf->last_error);
-        free(vf->bus_path);
         free(vf->cdi_spec);
-        free(vf->hint_ifname);
         return mfree(vf);
 }
 

@@ -28,57 +28,64 @@ typedef enum VfRefresh {
         VF_REFRESH_ALL = VF_REFRESH_DRIVER | VF_REFRESH_NETDEV | VF_REFRESH_STATIC,
 } VfRefresh;
 
+/* One per VF: 16,384 of them on a big host (issue 14: ≤ 16 MiB for the daemon at 64 × 256).
+ * Fields are grouped by size (no padding holes); the strings fixed at creation (syspath and
+ * the PCI address in it) live in the same allocation, after the struct: see vf_new(). */
 typedef struct VirtualFunction {
         PhysicalFunction *pf; /* weak: the PF owns its VFs */
-        unsigned index;
 
-        /* Device model, from udev. */
+        /* Device model, from udev. syspath and pci point into names[] and never change;
+         * syspath is NULL for a VF with no device (netdevsim). */
         char *syspath;
         char *pci;
         char *ifname;
-        int ifindex;
         char *driver;
         char *driver_override;
-        int iommu_group;   /* -1: none */
         char *vfio_device; /* group node: /dev/vfio/N or /dev/vfio/noiommu-N */
         char *vfio_cdev;   /* iommufd device node /dev/vfio/devices/vfioN, if the kernel has one */
         /* RDMA, from rdma.c's mapping: the first device (by name) on the VF and its port. */
         char *rdma_device;
-        uint32_t rdma_port; /* 0: none */
-        RdmaPortState rdma_port_state;
-        RdmaLinkLayer rdma_link_layer;
         uint64_t rdma_node_guid, rdma_port_guid;
-        int numa_node;
-        uint32_t mtu;
 
         /* Declared, from the PF's config. */
         const VfLayout *layout; /* NULL: not covered by any range */
         const char *pool;       /* the layout's (it outlives the VF's use of it); "" without one */
 
-        /* Settings the driver refused (EOPNOTSUPP/EINVAL): not retried until the PF resets. */
-        uint32_t unsupported;
-        /* IB GUIDs sent since the VF was created: some drivers never report them back, and
-         * without this the diff would resend them on every pass. */
-        /* What we last wrote (applied_mask) and what has not been read back since (verify_mask):
-         * see vf_filter_diff() in reconcile.c. */
-        VfSettings applied;
-        uint32_t applied_mask, verify_mask;
-        uint8_t lost[_VF_ATTR_MAX]; /* consecutive writes that did not read back */
         /* Consumer: while allocated, MAC and VLAN belong to it. */
         char *owner;
+        char *last_error;
+        uint64_t error_pass;  /* reconcile pass that set last_error */
+        uint64_t seqnum_read; /* uevents up to this kernel seqnum came before its last whole read */
+        char *cdi_spec;       /* the CDI spec written for it (cdi.c), NULL if none */
+
+        /* What we last wrote (applied_mask) and what has not been read back since (verify_mask):
+         * see vf_filter_diff() in reconcile.c. IB GUIDs sent since the VF was created are in
+         * applied too: some drivers never report them back, and without this the diff would
+         * resend them on every pass. */
+        VfSettings applied;
+
+        unsigned index;
+        int ifindex;
+        int iommu_group;    /* -1: none */
+        uint32_t rdma_port; /* 0: none */
+        RdmaPortState rdma_port_state;
+        RdmaLinkLayer rdma_link_layer;
+        int numa_node;
+        uint32_t mtu;
+        /* Settings the driver refused (EOPNOTSUPP/EINVAL): not retried until the PF resets. */
+        uint32_t unsupported;
+        uint32_t applied_mask, verify_mask;
+        VfState state;
+        int netdev_hint; /* its udev hint file exists (netdev-hints.c); -1: not looked yet */
+
+        uint8_t lost[_VF_ATTR_MAX]; /* consecutive writes that did not read back */
         bool allocated;
         /* VfRefresh parts events asked for since the last read: re-read at the next pass
          * (pf_refresh_vfs), once however many events asked. */
         uint8_t stale;
-        uint64_t seqnum_read; /* uevents up to this kernel seqnum came before its last whole read */
+        char hint_ifname[16]; /* IFNAMSIZ: the netdev that was last told of it; "": none */
 
-        VfState state;
-        char *last_error;
-        uint64_t error_pass; /* reconcile pass that set last_error */
-        char *bus_path;      /* object path, encoded once by the bus layer (vf_object_path()) */
-        char *cdi_spec;      /* the CDI spec written for it (cdi.c), NULL if none */
-        int netdev_hint;     /* its udev hint file exists (netdev-hints.c); -1: not looked yet */
-        char *hint_ifname;   /* the netdev that was last told of it */
+        char names[]; /* syspath (its last component is pci), or pci alone */
 } VirtualFunction;
 
 int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret);

@@ -422,5 +422,6 @@ static int run(int argc, char *argv[])
 
 int main(int argc, char *argv[])
 {
+        malloc_setup(); /* the daemon's (main.c) */
         return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

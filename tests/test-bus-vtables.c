@@ -5,7 +5,9 @@
  * next fields and showed free VFs allocated). */
 #include "bus-util.h"
 #include "macro.h"
+#include "pf.h"
 #include "tests.h"
+#include "vf.h"
 
 static unsigned check(const char *name, const sd_bus_vtable *v)
 {
@@ -34,9 +36,37 @@ static unsigned check(const char *name, const sd_bus_vtable *v)
         return n;
 }
 
+/* A VF's object path is encoded at each call without sd-bus (vf_object_path()): it must be
+ * the path sd_bus_path_encode() gives, which clients and vf_from_bus_path() decode. */
+static void check_vf_paths(void)
+{
+        static const char *const syspaths[] = {
+                "/sys/devices/pci0000:00/0000:00:02.0/0000:01:10.1",
+                "/sys/devices/pci10000:00/10000:e1:00.0/10000:e2:01.7",
+                "/sys/devices/x/Az09_-.~",
+                "/sys/devices/x/9\xc3\xa9",
+                "/sys/devices/x/a",
+                NULL, /* netdevsim: named after the PF */
+        };
+        PhysicalFunction pf = {.pci = (char *) "netdevsim12"};
+
+        for (size_t i = 0; i < ELEMENTSOF(syspaths); i++) {
+                _cleanup_(vf_freep) VirtualFunction *vf = NULL;
+                _cleanup_free_ char *want = NULL;
+
+                ASSERT_OK(vf_new(&pf, 7, syspaths[i], &vf));
+                ASSERT_STREQ(vf->pci, syspaths[i] ? strrchr(syspaths[i], '/') + 1 : "netdevsim12-vf7");
+                ASSERT_TRUE(streq_ptr(vf->syspath, syspaths[i]));
+                ASSERT_TRUE(want = vf_bus_path(vf));
+                ASSERT_STREQ(vf_object_path(vf), want);
+        }
+}
+
 int main(void)
 {
         unsigned n = 0;
+
+        check_vf_paths();
 
         n += check("Manager", manager_vtable);
         n += check("PhysicalFunction", pf_vtable);

@@ -48,9 +48,37 @@ TEST(uint_keys)
         ASSERT_TRUE(hashmap_get(NULL, UINT_TO_PTR(1)) == NULL);
 }
 
+/* Keys are never NULL (the empty slot), and an emptied map frees its slots and works on. */
+TEST(empty_and_null)
+{
+        _cleanup_(hashmap_freep) Hashmap *h = hashmap_new_uint();
+        void *v;
+        size_t n = 0;
+
+        ASSERT_ERROR(hashmap_put(h, NULL, (void *) "x"), EINVAL);
+        ASSERT_TRUE(hashmap_get(h, NULL) == NULL);
+        ASSERT_TRUE(hashmap_remove(h, NULL) == NULL);
+        for (unsigned i = 1; i <= 3000; i++)
+                ASSERT_OK(hashmap_put(h, UINT_TO_PTR(i), UINT_TO_PTR(i)));
+        /* Emptied while iterating: the loop ends, nothing is left. */
+        HASHMAP_FOREACH(v, h) {
+                ASSERT_TRUE(hashmap_remove(h, UINT_TO_PTR(PTR_TO_UINT(v))) == v);
+                n++;
+        }
+        ASSERT_EQ(n, 3000);
+        ASSERT_EQ(hashmap_size(h), 0);
+        HASHMAP_FOREACH(v, h)
+                ASSERT_TRUE(false);
+        ASSERT_TRUE(hashmap_get(h, UINT_TO_PTR(5)) == NULL);
+        ASSERT_OK(hashmap_put(h, UINT_TO_PTR(5), (void *) "five"));
+        ASSERT_STREQ(hashmap_get(h, UINT_TO_PTR(5)), "five");
+        ASSERT_EQ(hashmap_size(h), 1);
+}
+
 int main(void)
 {
         RUN(string_keys);
         RUN(uint_keys);
+        RUN(empty_and_null);
         return 0;
 }

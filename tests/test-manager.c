@@ -898,6 +898,62 @@ TEST(vf_reads_bounded_per_vf_and_per_iteration)
         ASSERT_TRUE(reading >= 2);
 }
 
+/* A burst of VFs (here 32 created, the threshold scaled down) leaves free memory scattered in the heap: once
+ * settled the daemon gives it back with one malloc_trim(), then does nothing more while idle, and a small
+ * change afterwards is no burst. */
+TEST(heap_trimmed_once_after_a_burst)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        FakePfSpec spec = {
+                .pci = "0000:10:00.0",
+                .vendor = 0x8086,
+                .device = 0x10c9,
+                .total_vfs = 32,
+                .numa_node = 0,
+                .driver = "igb",
+                .ifname = "enp16s0",
+                .ifindex = 116,
+                .vf_device = 0x10ca,
+                .vf_driver = "igbvf",
+                .vf_offset = 0x80,
+                .vf_stride = 1,
+        };
+        PhysicalFunction *pf;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_pf(s, &spec));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-big.conf",
+                "physical_functions = ( { match = { pci = \"0000:10:00.0\"; }; num_vfs = 32;\n"
+                "  vfs = ( { range = \"0-31\"; vlan = 5; } ); } );\n"));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        s->manager->trim_vf_churn = 32; /* MANAGER_TRIM_VF_CHURN (256), scaled down */
+        ASSERT_OK(manager_start(s->manager));
+        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
+        pf = manager_get_pf(s->manager, "0000:10:00.0");
+        ASSERT_EQ(pf_count_vfs(pf), 32u);
+        /* The trim runs when nothing else is pending: within a few idle iterations. */
+        for (int i = 0; i < 20 && s->manager->n_trims == 0; i++)
+                ASSERT_OK(sd_event_run(s->manager->event, 0));
+        ASSERT_EQ(s->manager->n_trims, 1u);
+        ASSERT_EQ(s->manager->vf_churn, 0u);
+        for (int i = 0; i < 20; i++)
+                ASSERT_OK(sd_event_run(s->manager->event, 0));
+        ASSERT_EQ(s->manager->n_trims, 1u);
+
+        /* Every VF on another VLAN: a change, no burst, no trim. */
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-big.conf",
+                "physical_functions = ( { match = { pci = \"0000:10:00.0\"; }; num_vfs = 32;\n"
+                "  vfs = ( { range = \"0-31\"; vlan = 6; } ); } );\n"));
+        ASSERT_OK(manager_reload(s->manager));
+        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
+        for (int i = 0; i < 20; i++)
+                ASSERT_OK(sd_event_run(s->manager->event, 0));
+        ASSERT_EQ(kernel_vf(s, 116, 31).vlan, 6);
+        ASSERT_EQ(s->manager->n_trims, 1u);
+}
+
 int main(void)
 {
         log_set_max_level(LOG_DEBUG);
@@ -922,5 +978,6 @@ int main(void)
         RUN(blocking_write_keeps_loop_serving);
         RUN(allocation_prefers_numa_and_health);
         RUN(vf_reads_bounded_per_vf_and_per_iteration);
+        RUN(heap_trimmed_once_after_a_burst);
         return 0;
 }
