@@ -44,6 +44,22 @@ static void manager_pools_dirty(Manager *m)
         (void) sd_event_source_set_enabled(m->pools_source, SD_EVENT_ONESHOT);
 }
 
+static int on_pci_names_release(sd_event_source *s, void *userdata)
+{
+        Manager *m = userdata;
+
+        pci_names_release(m->pci_names);
+        return 0;
+}
+
+void manager_pci_names_used(Manager *m)
+{
+        /* Released at the end of this loop iteration: the PFs of one enumeration or one
+         * burst of uevents share one load of pci.ids. */
+        if (!m->pci_names_source || sd_event_source_set_enabled(m->pci_names_source, SD_EVENT_ONESHOT) < 0)
+                pci_names_release(m->pci_names);
+}
+
 int manager_new(const ManagerOptions *o, Manager **ret)
 {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -56,6 +72,7 @@ int manager_new(const ManagerOptions *o, Manager **ret)
         if (!m)
                 return -ENOMEM;
         m->notify = !o->no_notify;
+        m->rdma_n_devices = -1;
         m->no_udev_monitor = o->no_udev_monitor;
         m->no_netlink_monitor = o->no_netlink_monitor;
         m->kernel_uevents = o->kernel_uevents;
@@ -129,6 +146,12 @@ int manager_new(const ManagerOptions *o, Manager **ret)
          * (IDLE + 1), so the VFs a pool counts are announced before the pool's new counts. */
         (void) sd_event_source_set_priority(m->pools_source, SD_EVENT_PRIORITY_IDLE + 2);
         (void) sd_event_source_set_description(m->pools_source, "pools");
+        r = sd_event_add_defer(m->event, &m->pci_names_source, on_pci_names_release, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(m->pci_names_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_priority(m->pci_names_source, SD_EVENT_PRIORITY_IDLE + 3);
+        (void) sd_event_source_set_description(m->pci_names_source, "pci-names-release");
         m->state = MANAGER_STATE_STARTING;
         m->vf_reads_left = MANAGER_VF_READS_PER_PASS;
         *ret = TAKE_PTR(m);
@@ -159,6 +182,7 @@ Manager *manager_free(Manager *m)
         hashmap_free(m->ifindexes);
         hashmap_free(m->vf_ifindexes);
         sd_event_source_disable_unref(m->reconcile_source);
+        sd_event_source_disable_unref(m->pci_names_source);
         sd_event_source_disable_unref(m->pools_source);
         sd_event_source_disable_unref(m->startup_deadline);
         sd_event_source_disable_unref(m->rdma_retry_source);
@@ -225,7 +249,9 @@ void manager_vf_added(Manager *m, VirtualFunction *vf)
 {
         m->model_generation++;
         manager_pools_dirty(m);
-        m->rdma_stale = true; /* its RDMA device may already exist */
+        /* Its RDMA device may already exist (when there is any device at all). */
+        if (m->rdma_n_devices != 0)
+                m->rdma_stale = true;
         if (vf->allocated)
                 (void) cdi_sync_vf(m, vf);
         (void) netdev_hint_sync_vf(m, vf);
@@ -435,8 +461,10 @@ static void on_udev_event(void *userdata, const char *action, struct udev_device
         subsystem = strempty(udev_device_get_subsystem(d));
         /* RDMA devices come and go (mlx5_ib probe, "rdma link add/del" for rxe, port state
          * changes arrive as "change"), and a netdev appearing or moving changes which device
-         * sits on it: re-map before the next reconcile. */
-        if (streq(subsystem, "infiniband") || streq(subsystem, "net")) {
+         * sits on it: re-map before the next reconcile. With no device at all (the last
+         * mapping found none), a netdev's event maps nothing: VF creation's thousands of net
+         * events do not walk every VF again (docs/PERFORMANCE.md). */
+        if (streq(subsystem, "infiniband") || (streq(subsystem, "net") && m->rdma_n_devices != 0)) {
                 m->rdma_stale = true;
                 m->rdma_retries = 0; /* a new event earns a new round of looks (rdma.c) */
                 (void) sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_ONESHOT);
@@ -646,6 +674,12 @@ static void manager_send_status(Manager *m)
 
         if (!m->notify)
                 return;
+        /* Every count below is of the model: unchanged since the last status, nothing to send
+         * (this runs after every reconcile pass; the walk visits every VF). */
+        if (m->status_sent && m->status_generation == m->model_generation)
+                return;
+        m->status_sent = true;
+        m->status_generation = m->model_generation;
         HASHMAP_FOREACH(pf, m->pfs) {
                 counts[pf->state]++;
                 PF_FOREACH_VF(vf, pf) {

@@ -103,10 +103,16 @@ struct Manager {
 
         uint8_t machine_key[16]; /* keys stable MACs/GUIDs; from machine-id */
         bool notify;
+        bool status_sent; /* STATUS= sent for model_generation status_generation */
+        uint64_t status_generation;
         bool initial_done; /* READY=1 sent */
         sd_event_source *startup_deadline;
         sd_event_source *rdma_retry_source; /* rdma.c: soft RDMA devices not mapped yet */
         unsigned rdma_retries;
+        /* RDMA devices the last mapping found (rdma-assign.c), -1 before one or if it failed.
+         * With none, a new VF or a moved netdev cannot change the mapping: only a device's own
+         * uevent (or a resync) can, so those alone re-map. */
+        int rdma_n_devices;
         ManagerState state;
         /* VFs this reconcile pass may still read from sysfs (pf.c): the rest waits for the next
          * pass, so VF creation on many PFs never holds the loop (and D-Bus) for long. */
@@ -119,8 +125,9 @@ struct Manager {
         bool rdma_stale;            /* re-map RDMA devices before the next reconcile (rdma.c) */
         char *sys_root, *proc_root; /* for Diagnose (doctor.c); NULL = / */
         const ManagerHooks *hooks;
-        void *hooks_data;              /* the observer's own state (bus-util.c: the connection) */
-        sd_event_source *pools_source; /* defer: recounts pools after changes (pool.c) */
+        void *hooks_data;                  /* the observer's own state (bus-util.c: the connection) */
+        sd_event_source *pools_source;     /* defer: recounts pools after changes (pool.c) */
+        sd_event_source *pci_names_source; /* defer: drops pci.ids after a burst of PF adds */
 };
 
 /* VFs read (whole, or their stale parts) per reconcile pass: 128 VFs are ~1,000 sysfs
@@ -128,6 +135,8 @@ struct Manager {
 #define MANAGER_VF_READS_PER_PASS 128u
 
 int manager_new(const ManagerOptions *o, Manager **ret);
+/* PCI names were looked up (pf.c): drop libpci's name list at the end of this iteration. */
+void manager_pci_names_used(Manager *m);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 

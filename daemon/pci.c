@@ -111,16 +111,20 @@ char *pci_names_vendor(PciNames *p, uint16_t vendor)
 
 char *pci_names_device(PciNames *p, uint16_t vendor, uint16_t device)
 {
-        char *n = lookup(p, PCI_LOOKUP_DEVICE, vendor, device);
+        return lookup(p, PCI_LOOKUP_DEVICE, vendor, device);
+}
 
+void pci_names_release(PciNames *p)
+{
         /* libpci keeps all of pci.ids parsed in memory once loaded: ~2 MiB, half of the idle
-         * daemon's heap. Names are looked up once per PF (vendor, then device), so drop the
-         * list after each pair and load it again on the next PF. */
+         * daemon's heap. Names are looked up once per PF, so the list is dropped once the
+         * PFs of one burst (64 at a cold start: one parse, not 64 of ~12 ms) have theirs. */
+        if (!p || (!p->access->id_hash && !p->access->id_load_failed))
+                return;
         pci_free_name_list(p->access);
         /* ...and give those pages back: the list is freed in thousands of small chunks
          * that would otherwise stay resident in the middle of the heap. */
         (void) malloc_trim(0);
-        return n;
 }
 
 int pci_names_set_sysfs_path(PciNames *p, const char *path)
