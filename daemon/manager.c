@@ -44,22 +44,6 @@ static void manager_pools_dirty(Manager *m)
         (void) sd_event_source_set_enabled(m->pools_source, SD_EVENT_ONESHOT);
 }
 
-static int on_pci_names_release(sd_event_source *s, void *userdata)
-{
-        Manager *m = userdata;
-
-        pci_names_release(m->pci_names);
-        return 0;
-}
-
-void manager_pci_names_used(Manager *m)
-{
-        /* Released at the end of this loop iteration: the PFs of one enumeration or one
-         * burst of uevents share one load of pci.ids. */
-        if (!m->pci_names_source || sd_event_source_set_enabled(m->pci_names_source, SD_EVENT_ONESHOT) < 0)
-                pci_names_release(m->pci_names);
-}
-
 int manager_new(const ManagerOptions *o, Manager **ret)
 {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -146,12 +130,6 @@ int manager_new(const ManagerOptions *o, Manager **ret)
          * (IDLE + 1), so the VFs a pool counts are announced before the pool's new counts. */
         (void) sd_event_source_set_priority(m->pools_source, SD_EVENT_PRIORITY_IDLE + 2);
         (void) sd_event_source_set_description(m->pools_source, "pools");
-        r = sd_event_add_defer(m->event, &m->pci_names_source, on_pci_names_release, m);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_enabled(m->pci_names_source, SD_EVENT_OFF);
-        (void) sd_event_source_set_priority(m->pci_names_source, SD_EVENT_PRIORITY_IDLE + 3);
-        (void) sd_event_source_set_description(m->pci_names_source, "pci-names-release");
         m->state = MANAGER_STATE_STARTING;
         m->vf_reads_left = MANAGER_VF_READS_PER_PASS;
         *ret = TAKE_PTR(m);
@@ -182,7 +160,6 @@ Manager *manager_free(Manager *m)
         hashmap_free(m->ifindexes);
         hashmap_free(m->vf_ifindexes);
         sd_event_source_disable_unref(m->reconcile_source);
-        sd_event_source_disable_unref(m->pci_names_source);
         sd_event_source_disable_unref(m->pools_source);
         sd_event_source_disable_unref(m->startup_deadline);
         sd_event_source_disable_unref(m->rdma_retry_source);
@@ -777,6 +754,12 @@ static bool manager_refresh_pf(Manager *m, PhysicalFunction *pf)
 
 static void manager_after_pass(Manager *m)
 {
+        /* PF names were looked up: every PF of this burst (a cold start's enumeration, the
+         * uevents of one iteration) had its turn, drop pci.ids until the next one. */
+        if (m->pci_names_used) {
+                m->pci_names_used = false;
+                pci_names_release(m->pci_names);
+        }
         if (!m->initial_done && manager_is_settled(m))
                 manager_mark_ready(m, "finished");
         else

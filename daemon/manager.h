@@ -122,12 +122,12 @@ struct Manager {
 
         bool no_udev_monitor, no_netlink_monitor;
         bool kernel_uevents;
+        bool pci_names_used;        /* pf.c looked names up: drop pci.ids after this pass */
         bool rdma_stale;            /* re-map RDMA devices before the next reconcile (rdma.c) */
         char *sys_root, *proc_root; /* for Diagnose (doctor.c); NULL = / */
         const ManagerHooks *hooks;
-        void *hooks_data;                  /* the observer's own state (bus-util.c: the connection) */
-        sd_event_source *pools_source;     /* defer: recounts pools after changes (pool.c) */
-        sd_event_source *pci_names_source; /* defer: drops pci.ids after a burst of PF adds */
+        void *hooks_data;              /* the observer's own state (bus-util.c: the connection) */
+        sd_event_source *pools_source; /* defer: recounts pools after changes (pool.c) */
 };
 
 /* VFs read (whole, or their stale parts) per reconcile pass: 128 VFs are ~1,000 sysfs
@@ -135,8 +135,7 @@ struct Manager {
 #define MANAGER_VF_READS_PER_PASS 128u
 
 int manager_new(const ManagerOptions *o, Manager **ret);
-/* PCI names were looked up (pf.c): drop libpci's name list at the end of this iteration. */
-void manager_pci_names_used(Manager *m);
+
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 

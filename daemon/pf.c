@@ -310,7 +310,7 @@ int pf_refresh(PhysicalFunction *pf)
                 free(pf->device_name);
                 pf->vendor_name = m->pci_names ? pci_names_vendor(m->pci_names, v) : NULL;
                 pf->device_name = m->pci_names ? pci_names_device(m->pci_names, v, d) : NULL;
-                manager_pci_names_used(m);
+                m->pci_names_used = true; /* dropped after the pass (manager.c) */
                 /* Unknown is an answer too: "" keeps us from reloading pci.ids on every refresh. */
                 if (!pf->vendor_name)
                         pf->vendor_name = strdup("");
