@@ -103,6 +103,7 @@ int manager_new(const ManagerOptions *o, Manager **ret)
         if (!m)
                 return -ENOMEM;
         m->notify = !o->no_notify;
+        m->rdma_n_devices = -1;
         m->no_udev_monitor = o->no_udev_monitor;
         m->no_netlink_monitor = o->no_netlink_monitor;
         m->kernel_uevents = o->kernel_uevents;
@@ -287,7 +288,9 @@ void manager_vf_added(Manager *m, VirtualFunction *vf)
         m->model_generation++;
         m->vf_churn++;
         manager_pools_dirty(m);
-        m->rdma_stale = true; /* its RDMA device may already exist */
+        /* Its RDMA device may already exist (when there is any device at all). */
+        if (m->rdma_n_devices != 0)
+                m->rdma_stale = true;
         if (vf->allocated)
                 (void) cdi_sync_vf(m, vf);
         (void) netdev_hint_sync_vf(m, vf);
@@ -498,8 +501,10 @@ static void on_udev_event(void *userdata, const char *action, struct udev_device
         subsystem = strempty(udev_device_get_subsystem(d));
         /* RDMA devices come and go (mlx5_ib probe, "rdma link add/del" for rxe, port state
          * changes arrive as "change"), and a netdev appearing or moving changes which device
-         * sits on it: re-map before the next reconcile. */
-        if (streq(subsystem, "infiniband") || streq(subsystem, "net")) {
+         * sits on it: re-map before the next reconcile. With no device at all (the last
+         * mapping found none), a netdev's event maps nothing: VF creation's thousands of net
+         * events do not walk every VF again (docs/PERFORMANCE.md). */
+        if (streq(subsystem, "infiniband") || (streq(subsystem, "net") && m->rdma_n_devices != 0)) {
                 m->rdma_stale = true;
                 m->rdma_retries = 0; /* a new event earns a new round of looks (rdma.c) */
                 (void) sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_ONESHOT);
@@ -709,6 +714,12 @@ static void manager_send_status(Manager *m)
 
         if (!m->notify)
                 return;
+        /* Every count below is of the model: unchanged since the last status, nothing to send
+         * (this runs after every reconcile pass; the walk visits every VF). */
+        if (m->status_sent && m->status_generation == m->model_generation)
+                return;
+        m->status_sent = true;
+        m->status_generation = m->model_generation;
         HASHMAP_FOREACH(pf, m->pfs) {
                 counts[pf->state]++;
                 PF_FOREACH_VF(vf, pf) {
@@ -806,6 +817,12 @@ static bool manager_refresh_pf(Manager *m, PhysicalFunction *pf)
 
 static void manager_after_pass(Manager *m)
 {
+        /* PF names were looked up: every PF of this burst (a cold start's enumeration, the
+         * uevents of one iteration) had its turn, drop pci.ids until the next one. */
+        if (m->pci_names_used) {
+                m->pci_names_used = false;
+                pci_names_release(m->pci_names);
+        }
         if (!m->initial_done && manager_is_settled(m))
                 manager_mark_ready(m, "finished");
         else

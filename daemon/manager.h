@@ -106,10 +106,16 @@ struct Manager {
 
         uint8_t machine_key[16]; /* keys stable MACs/GUIDs; from machine-id */
         bool notify;
+        bool status_sent; /* STATUS= sent for model_generation status_generation */
+        uint64_t status_generation;
         bool initial_done; /* READY=1 sent */
         sd_event_source *startup_deadline;
         sd_event_source *rdma_retry_source; /* rdma.c: soft RDMA devices not mapped yet */
         unsigned rdma_retries;
+        /* RDMA devices the last mapping found (rdma-assign.c), -1 before one or if it failed.
+         * With none, a new VF or a moved netdev cannot change the mapping: only a device's own
+         * uevent (or a resync) can, so those alone re-map. */
+        int rdma_n_devices;
         ManagerState state;
         /* VFs this reconcile pass may still read from sysfs (pf.c): the rest waits for the next
          * pass, so VF creation on many PFs never holds the loop (and D-Bus) for long. */
@@ -119,6 +125,7 @@ struct Manager {
 
         bool no_udev_monitor, no_netlink_monitor;
         bool kernel_uevents;
+        bool pci_names_used;        /* pf.c looked names up: drop pci.ids after this pass */
         bool rdma_stale;            /* re-map RDMA devices before the next reconcile (rdma.c) */
         char *sys_root, *proc_root; /* for Diagnose (doctor.c); NULL = / */
         const ManagerHooks *hooks;
@@ -140,6 +147,7 @@ struct Manager {
 #define MANAGER_VF_READS_PER_PASS 128u
 
 int manager_new(const ManagerOptions *o, Manager **ret);
+
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 

@@ -13,7 +13,7 @@ struct PciNames {
         char *sysfs_path;
         struct pci_access *access;
         struct pci_access *config; /* a second instance with a device access method */
-        sd_hwdb *hwdb;             /* open from a vendor lookup to its device lookup */
+        sd_hwdb *hwdb;             /* open from a burst's first lookup to pci_names_release() */
         bool no_hwdb;
 };
 
@@ -138,19 +138,25 @@ char *pci_names_vendor(PciNames *p, uint16_t vendor)
 
 char *pci_names_device(PciNames *p, uint16_t vendor, uint16_t device)
 {
-        char *n = lookup(p, PCI_LOOKUP_DEVICE, vendor, device);
+        return lookup(p, PCI_LOOKUP_DEVICE, vendor, device);
+}
 
-        /* The hwdb's mapping is ~10 MiB of address space: not kept between PFs. */
+void pci_names_release(PciNames *p)
+{
+        /* Names are looked up once per PF: what the lookups loaded is dropped once the PFs of
+         * one burst have theirs (64 at a cold start: one hwdb open and at most one pci.ids
+         * parse, not 64). The hwdb's mapping is ~10 MiB of address space. */
+        if (!p)
+                return;
         p->hwdb = sd_hwdb_unref(p->hwdb);
-
-        /* libpci keeps all of pci.ids parsed in memory once loaded: ~2 MiB, half of the idle
-         * daemon's heap. Names are looked up once per PF (vendor, then device), so drop the
-         * list after each pair and load it again on the next PF. */
+        if (!p->access->id_hash && !p->access->id_load_failed)
+                return;
+        /* libpci keeps all of pci.ids parsed in memory once loaded (~2 MiB, half of the idle
+         * daemon's heap)... */
         pci_free_name_list(p->access);
         /* ...and give those pages back: the list is freed in thousands of small chunks
          * that would otherwise stay resident in the middle of the heap. */
         (void) malloc_trim(0);
-        return n;
 }
 
 int pci_names_set_sysfs_path(PciNames *p, const char *path)

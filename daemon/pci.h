@@ -29,5 +29,7 @@ int pci_read_sriov_cap(PciNames *p, const char *pci_address, PciSriovCap *ret);
 
 /* Returns malloc()ed names, or NULL when unknown. */
 char *pci_names_vendor(PciNames *p, uint16_t vendor);
-/* Frees libpci's copy of pci.ids when done: call it after pci_names_vendor(). */
 char *pci_names_device(PciNames *p, uint16_t vendor, uint16_t device);
+/* Frees libpci's copy of pci.ids (~2 MiB once a lookup missed the hwdb): call it when a
+ * burst of lookups is over (manager.c: after the reconcile pass that follows them). */
+void pci_names_release(PciNames *p);

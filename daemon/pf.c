@@ -310,8 +310,18 @@ int pf_refresh(PhysicalFunction *pf)
         if (sysfs_read_attr(pf->syspath, "device", &device) >= 0)
                 (void) safe_atou16_hex(device, &d);
         (void) sysfs_read_attr_int(pf->syspath, "numa_node", &numa);
-        changed |= numa != pf->numa_node;
-        pf->numa_node = numa;
+        if (numa != pf->numa_node) {
+                VirtualFunction *vf;
+
+                changed = true;
+                pf->numa_node = numa;
+                /* Its VFs are on its node (vf.c): they follow. */
+                PF_FOREACH_VF(vf, pf)
+                        if (vf->syspath && vf->numa_node != numa) {
+                                vf->numa_node = numa;
+                                manager_vf_changed(m, vf);
+                        }
+        }
         if (sysfs_read_attr_u32(pf->syspath, "sriov_drivers_autoprobe", &autoprobe) >= 0)
                 pf->drivers_autoprobe = !!autoprobe;
         changed |= free_and_strdup(&pf->driver, driver) > 0;
@@ -324,6 +334,7 @@ int pf_refresh(PhysicalFunction *pf)
                 free(pf->device_name);
                 pf->vendor_name = m->pci_names ? pci_names_vendor(m->pci_names, v) : NULL;
                 pf->device_name = m->pci_names ? pci_names_device(m->pci_names, v, d) : NULL;
+                m->pci_names_used = true; /* dropped after the pass (manager.c) */
                 /* Unknown is an answer too: "" keeps us from reloading pci.ids on every refresh. */
                 if (!pf->vendor_name)
                         pf->vendor_name = strdup("");

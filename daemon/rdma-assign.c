@@ -2,9 +2,11 @@
 /* The model's side of RDMA: which device (rdma.c reads them) sits on which PF and VF, and
  * a retry timer for soft devices whose netdev the kernel fills in later. */
 
-#include "rdma-assign.h"
+#include <limits.h>
+
 #include "log.h"
 #include "manager.h"
+#include "rdma-assign.h"
 #include "udev.h"
 #include "util.h"
 
@@ -157,8 +159,11 @@ int manager_refresh_rdma(Manager *m)
 
         m->rdma_stale = false;
         r = rdma_enumerate(udev_watch_get_udev(m->udev), &devs, &n);
-        if (r < 0)
+        if (r < 0) {
+                m->rdma_n_devices = -1; /* unknown: every net event and new VF re-maps */
                 return log_debug_errno(r, "Cannot enumerate RDMA devices: %m");
+        }
+        m->rdma_n_devices = (int) MIN(n, (size_t) INT_MAX);
         rdma_assign(m, devs, n);
         rdma_schedule_retry(m, devs, n);
         rdma_device_list_free(devs, n);

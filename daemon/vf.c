@@ -165,9 +165,11 @@ int vf_refresh_parts(VirtualFunction *vf, unsigned what)
         if (what & VF_REFRESH_NETDEV)
                 changed |= vf_read_netdev(vf);
         if (what & VF_REFRESH_STATIC) {
-                int numa = -1;
+                /* The kernel gives a VF its PF's node (pci_iov_add_virtfn(): the VF's bus is
+                 * the PF's or a child of it, pcibus_to_node()); pf_refresh() read it and
+                 * hands a change down. One sysfs read less per VF. */
+                int numa = vf->pf ? vf->pf->numa_node : -1;
 
-                (void) sysfs_read_attr_int(vf->syspath, "numa_node", &numa);
                 changed |= vf->numa_node != numa;
                 vf->numa_node = numa;
         }

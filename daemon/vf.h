@@ -24,7 +24,7 @@ typedef enum VfState {
 typedef enum VfRefresh {
         VF_REFRESH_DRIVER = 1 << 0, /* driver, driver_override, IOMMU group, VFIO nodes: bind/unbind */
         VF_REFRESH_NETDEV = 1 << 1, /* netdev name, ifindex, MTU: net add/remove/move, link events */
-        VF_REFRESH_STATIC = 1 << 2, /* NUMA node: fixed for the device's life, read when it appears */
+        VF_REFRESH_STATIC = 1 << 2, /* NUMA node: the PF's (no read), taken when the VF appears */
         VF_REFRESH_ALL = VF_REFRESH_DRIVER | VF_REFRESH_NETDEV | VF_REFRESH_STATIC,
 } VfRefresh;
 

@@ -490,8 +490,11 @@ static void send_one(FakeKernel *fk, const char *socket_path, const FakeUevent *
                         log_debug_errno(errno, "fake-kernel: uevent to %s dropped: %m", socket_path);
                         return;
                 }
-                /* the listener's queue is full: wait until it reads, or we are torn down */
-                if (poll(p, 2, -1) < 0 && errno != EINTR)
+                /* the listener's queue is full: wait until it reads, or we are torn down. A
+                 * connected AF_UNIX datagram socket's POLLOUT can miss the reader's wake-up
+                 * (seen here: the sender slept until the bench's settle timeout while the
+                 * daemon's monitor was drained), so look again every 10 ms. */
+                if (poll(p, 2, 10) < 0 && errno != EINTR)
                         return;
                 if (p[1].revents)
                         return;
