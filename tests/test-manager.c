@@ -837,23 +837,29 @@ static void settle_counting_reads(FakeSubstrate *s, uint64_t *ret_max, unsigned 
         ASSERT_EQ(all_settled(s->manager, s), true);
 }
 
-TEST(vf_reads_bounded_per_vf_and_per_iteration)
+/* An igb PF whose VFs fill its bus and the next (as in the bench), for the big-host tests. */
+static FakePfSpec igb_pf_spec(unsigned total_vfs, int numa_node)
 {
-        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
-        FakePfSpec spec = {
+        return (FakePfSpec){
                 .pci = "0000:10:00.0",
                 .vendor = 0x8086,
                 .device = 0x10c9,
-                .total_vfs = 256,
-                .numa_node = 1,
+                .total_vfs = total_vfs,
+                .numa_node = numa_node,
                 .driver = "igb",
                 .ifname = "enp16s0",
                 .ifindex = 116,
                 .vf_device = 0x10ca,
                 .vf_driver = "igbvf",
-                .vf_offset = 0x80, /* 256 VFs on this bus and the next, as in the bench */
+                .vf_offset = 0x80,
                 .vf_stride = 1,
         };
+}
+
+TEST(vf_reads_bounded_per_vf_and_per_iteration)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        FakePfSpec spec = igb_pf_spec(256, 1);
         uint64_t reads0, reads_max;
         unsigned reading;
         PhysicalFunction *pf;
@@ -911,20 +917,7 @@ TEST(vf_reads_bounded_per_vf_and_per_iteration)
 TEST(heap_trimmed_once_after_a_burst)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
-        FakePfSpec spec = {
-                .pci = "0000:10:00.0",
-                .vendor = 0x8086,
-                .device = 0x10c9,
-                .total_vfs = 32,
-                .numa_node = 0,
-                .driver = "igb",
-                .ifname = "enp16s0",
-                .ifindex = 116,
-                .vf_device = 0x10ca,
-                .vf_driver = "igbvf",
-                .vf_offset = 0x80,
-                .vf_stride = 1,
-        };
+        FakePfSpec spec = igb_pf_spec(32, 0);
         PhysicalFunction *pf;
 
         ASSERT_OK(fake_substrate_new(&s));
