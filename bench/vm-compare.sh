@@ -506,19 +506,17 @@ for e in "p:hp/probe_in igb_probe" "r:hp/probe_out igb_probe" "p:hp/numvfs_in sr
 done
 mkdir -p $T/instances/hp
 echo 1 >$T/instances/hp/events/hp/enable
-uprobes hpu "$SRIOVD_BIN" kev=on_kernel_event addpf=manager_add_pf jobdone=num_vfs_job_done \
-        setvfs=netlink_set_vfs "configured=pf_set_state,st=%si:u32" ret_addpf=manager_add_pf \
-        refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link ret_rlink=pf_refresh_link \
-        rec=reconcile_pf jobwork=num_vfs_job_work ucap=pci_read_sriov_cap ret_ucap=pci_read_sriov_cap \
-        "${REFRESH_PROBES[@]}"
+# The same steps on this build and, with --ab-sriovd, on the other binary.
+HP_PROBES=(kev=on_kernel_event addpf=manager_add_pf jobdone=num_vfs_job_done
+        setvfs=netlink_set_vfs "configured=pf_set_state,st=%si:u32" ret_addpf=manager_add_pf
+        refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link ret_rlink=pf_refresh_link
+        rec=reconcile_pf jobwork=num_vfs_job_work ucap=pci_read_sriov_cap ret_ucap=pci_read_sriov_cap
+        "${REFRESH_PROBES[@]}")
+uprobes hpu "$SRIOVD_BIN" "${HP_PROBES[@]}"
 configured_filter hp hpu
 echo 1 >$T/instances/hp/events/hpu/enable
 if [ -n "$BASE_BIN" ]; then
-        uprobes hpb $BASE_BIN kev=on_kernel_event addpf=manager_add_pf jobdone=num_vfs_job_done \
-                setvfs=netlink_set_vfs "configured=pf_set_state,st=%si:u32" ret_addpf=manager_add_pf \
-                refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link ret_rlink=pf_refresh_link \
-                rec=reconcile_pf jobwork=num_vfs_job_work ucap=pci_read_sriov_cap ret_ucap=pci_read_sriov_cap \
-                "${REFRESH_PROBES[@]}"
+        uprobes hpb "$BASE_BIN" "${HP_PROBES[@]}"
         configured_filter hp hpb
         echo 1 >$T/instances/hp/events/hpb/enable
 fi
