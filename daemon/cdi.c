@@ -89,7 +89,8 @@ static char *uverbs_node(const char *sys_root, const char *rdma_device)
 int cdi_spec_render(const VirtualFunction *vf, const char *sys_root, char **ret)
 {
         _cleanup_free_ char *uverbs = NULL;
-        char name[64];
+        char name[64], vfio_buf[VF_VFIO_PATH_MAX];
+        const char *vfio_device = vf_vfio_device(vf, vfio_buf);
         char *buf = NULL;
         size_t size = 0;
         bool first = true;
@@ -108,12 +109,12 @@ int cdi_spec_render(const VirtualFunction *vf, const char *sys_root, char **ret)
         json_env(f, &first, "SRIOVD_VF_POOL", vf->pool);
         json_env(f, &first, "SRIOVD_VF_NETDEV", vf->ifname);
         json_env(f, &first, "SRIOVD_VF_RDMA_DEVICE", vf->rdma_device);
-        json_env(f, &first, "SRIOVD_VF_VFIO_GROUP", vf->vfio_device);
+        json_env(f, &first, "SRIOVD_VF_VFIO_GROUP", vfio_device);
         fputs("],\"deviceNodes\":[", f);
         first = true;
-        if (vf->vfio_device) {
+        if (vfio_device) {
                 json_node(f, &first, "/dev/vfio/vfio");
-                json_node(f, &first, vf->vfio_device);
+                json_node(f, &first, vfio_device);
         }
         if (vf->rdma_device) {
                 json_node(f, &first, uverbs);

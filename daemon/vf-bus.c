@@ -113,6 +113,14 @@ static int property_get_rdma_link_layer(sd_bus *bus, const char *path, const cha
         return sd_bus_message_append_basic(reply, 's', rdma_link_layer_to_string(vf->rdma_link_layer));
 }
 
+static int property_get_vfio_device(sd_bus *bus, const char *path, const char *iface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        char buf[VF_VFIO_PATH_MAX];
+
+        return sd_bus_message_append_basic(reply, 's', strempty(vf_vfio_device(userdata, buf)));
+}
+
 static int property_get_guid(sd_bus *bus, const char *path, const char *iface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
@@ -150,8 +158,7 @@ static const sd_bus_vtable vf_vtable_tail[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("IOMMUGroup", "i", NULL, offsetof(VirtualFunction, iommu_group),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("VFIODevice", "s", property_get_str, offsetof(VirtualFunction, vfio_device),
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VFIODevice", "s", property_get_vfio_device, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("NUMANode", "i", NULL, offsetof(VirtualFunction, numa_node),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Pool", "s", property_get_str, offsetof(VirtualFunction, pool),

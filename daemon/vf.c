@@ -52,6 +52,7 @@ int vf_new(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFun
         vf->pf = pf;
         vf->index = index;
         vf->iommu_group = -1;
+        vf->vfio_cdev_nr = -1;
         vf->numa_node = -1;
         vf->netdev_hint = -1;
         vf->pool = "";
@@ -64,11 +65,6 @@ VirtualFunction *vf_free(VirtualFunction *vf)
         if (!vf)
                 return NULL;
         vf_set_ifindex(vf, 0);
-        free(vf->ifname);
-        free(vf->driver);
-        free(vf->driver_override);
-        free(vf->vfio_device);
-        free(vf->vfio_cdev);
         free(vf->rdma_device);
         free(vf->owner);
         free(vf->last_error);
@@ -79,6 +75,84 @@ VirtualFunction *vf_free(VirtualFunction *vf)
 const char *vf_name(const VirtualFunction *vf)
 {
         return vf->ifname ?: vf->pci;
+}
+
+/* Driver names: a handful of distinct ones per host (igbvf, vfio-pci, mlx5_core, ...), bounded
+ * by the drivers the kernel has. One copy of each for the process's life instead of a string
+ * per VF (16,384 chunks of 32 bytes at 64 × 256, twice for VFIO-bound VFs). Used from the
+ * loop's thread only. */
+static char **interned;
+static size_t n_interned;
+
+const char *vf_intern(const char *s)
+{
+        char **a, *c;
+
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < n_interned; i++)
+                if (streq(interned[i], s))
+                        return interned[i];
+        c = strdup(s);
+        if (!c)
+                return NULL;
+        a = reallocarray(interned, n_interned + 1, sizeof(char *));
+        if (!a) {
+                free(c);
+                return NULL;
+        }
+        interned = a;
+        interned[n_interned++] = c;
+        return c;
+}
+
+/* > 0 if it changed, -ENOMEM (and unchanged) without memory. */
+static int set_interned(const char **field, const char *value)
+{
+        const char *v = vf_intern(value);
+
+        if (value && !v)
+                return -ENOMEM;
+        if (*field == v)
+                return 0;
+        *field = v;
+        return 1;
+}
+
+int vf_set_ifname(VirtualFunction *vf, const char *ifname)
+{
+        size_t n = ifname ? strlen(ifname) : 0;
+        int r = 0;
+
+        if (n >= sizeof(vf->ifname_buf)) {
+                ifname = NULL; /* not a netdev name: the kernel's are < IFNAMSIZ */
+                r = -EINVAL;
+        }
+        if (streq_ptr(vf->ifname, ifname))
+                return r;
+        if (ifname) {
+                memcpy(vf->ifname_buf, ifname, n + 1);
+                vf->ifname = vf->ifname_buf;
+        } else
+                vf->ifname = NULL;
+        return r ?: 1;
+}
+
+const char *vf_vfio_device(const VirtualFunction *vf, char buf[static VF_VFIO_PATH_MAX])
+{
+        if (vf->vfio_group == VF_VFIO_GROUP_NONE || vf->iommu_group < 0)
+                return NULL;
+        snprintf(buf, VF_VFIO_PATH_MAX, "/dev/vfio/%s%d",
+                 vf->vfio_group == VF_VFIO_GROUP_NOIOMMU ? "noiommu-" : "", vf->iommu_group);
+        return buf;
+}
+
+const char *vf_vfio_cdev(const VirtualFunction *vf, char buf[static VF_VFIO_PATH_MAX])
+{
+        if (vf->vfio_cdev_nr < 0)
+                return NULL;
+        snprintf(buf, VF_VFIO_PATH_MAX, "/dev/vfio/devices/vfio%d", vf->vfio_cdev_nr);
+        return buf;
 }
 
 static void vf_set_ifindex(VirtualFunction *vf, int ifindex)
@@ -99,9 +173,9 @@ static void vf_set_ifindex(VirtualFunction *vf, int ifindex)
  * group when it binds. */
 static bool vf_read_driver(VirtualFunction *vf)
 {
-        _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *vfio = NULL, *cdev_name = NULL,
-                            *cdev = NULL;
-        int group_nr = -1;
+        _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *vfio = NULL, *cdev_name = NULL;
+        VfVfioGroup vfio_group = VF_VFIO_GROUP_NONE;
+        int group_nr = -1, cdev_nr = -1;
         bool changed = false;
 
         (void) sysfs_read_link_attr(vf->syspath, "driver", &driver);
@@ -113,18 +187,20 @@ static bool vf_read_driver(VirtualFunction *vf)
                 if (group_nr >= 0) {
                         /* Without an IOMMU (enable_unsafe_noiommu_mode) the node is noiommu-N. */
                         (void) asprintf_safe(&vfio, "/dev/vfio/noiommu-%d", group_nr);
-                        if (vfio && access(vfio, F_OK) < 0)
-                                vfio = mfree(vfio);
-                        if (!vfio)
-                                (void) asprintf_safe(&vfio, "/dev/vfio/%d", group_nr);
+                        vfio_group = vfio && access(vfio, F_OK) >= 0 ? VF_VFIO_GROUP_NOIOMMU
+                                                                     : VF_VFIO_GROUP_IOMMU;
                 }
-                if (sysfs_first_entry(vf->syspath, "vfio-dev", &cdev_name) >= 0)
-                        (void) asprintf_safe(&cdev, "/dev/vfio/devices/%s", cdev_name);
+                /* The kernel names it vfio<index> (drivers/vfio/vfio_main.c). */
+                if (sysfs_first_entry(vf->syspath, "vfio-dev", &cdev_name) >= 0 &&
+                    (!startswith(cdev_name, "vfio") || safe_atoi(cdev_name + 4, &cdev_nr) < 0 ||
+                     cdev_nr < 0))
+                        cdev_nr = -1;
         }
-        changed |= free_and_strdup(&vf->driver, driver) > 0;
-        changed |= free_and_strdup(&vf->driver_override, override) > 0;
-        changed |= free_and_strdup(&vf->vfio_device, vfio) > 0;
-        changed |= free_and_strdup(&vf->vfio_cdev, cdev) > 0;
+        changed |= set_interned(&vf->driver, driver) > 0;
+        changed |= set_interned(&vf->driver_override, override) > 0;
+        changed |= vf->vfio_group != vfio_group || vf->vfio_cdev_nr != cdev_nr;
+        vf->vfio_group = vfio_group;
+        vf->vfio_cdev_nr = cdev_nr;
         changed |= vf->iommu_group != group_nr;
         vf->iommu_group = group_nr;
         return changed;
@@ -146,7 +222,7 @@ static bool vf_read_netdev(VirtualFunction *vf)
                         (void) sysfs_read_attr_u32(ndev, "mtu", &mtu);
                 }
         }
-        changed = free_and_strdup(&vf->ifname, ifname) > 0;
+        changed = vf_set_ifname(vf, ifname) > 0;
         changed |= vf->ifindex != ifindex || vf->mtu != mtu;
         vf_set_ifindex(vf, ifindex);
         vf->mtu = mtu;
@@ -286,7 +362,9 @@ static int vfio_node_claimed(const char *node, uid_t *ret_uid)
 
 bool vf_is_in_use(const VirtualFunction *vf, char **ret_reason)
 {
-        const char *nodes[2] = {vf->vfio_device, vf->vfio_cdev};
+        char group_buf[VF_VFIO_PATH_MAX], cdev_buf[VF_VFIO_PATH_MAX];
+        const char *vfio_device = vf_vfio_device(vf, group_buf);
+        const char *nodes[2] = {vfio_device, vf_vfio_cdev(vf, cdev_buf)};
         unsigned n_found = 0;
         uint32_t enabled = 0;
         int r;
@@ -333,16 +411,16 @@ bool vf_is_in_use(const VirtualFunction *vf, char **ret_reason)
                               vf->index, vf->pci, vf->driver);
 
         /* The group node is ours: a group can be opened once, so EBUSY means a holder. */
-        if (vf->vfio_device) {
-                _cleanup_close_ int fd = open(vf->vfio_device, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (vfio_device) {
+                _cleanup_close_ int fd = open(vfio_device, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
                 if (fd < 0 && errno != ENOENT) {
                         if (errno == EBUSY)
                                 return in_use(ret_reason, "VF %u (%s) is bound to %s and %s is open",
-                                              vf->index, vf->pci, vf->driver, vf->vfio_device);
+                                              vf->index, vf->pci, vf->driver, vfio_device);
                         return in_use(ret_reason,
                                       "VF %u (%s) is bound to %s and whether %s is open cannot be told (%m)",
-                                      vf->index, vf->pci, vf->driver, vf->vfio_device);
+                                      vf->index, vf->pci, vf->driver, vfio_device);
                 }
         }
         return false;

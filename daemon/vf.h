@@ -10,6 +10,16 @@
 typedef struct PhysicalFunction PhysicalFunction;
 typedef struct Lease Lease;
 
+/* A VFIO-bound VF's group node, from its IOMMU group. */
+typedef enum VfVfioGroup {
+        VF_VFIO_GROUP_NONE,
+        VF_VFIO_GROUP_IOMMU,   /* /dev/vfio/N */
+        VF_VFIO_GROUP_NOIOMMU, /* /dev/vfio/noiommu-N (enable_unsafe_noiommu_mode) */
+} VfVfioGroup;
+
+/* Room for either VFIO node's path: "/dev/vfio/devices/vfio" and an int. */
+#define VF_VFIO_PATH_MAX 40
+
 typedef enum VfState {
         VF_STATE_PENDING,
         VF_STATE_READY,
@@ -30,7 +40,11 @@ typedef enum VfRefresh {
 
 /* One per VF: 16,384 of them on a big host (issue 14: ≤ 16 MiB for the daemon at 64 × 256).
  * Fields are grouped by size (no padding holes); the strings fixed at creation (syspath and
- * the PCI address in it) live in the same allocation, after the struct: see vf_new(). */
+ * the PCI address in it) live in the same allocation, after the struct: see vf_new(). What
+ * a VF with a PCI device adds costs no allocation of its own either (tests/test-vf-memory.c):
+ * the netdev name is inline (IFNAMSIZ), driver names are interned (a handful of distinct ones
+ * per host), the VFIO nodes are kept as numbers and spelled out by vf_vfio_device() and
+ * vf_vfio_cdev(). */
 typedef struct VirtualFunction {
         PhysicalFunction *pf; /* weak: the PF owns its VFs */
 
@@ -38,11 +52,9 @@ typedef struct VirtualFunction {
          * syspath is NULL for a VF with no device (netdevsim). */
         char *syspath;
         char *pci;
-        char *ifname;
-        char *driver;
-        char *driver_override;
-        char *vfio_device; /* group node: /dev/vfio/N or /dev/vfio/noiommu-N */
-        char *vfio_cdev;   /* iommufd device node /dev/vfio/devices/vfioN, if the kernel has one */
+        char *ifname;                /* NULL, or ifname_buf: set with vf_set_ifname() */
+        const char *driver;          /* interned (vf_intern()): never freed, compare with streq() */
+        const char *driver_override; /* the same */
         /* RDMA, from rdma.c's mapping: the first device (by name) on the VF and its port. */
         char *rdma_device;
         uint64_t rdma_node_guid, rdma_port_guid;
@@ -66,7 +78,8 @@ typedef struct VirtualFunction {
 
         unsigned index;
         int ifindex;
-        int iommu_group;    /* -1: none */
+        int iommu_group;  /* -1: none */
+        int vfio_cdev_nr; /* iommufd device node /dev/vfio/devices/vfioN, if the kernel has one; -1: none */
         uint32_t rdma_port; /* 0: none */
         RdmaPortState rdma_port_state;
         RdmaLinkLayer rdma_link_layer;
@@ -83,7 +96,9 @@ typedef struct VirtualFunction {
         /* VfRefresh parts events asked for since the last read: re-read at the next pass
          * (pf_refresh_vfs), once however many events asked. */
         uint8_t stale;
+        uint8_t vfio_group;   /* VfVfioGroup: the group node of a VFIO-bound VF */
         char hint_ifname[16]; /* IFNAMSIZ: the netdev that was last told of it; "": none */
+        char ifname_buf[16];  /* IFNAMSIZ */
 
         char names[]; /* syspath (its last component is pci), or pci alone */
 } VirtualFunction;
@@ -111,5 +126,17 @@ bool vf_driver_is_vfio(const char *driver);
  * told counts as in use, with the reason. */
 bool vf_is_in_use(const VirtualFunction *vf, char **ret_reason);
 const char *vf_name(const VirtualFunction *vf); /* ifname or PCI address, for messages */
+
+/* The VFIO group node (/dev/vfio/N, /dev/vfio/noiommu-N) of a VFIO-bound VF, written into buf;
+ * NULL if it has none. */
+const char *vf_vfio_device(const VirtualFunction *vf, char buf[static VF_VFIO_PATH_MAX]);
+/* Its iommufd device node (/dev/vfio/devices/vfioN), or NULL. */
+const char *vf_vfio_cdev(const VirtualFunction *vf, char buf[static VF_VFIO_PATH_MAX]);
+/* The netdev name: NULL for none; > 0 if it changed, -EINVAL if longer than a netdev name can be
+ * (then the VF has none). */
+int vf_set_ifname(VirtualFunction *vf, const char *ifname);
+/* One shared copy of a string from a small set (driver names), kept for the process's life:
+ * the same pointer for equal strings. NULL for NULL, or without memory. */
+const char *vf_intern(const char *s);
 
 DECLARE_STRING_TABLE(vf_state, VfState);

@@ -47,11 +47,11 @@ static bool spec_exists(FakeSubstrate *s, const VirtualFunction *vf)
 TEST(spec_follows_the_lease)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
-        _cleanup_free_ char *cdi = NULL, *stale = NULL, *text = NULL, *want = NULL;
+        _cleanup_free_ char *cdi = NULL, *stale = NULL, *text = NULL, *want = NULL, *group = NULL;
         AllocateHints h = {.numa_node = -1};
         VirtualFunction *vf = NULL, *net = NULL;
         PhysicalFunction *pf;
-        char name[64];
+        char name[64], group_buf[VF_VFIO_PATH_MAX];
 
         ASSERT_OK(fake_substrate_new(&s));
         ASSERT_OK(fake_substrate_add_igb(s, 1, 7, NULL));
@@ -78,6 +78,9 @@ TEST(spec_follows_the_lease)
         text = read_spec(s, vf);
         ASSERT_TRUE(text);
         fprintf(stderr, "%s", text);
+        ASSERT_TRUE(vf->iommu_group >= 0);
+        ASSERT_OK(asprintf_safe(&group, "/dev/vfio/%d", vf->iommu_group));
+        ASSERT_STREQ(vf_vfio_device(vf, group_buf), group);
         cdi_device_name(vf->pci, name, sizeof(name));
         ASSERT_OK(asprintf_safe(
                 &want,
@@ -85,7 +88,7 @@ TEST(spec_follows_the_lease)
                 "\"containerEdits\":{\"env\":[\"SRIOVD_VF_PCI=%s\",\"SRIOVD_VF_POOL=vm\","
                 "\"SRIOVD_VF_VFIO_GROUP=%s\"],\"deviceNodes\":[{\"path\":\"/dev/vfio/vfio\"},"
                 "{\"path\":\"%s\"}]}}]}",
-                name, vf->pci, vf->vfio_device, vf->vfio_device));
+                name, vf->pci, group, group));
         ASSERT_STREQ(text, want);
         ASSERT_TRUE(strchr(name, ':') == NULL);
 

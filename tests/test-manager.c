@@ -668,8 +668,13 @@ TEST(vfio_binding)
         ASSERT_STREQ(pf->vfs[0]->driver, "igbvf");
         ASSERT_STREQ(pf->vfs[1]->driver, "vfio-pci");
         ASSERT_STREQ(pf->vfs[2]->driver, "vfio-pci");
-        ASSERT_TRUE(pf->vfs[1]->vfio_device && strncmp(pf->vfs[1]->vfio_device, "/dev/vfio/", 10) == 0);
-        ASSERT_TRUE(pf->vfs[0]->vfio_device == NULL);
+        {
+                char buf[VF_VFIO_PATH_MAX], want[32];
+
+                snprintf(want, sizeof(want), "/dev/vfio/%d", pf->vfs[1]->iommu_group);
+                ASSERT_STREQ(vf_vfio_device(pf->vfs[1], buf), want);
+                ASSERT_TRUE(vf_vfio_device(pf->vfs[0], buf) == NULL);
+        }
 
         /* Idempotent: no rebinds on a second pass. */
         fake_substrate_reset_counts(s);

@@ -70,6 +70,7 @@ TEST(vfio_in_use_fails_closed)
         _cleanup_free_ char *node = NULL;
         PhysicalFunction *pf;
         VirtualFunction *v1, *v2;
+        char group1[VF_VFIO_PATH_MAX], group2[VF_VFIO_PATH_MAX];
 
         ASSERT_OK(fake_substrate_new(&s));
         ASSERT_OK(fake_kernel_load_driver(s->kernel, "mlx5_vfio_pci"));
@@ -83,11 +84,11 @@ TEST(vfio_in_use_fails_closed)
         v2 = pf->vfs[2];
         ASSERT_STREQ(v1->driver, "vfio-pci");
         ASSERT_STREQ(v2->driver, "mlx5_vfio_pci");
-        ASSERT_TRUE(v1->vfio_device && v2->vfio_device);
+        ASSERT_TRUE(vf_vfio_device(v1, group1) && vf_vfio_device(v2, group2));
 
         /* 1. A VMM running as another user owns VF 1's group node (libvirt's qemu user,
          * KubeVirt, DPDK): we cannot open it to ask, so it counts as in use. */
-        node = path_join(fake_kernel_root_dir(s->kernel), v1->vfio_device);
+        node = path_join(fake_kernel_root_dir(s->kernel), group1);
         ASSERT_TRUE(node);
         if (geteuid() != 0)
                 fprintf(stderr, "SKIP part 1: chown needs root\n");
