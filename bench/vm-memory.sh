@@ -127,7 +127,9 @@ for ((r = 1; r <= RUNS; r++)); do
                 wait_for 300 "$b run $r: sriovd settled after $NPF × $NVF" still "$pid"
                 echo "$b $r settled $online 0 $(figures "$pid")" >>$RES/mem
                 # The daemon's own line after a burst: its heap in use and free (mallinfo2).
-                say "$b run $r: $(journalctl -u sriovd.service -o cat --no-pager | grep 'Settled after' | tail -n1)"
+                # (and its lines when it trimmed again because the heap grew back since.)
+                journalctl -u sriovd.service -o cat --no-pager | grep -E 'Settled after|grew back' | tail -n4 |
+                        while read -r l; do say "$b run $r: $l"; done
                 # The largest replies there are: every object with its properties, and the
                 # list of VFs (busctl: sriovctl's JSON of 16,384 VFs takes minutes under TCG).
                 busctl call org.sriovd1 /org/sriovd1 org.freedesktop.DBus.ObjectManager GetManagedObjects \
@@ -136,6 +138,8 @@ for ((r = 1; r <= RUNS; r++)); do
                 check_eq "$b run $r: sriovd lists every VF" $((NPF * NVF)) "$n"
                 [ "$n" == $((NPF * NVF)) ] || journalctl -u sriovd --no-pager | tail -n 20
                 wait_for 120 "$b run $r: settled after the listing" still "$pid"
+                journalctl -u sriovd.service -o cat --no-pager | grep 'grew back' | tail -n2 |
+                        while read -r l; do say "$b run $r, after the listing: $l"; done
                 echo "$b $r listed $online 0 $(figures "$pid")" >>$RES/mem
                 say "$b run $r: $(grep "^$b $r " $RES/mem | tr '\n' ';')"
                 systemctl stop sriovd.service

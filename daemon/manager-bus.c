@@ -94,6 +94,7 @@ static int method_list_vfs(sd_bus_message *message, void *userdata, sd_bus_error
         r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
+        manager_heap_check(m); /* a large reply on a big host */
         return sd_bus_send(NULL, reply, NULL);
 }
 

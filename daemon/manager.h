@@ -137,10 +137,13 @@ struct Manager {
         unsigned vf_churn;      /* VFs added and removed since the last trim */
         unsigned trim_vf_churn; /* that many make a burst: MANAGER_TRIM_VF_CHURN (tests lower it) */
         uint64_t n_trims;       /* malloc_trim() calls (tests, benches) */
+        long rss_trimmed_kib;   /* RSS right after the last trim; 0: none yet */
 };
 
 /* VFs created or destroyed that make the heap worth trimming once the host is settled. */
 #define MANAGER_TRIM_VF_CHURN 256u
+/* After a first trim: RSS grown back by that much since, found settled, is trimmed again. */
+#define MANAGER_TRIM_REGROWTH_KIB 2048L
 
 /* VFs read (whole, or their stale parts) per reconcile pass: 128 VFs are ~1,000 sysfs
  * reads, a few ms on a real kernel. */
@@ -181,5 +184,8 @@ void manager_pf_changed(Manager *m, PhysicalFunction *pf);
 void manager_vf_changed(Manager *m, VirtualFunction *vf);
 void manager_vf_added(Manager *m, VirtualFunction *vf);
 void manager_vf_removed(Manager *m, VirtualFunction *vf);
+/* A large reply was built (a listing of every VF): once sent, trim the heap if it grew back
+ * since the last trim (on_trim()). */
+void manager_heap_check(Manager *m);
 
 DECLARE_STRING_TABLE(manager_state, ManagerState);

@@ -180,6 +180,7 @@ static int on_message(sd_bus_message *message, void *userdata, sd_bus_error *ret
                 return 1;
         }
         (void) sd_bus_send(NULL, reply, NULL);
+        manager_heap_check(m); /* the largest reply there is */
         return 1;
 }
 
