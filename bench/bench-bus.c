@@ -9,6 +9,7 @@
  *             [--state-dir=DIR] [--calls=N] [--seconds=S]
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
@@ -26,6 +28,7 @@ static const char *arg_daemon;
 static const char *arg_preload = "libumockdev-preload.so.0";
 static const char *arg_state_dir = "bench-bus-state";
 static const char *arg_sriovd;
+static const char *arg_sriovctl;
 static unsigned arg_calls = 50;
 static unsigned arg_pfs = 16;
 static double arg_seconds = 2.0;
@@ -407,13 +410,64 @@ static double allocate_release(sd_bus *bus, double seconds, unsigned *ret_n)
         return n / ((now_usec() - t0) / 1e6);
 }
 
+/* sriovctl as a user runs it against this bus, n times: the client's own CPU (user + system,
+ * from wait4()) and its wall time, medians. What a big host costs the CLI, not the daemon. */
+static void time_sriovctl(const char *address, unsigned n, const char *what, const char *arg1,
+                          const char *arg2)
+{
+        uint64_t *wall = calloc(n, sizeof(uint64_t)), *cpu = calloc(n, sizeof(uint64_t));
+
+        if (!wall || !cpu)
+                die("calloc", -ENOMEM);
+        for (unsigned i = 0; i < n; i++) {
+                char *argv[] = {(char *) arg_sriovctl, (char *) arg1, (char *) arg2, NULL};
+                struct rusage ru;
+                uint64_t t0 = now_usec();
+                int status;
+                pid_t pid = fork();
+
+                if (pid < 0)
+                        die("fork", -errno);
+                if (pid == 0) {
+                        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                        if (null >= 0)
+                                (void) dup2(null, STDOUT_FILENO);
+                        setenv("SRIOVD_BUS_ADDRESS", address, 1);
+                        execv(argv[0], argv);
+                        _exit(127);
+                }
+                if (wait4(pid, &status, 0, &ru) < 0)
+                        die("wait4", -errno);
+                wall[i] = now_usec() - t0;
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                        fprintf(stderr, "bench-bus: sriovctl %s %s failed (status %d)\n", arg1,
+                                arg2 ? arg2 : "", status);
+                        exit(EXIT_FAILURE);
+                }
+                cpu[i] = (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000ULL +
+                         (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+        }
+        qsort(wall, n, sizeof(uint64_t), cmp_u64);
+        qsort(cpu, n, sizeof(uint64_t), cmp_u64);
+        printf("%-44s %6u %10.1f %10.1f %10.1f %10.1f\n", what, n, wall[n / 2] / 1000.0, wall[0] / 1000.0,
+               wall[n - 1] / 1000.0, cpu[n / 2] / 1000.0);
+        free(wall);
+        free(cpu);
+}
+
 static void parse_argv(int argc, char *argv[])
 {
         static const struct option options[] = {
-                {"daemon", required_argument, NULL, 'd'},    {"preload", required_argument, NULL, 'p'},
-                {"state-dir", required_argument, NULL, 's'}, {"calls", required_argument, NULL, 'n'},
-                {"seconds", required_argument, NULL, 't'},   {"sriovd", required_argument, NULL, 'S'},
-                {"pfs", required_argument, NULL, 'P'},       {},
+                {"daemon", required_argument, NULL, 'd'},
+                {"preload", required_argument, NULL, 'p'},
+                {"state-dir", required_argument, NULL, 's'},
+                {"calls", required_argument, NULL, 'n'},
+                {"seconds", required_argument, NULL, 't'},
+                {"sriovd", required_argument, NULL, 'S'},
+                {"pfs", required_argument, NULL, 'P'},
+                {"sriovctl", required_argument, NULL, 'C'},
+                {},
         };
         int c;
 
@@ -437,6 +491,9 @@ static void parse_argv(int argc, char *argv[])
                 case 'S':
                         arg_sriovd = optarg;
                         break;
+                case 'C':
+                        arg_sriovctl = optarg;
+                        break;
                 case 'P':
                         arg_pfs = (unsigned) strtoul(optarg, NULL, 10);
                         if (arg_pfs < 1 || arg_pfs > 64) {
@@ -450,7 +507,7 @@ static void parse_argv(int argc, char *argv[])
         if (!arg_daemon || arg_calls == 0) {
                 fprintf(stderr,
                         "usage: bench-bus --daemon=PATH [--preload=LIB] [--state-dir=DIR] [--calls=N] "
-                        "[--seconds=S] [--pfs=N]\n");
+                        "[--seconds=S] [--pfs=N] [--sriovd=PATH] [--sriovctl=PATH]\n");
                 exit(EXIT_FAILURE);
         }
 }
@@ -530,6 +587,14 @@ int main(int argc, char *argv[])
         s = time_call(bus, arg_calls / 5 > 3 ? arg_calls / 5 : 3, "/org/sriovd1",
                       "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, NULL);
         row("ObjectManager.GetManagedObjects", s, "all objects");
+        if (arg_sriovctl) {
+                printf("\n%-44s %6s %10s %10s %10s %10s\n", "sriovctl (client process)", "runs", "median ms",
+                       "min ms", "max ms", "client CPU");
+                time_sriovctl(dbus.line, 3, "sriovctl --json vfs", "--json", "vfs");
+                time_sriovctl(dbus.line, 3, "sriovctl pfs", "pfs", NULL);
+                time_sriovctl(dbus.line, 3, "sriovctl wait-online (online already)", "wait-online", NULL);
+                printf("\n");
+        }
         {
                 double rate = allocate_release(bus, arg_seconds, &n);
 

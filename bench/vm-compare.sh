@@ -367,12 +367,12 @@ if [ "$START_PROFILE" -gt 0 ]; then
         echo 1 >$T/instances/st/events/st/enable
         uprobes stu "$SRIOVD_BIN" main=main mstart=manager_start enum=udev_enumerate_pfs addpf=manager_add_pf \
                 rec=on_reconcile jobdone=num_vfs_job_done "configured=pf_set_state,st=%si:u32" \
-                ret_enum=udev_enumerate_pfs refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link \
-                ret_rlink=pf_refresh_link ret_addpf=manager_add_pf ret_mstart=manager_start "${REFRESH_PROBES[@]}"
+                ret_enum=udev_enumerate_pfs refresh=pf_refresh ret_refresh=pf_refresh rlink=reconcile_read_link \
+                ret_rlink=reconcile_read_link ret_addpf=manager_add_pf ret_mstart=manager_start "${REFRESH_PROBES[@]}"
         [ -n "$BASE_BIN" ] && uprobes stb $BASE_BIN main=main mstart=manager_start enum=udev_enumerate_pfs \
                 addpf=manager_add_pf rec=on_reconcile jobdone=num_vfs_job_done "configured=pf_set_state,st=%si:u32" \
-                ret_enum=udev_enumerate_pfs refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link \
-                ret_rlink=pf_refresh_link ret_addpf=manager_add_pf ret_mstart=manager_start "${REFRESH_PROBES[@]}"
+                ret_enum=udev_enumerate_pfs refresh=pf_refresh ret_refresh=pf_refresh rlink=reconcile_read_link \
+                ret_rlink=reconcile_read_link ret_addpf=manager_add_pf ret_mstart=manager_start "${REFRESH_PROBES[@]}"
         uprobes stn "$LIBSYSTEMD" notify=sd_notify
         configured_filter st stu
         [ -n "$BASE_BIN" ] && configured_filter st stb && echo 1 >$T/instances/st/events/stb/enable
@@ -508,8 +508,8 @@ mkdir -p $T/instances/hp
 echo 1 >$T/instances/hp/events/hp/enable
 # The same steps on this build and, with --ab-sriovd, on the other binary.
 HP_PROBES=(kev=on_kernel_event addpf=manager_add_pf jobdone=num_vfs_job_done
-        setvfs=netlink_set_vfs "configured=pf_set_state,st=%si:u32" ret_addpf=manager_add_pf
-        refresh=pf_refresh ret_refresh=pf_refresh rlink=pf_refresh_link ret_rlink=pf_refresh_link
+        setvfs=netlink_set_vfs_async "configured=pf_set_state,st=%si:u32" ret_addpf=manager_add_pf
+        refresh=pf_refresh ret_refresh=pf_refresh rlink=reconcile_read_link ret_rlink=reconcile_read_link
         rec=reconcile_pf jobwork=num_vfs_job_work ucap=pci_read_sriov_cap ret_ucap=pci_read_sriov_cap
         "${REFRESH_PROBES[@]}")
 uprobes hpu "$SRIOVD_BIN" "${HP_PROBES[@]}"

@@ -4,6 +4,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "hashmap.h"
 #include "objects.h"
 #include "sriovctl.h"
 #include "util.h"
@@ -23,6 +24,7 @@ void object_done(Object *o)
         free(o->props);
         free(o->path);
         free(o->iface);
+        free(o->key);
         *o = (Object){};
 }
 
@@ -30,6 +32,7 @@ ObjectSet *object_set_free(ObjectSet *s)
 {
         if (!s)
                 return NULL;
+        hashmap_free(s->index);
         for (size_t i = 0; i < s->n_objects; i++)
                 object_done(&s->objects[i]);
         free(s->objects);
@@ -236,49 +239,148 @@ bool iface_is_ours(const char *iface)
         return strncmp(iface, "org.sriovd1.", strlen("org.sriovd1.")) == 0;
 }
 
+static int object_key(const char *path, const char *iface, char **ret)
+{
+        return asprintf_safe(ret, "%s %s", iface, path);
+}
+
+/* Positions move when an object is removed or the set is sorted: the index is made anew. */
+static int object_set_reindex(ObjectSet *s)
+{
+        hashmap_free(s->index);
+        s->index = hashmap_new_string();
+        if (!s->index)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_objects; i++) {
+                int r = hashmap_put(s->index, s->objects[i].key, UINT_TO_PTR(i + 1));
+                if (r < 0 && r != -EEXIST)
+                        return r;
+        }
+        return 0;
+}
+
 Object *object_set_find(ObjectSet *s, const char *path, const char *iface)
 {
-        for (size_t i = 0; i < s->n_objects; i++)
-                if (streq(s->objects[i].path, path) && (!iface || streq(s->objects[i].iface, iface)))
-                        return &s->objects[i];
-        return NULL;
+        _cleanup_free_ char *key = NULL;
+        unsigned pos;
+
+        if (!iface) {
+                for (size_t i = 0; i < s->n_objects; i++)
+                        if (streq(s->objects[i].path, path))
+                                return &s->objects[i];
+                return NULL;
+        }
+        if (!s->index || object_key(path, iface, &key) < 0)
+                return NULL;
+        pos = PTR_TO_UINT(hashmap_get(s->index, key));
+        return pos > 0 && pos <= s->n_objects ? &s->objects[pos - 1] : NULL;
 }
 
 int object_set_add(ObjectSet *s, const char *path, const char *iface, Object **ret)
 {
-        Object *a, *o;
+        _cleanup_(object_done) Object n = {};
+        Object *o;
+        int r;
 
         o = object_set_find(s, path, iface);
         if (o) {
                 *ret = o;
                 return 0;
         }
-        a = reallocarray(s->objects, s->n_objects + 1, sizeof(Object));
-        if (!a)
-                return -ENOMEM;
-        s->objects = a;
-        o = &s->objects[s->n_objects];
-        *o = (Object){};
-        o->path = strdup(path);
-        o->iface = strdup(iface);
-        if (!o->path || !o->iface) {
-                object_done(o);
-                return -ENOMEM;
+        if (!s->index) {
+                s->index = hashmap_new_string();
+                if (!s->index)
+                        return -ENOMEM;
         }
-        s->n_objects++;
+        if (s->n_objects == s->n_allocated) {
+                size_t n_new = MAX(s->n_allocated * 2, (size_t) 16);
+                Object *a = reallocarray(s->objects, n_new, sizeof(Object));
+
+                if (!a)
+                        return -ENOMEM;
+                s->objects = a;
+                s->n_allocated = n_new;
+        }
+        n.path = strdup(path);
+        n.iface = strdup(iface);
+        if (!n.path || !n.iface || object_key(path, iface, &n.key) < 0)
+                return -ENOMEM;
+        r = hashmap_put(s->index, n.key, UINT_TO_PTR(s->n_objects + 1));
+        if (r < 0)
+                return r;
+        o = &s->objects[s->n_objects++];
+        *o = n;
+        n = (Object){};
         *ret = o;
         return 0;
 }
 
 void object_set_remove(ObjectSet *s, const char *path, const char *iface)
 {
-        for (size_t i = 0; i < s->n_objects; i++)
-                if (streq(s->objects[i].path, path) && streq(s->objects[i].iface, iface)) {
-                        object_done(&s->objects[i]);
-                        memmove(s->objects + i, s->objects + i + 1, (s->n_objects - i - 1) * sizeof(Object));
-                        s->n_objects--;
-                        return;
-                }
+        Object *o = object_set_find(s, path, iface);
+        size_t i;
+
+        if (!o)
+                return;
+        i = o - s->objects;
+        object_done(o);
+        memmove(s->objects + i, s->objects + i + 1, (s->n_objects - i - 1) * sizeof(Object));
+        s->n_objects--;
+        if (object_set_reindex(s) < 0)
+                s->index = hashmap_free(s->index); /* finds fail rather than point wrong */
+}
+
+int object_set_string(Object *o, const char *name, const char *value)
+{
+        _cleanup_(prop_done) Prop p = {.kind = VALUE_STRING};
+        Prop *slot = NULL;
+
+        p.name = strdup(name);
+        p.s = strdup(value);
+        if (!p.name || !p.s)
+                return -ENOMEM;
+        for (size_t i = 0; i < o->n_props; i++)
+                if (streq(o->props[i].name, name))
+                        slot = &o->props[i];
+        if (slot)
+                prop_done(slot);
+        else {
+                Prop *a = reallocarray(o->props, o->n_props + 1, sizeof(Prop));
+                if (!a)
+                        return -ENOMEM;
+                o->props = a;
+                slot = &o->props[o->n_props++];
+        }
+        *slot = p;
+        p = (Prop){};
+        return 0;
+}
+
+/* Reads a ListPhysicalFunctions reply, a(osss): path, PCI address, interface, state. */
+int object_set_read_pf_list(ObjectSet *s, sd_bus_message *m)
+{
+        const char *path, *pci, *ifname, *state;
+        int r;
+
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "(osss)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "(osss)", &path, &pci, &ifname, &state)) > 0) {
+                Object *o;
+
+                r = object_set_add(s, path, IFACE_PF, &o);
+                if (r >= 0)
+                        r = object_set_string(o, "PCIAddress", pci);
+                if (r >= 0)
+                        r = object_set_string(o, "Interface", ifname);
+                if (r >= 0)
+                        r = object_set_string(o, "State", state);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
 }
 
 /* Reads an a{sa{sv}} (interfaces and their properties) of one object. */
@@ -359,11 +461,9 @@ static const ObjectSet *sort_set;
 const char *object_pf_pci(const ObjectSet *s, const Object *vf)
 {
         const char *pf = object_str(vf, "PhysicalFunction");
+        const Object *o = object_set_find((ObjectSet *) s, pf, IFACE_PF);
 
-        for (size_t i = 0; i < s->n_objects; i++)
-                if (streq(s->objects[i].path, pf) && streq(s->objects[i].iface, IFACE_PF))
-                        return object_str(&s->objects[i], "PCIAddress");
-        return pf;
+        return o ? object_str(o, "PCIAddress") : pf;
 }
 
 static int object_cmp(const void *a, const void *b)
@@ -389,8 +489,19 @@ static int object_cmp(const void *a, const void *b)
 
 void object_set_sort(ObjectSet *s)
 {
+        _cleanup_free_ Object *copy = NULL;
+
+        if (s->n_objects < 2)
+                return;
+        /* Sort a copy, so that object_pf_pci() finds the PFs at their old places meanwhile. */
+        copy = reallocarray(NULL, s->n_objects, sizeof(Object));
+        if (!copy)
+                return; /* unsorted rather than nothing: the caller prints what it has */
+        memcpy(copy, s->objects, s->n_objects * sizeof(Object));
         sort_set = s;
-        if (s->n_objects > 1)
-                qsort(s->objects, s->n_objects, sizeof(Object), object_cmp);
+        qsort(copy, s->n_objects, sizeof(Object), object_cmp);
         sort_set = NULL;
+        memcpy(s->objects, copy, s->n_objects * sizeof(Object));
+        if (object_set_reindex(s) < 0)
+                s->index = hashmap_free(s->index);
 }

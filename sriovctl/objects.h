@@ -38,13 +38,20 @@ typedef struct Prop {
 typedef struct Object {
         char *path;
         char *iface;
+        char *key; /* "iface path": the set's index key (a space is in neither) */
         Prop *props;
         size_t n_props;
 } Object;
 
+typedef struct Hashmap Hashmap;
+
+/* Objects in an array (sortable, printable in order), found by (path, interface) through an
+ * index of positions: a listing of 16,384 VFs is read and sorted in linear time. */
 typedef struct ObjectSet {
         Object *objects;
         size_t n_objects;
+        size_t n_allocated;
+        Hashmap *index;
 } ObjectSet;
 
 void prop_done(Prop *p);
@@ -63,6 +70,7 @@ bool object_bool(const Object *o, const char *name);
 int object_read_props(sd_bus_message *m, Object *o);
 bool iface_is_ours(const char *iface);
 
+/* iface NULL: the first object found at path with any interface (by a walk: tests only). */
 Object *object_set_find(ObjectSet *s, const char *path, const char *iface);
 int object_set_add(ObjectSet *s, const char *path, const char *iface, Object **ret);
 void object_set_remove(ObjectSet *s, const char *path, const char *iface);
@@ -70,6 +78,10 @@ void object_set_remove(ObjectSet *s, const char *path, const char *iface);
 int object_set_read_interfaces(ObjectSet *s, sd_bus_message *m, const char *path);
 /* Reads a GetManagedObjects reply. */
 int object_set_read_managed(ObjectSet *s, sd_bus_message *m);
+/* Reads a ListPhysicalFunctions reply: each PF with its PCIAddress, Interface and State. */
+int object_set_read_pf_list(ObjectSet *s, sd_bus_message *m);
+/* Sets (or adds) a string property. */
+int object_set_string(Object *o, const char *name, const char *value);
 /* Reads the Manager's GetAll reply (the Manager is not a managed object). */
 int object_set_read_manager(ObjectSet *s, sd_bus_message *m);
 

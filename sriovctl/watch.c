@@ -135,7 +135,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                                         *slot = tmp.props[i];
                                         tmp.props[i] = (Prop){};
                                 }
-                                /* new names are ignored: GetManagedObjects told us the set */
+                                /* new names are ignored: the snapshot told us the set */
                         }
         }
         object_done(&tmp);
@@ -334,8 +334,10 @@ static int watch_snapshot(Watch *w)
 
         if (!s)
                 return log_oom();
-        r = sd_bus_call_method(w->bus, BUS_NAME, ROOT_PATH, "org.freedesktop.DBus.ObjectManager",
-                               "GetManagedObjects", &error, &reply, NULL);
+        /* wait-online decides from the Manager and the PFs alone: on a host with 16,384 VFs
+         * GetManagedObjects is megabytes that nothing here reads. */
+        r = sd_bus_call_method(w->bus, BUS_NAME, ROOT_PATH, IFACE_MANAGER, "ListPhysicalFunctions", &error,
+                               &reply, NULL);
         if (r >= 0)
                 r = sd_bus_call_method(w->bus, BUS_NAME, ROOT_PATH, "org.freedesktop.DBus.Properties",
                                        "GetAll", &error, &mgr, "s", IFACE_MANAGER);
@@ -348,7 +350,7 @@ static int watch_snapshot(Watch *w)
                 }
                 return log_bus_error(&error, r, "list objects");
         }
-        r = object_set_read_managed(s, reply);
+        r = object_set_read_pf_list(s, reply);
         if (r >= 0)
                 r = object_set_read_manager(s, mgr);
         if (r < 0)
@@ -383,6 +385,19 @@ static int on_bus_gone(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
         return sd_event_exit(w->event, ECONNRESET);
 }
 
+/* A match on one of sriovd's signals; path and args (further match keys) may be NULL. */
+static int add_sriovd_match(sd_bus *bus, const char *path, const char *iface, const char *member,
+                            const char *args, sd_bus_message_handler_t callback, void *userdata)
+{
+        _cleanup_free_ char *match = NULL;
+
+        if (asprintf_safe(&match, "type='signal',sender='%s',%s%s%sinterface='%s',member='%s'%s%s", BUS_NAME,
+                          path ? "path='" : "", strempty(path), path ? "'," : "", iface, member,
+                          args ? "," : "", strempty(args)) < 0)
+                return -ENOMEM;
+        return sd_bus_add_match(bus, NULL, match, callback, userdata);
+}
+
 static int run_watch(sd_bus *bus, bool monitor)
 {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
@@ -409,16 +424,24 @@ static int run_watch(sd_bus *bus, bool monitor)
         r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
                                 "org.freedesktop.DBus.Local", "Disconnected", on_bus_gone, &w);
 
-        /* Subscribe before the snapshot, so no change falls between the two. */
+        /* Subscribe before the snapshot, so no change falls between the two. wait-online
+         * asks only for the Manager's and the PFs' signals, so that the bus does not forward
+         * it every VF's (PropertiesChanged's arg0 is the interface, the ObjectManager's
+         * signals' arg0 the object path). */
         if (r >= 0)
-                r = sd_bus_match_signal(bus, NULL, BUS_NAME, NULL, "org.freedesktop.DBus.Properties",
-                                        "PropertiesChanged", on_properties_changed, &w);
+                r = add_sriovd_match(bus, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                     monitor ? NULL : "arg0='" IFACE_MANAGER "'", on_properties_changed, &w);
+        if (r >= 0 && !monitor)
+                r = add_sriovd_match(bus, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                     "arg0='" IFACE_PF "'", on_properties_changed, &w);
         if (r >= 0)
-                r = sd_bus_match_signal(bus, NULL, BUS_NAME, ROOT_PATH, "org.freedesktop.DBus.ObjectManager",
-                                        "InterfacesAdded", on_interfaces_added, &w);
+                r = add_sriovd_match(bus, ROOT_PATH, "org.freedesktop.DBus.ObjectManager", "InterfacesAdded",
+                                     monitor ? NULL : "arg0path='" ROOT_PATH "/pf/'", on_interfaces_added,
+                                     &w);
         if (r >= 0)
-                r = sd_bus_match_signal(bus, NULL, BUS_NAME, ROOT_PATH, "org.freedesktop.DBus.ObjectManager",
-                                        "InterfacesRemoved", on_interfaces_removed, &w);
+                r = add_sriovd_match(bus, ROOT_PATH, "org.freedesktop.DBus.ObjectManager",
+                                     "InterfacesRemoved", monitor ? NULL : "arg0path='" ROOT_PATH "/pf/'",
+                                     on_interfaces_removed, &w);
         if (r >= 0)
                 r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                         "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed,

@@ -178,6 +178,26 @@ class Bus:
                 raise AssertionError('%s %s.%s is %r, want %r' % (path, iface, name, got, want))
             time.sleep(0.05)
 
+    def connection_of(self, p):
+        """Process p's unique name on the bus, or None."""
+        for name in self.busctl_json('call', 'org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                     'org.freedesktop.DBus', 'ListNames')['data'][0]:
+            if not name.startswith(':'):
+                continue
+            pid = self.busctl('call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
+                              'GetConnectionUnixProcessID', 's', name, check=False).stdout.split()
+            if pid[-1:] == [str(p.pid)]:
+                return name
+        return None
+
+    def match_rules(self, p):
+        """The match rules process p has on the bus (dbus-daemon's Debug.Stats)."""
+        name = self.connection_of(p)
+        assert name, 'process %d is not on the bus' % p.pid
+        rules = self.busctl_json('call', 'org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                 'org.freedesktop.DBus.Debug.Stats', 'GetAllMatchRules')['data'][0]
+        return rules.get(name, [])
+
     def wait_subscribed(self, p, timeout=10):
         """Until process p is on the bus with at least one match rule (it listens for signals)."""
         deadline = time.monotonic() + timeout
@@ -427,6 +447,23 @@ def test_wait_online(bus):
     t = time.monotonic()
     bus.ctl('wait-online', '--timeout=5')
     assert time.monotonic() - t < 2
+
+    # It asks the bus for the Manager's and the PFs' signals only (a host with 16,384 VFs
+    # sends a signal per VF), and still hears of a PF that comes and goes.
+    bus.control('SetProperty', 'ossv', PF81_PATH, 'org.sriovd1.PhysicalFunction', 'State', 's', 'configuring')
+    p = subprocess.Popen([SRIOVCTL, 'wait-online', '--timeout=20'], env=bus.env, stderr=subprocess.PIPE,
+                         text=True)
+    bus.wait_subscribed(p)
+    bus.control('AddVF', 'sus', PF81, '9', 'vm')
+    still_running(p, 'wait-online returned while a PF is configuring')
+    rules = bus.match_rules(p)
+    sriovd_rules = [m for m in rules if "sender='org.sriovd1'" in m]
+    assert len(sriovd_rules) == 4, rules
+    for m in sriovd_rules:
+        assert "arg0='org.sriovd1.Manager'" in m or "arg0='org.sriovd1.PhysicalFunction'" in m or \
+            "arg0path='/org/sriovd1/pf/'" in m, 'wait-online takes every VF signal: %s' % m
+    bus.control('RemoveObject', 'o', PF81_PATH)
+    assert p.wait(5) == 0, p.stderr.read()
 
 
 SHRINK_CONF = (
