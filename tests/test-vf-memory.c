@@ -27,14 +27,18 @@
 #define HALF  (N_VFS / 2)
 
 /* The bound, per VF, for the VF object and every string it owns (not the PF's VF table or the
- * manager's maps, which are sized by the PF and the map, 56 + 8 + 32 bytes a VF).
+ * manager's maps: 56 + 8 bytes a VF, and 32 for each map it is in at 16,384, two with a netdev).
  *
- * Why 384: target 4 allows 16 MiB for 16,384 VFs, 1,024 bytes a VF, of which the idle
- * daemon's 3.9 MiB leaves ~770. On the real kernel the RSS settled has been 1.6–3 times the
- * live heap (holes left by the burst, docs/PERFORMANCE.md "round two, part 3"), so the live
- * data must stay near half of that: 384 for the VF itself and ~100 for the tables and maps
- * keeps 16,384 VFs at ≤ 7.6 MiB live. Before round two part 4 a netdev VF took 448 bytes
- * (a 352-byte struct chunk, 32 each for netdev and driver names). */
+ * Why 384: target 4 allows 16 MiB for 16,384 VFs. What is not the heap is ~4.3 MiB settled
+ * (library pages 3.5, stack and small mappings 0.6–0.8: docs/PERFORMANCE.md, round two parts 3
+ * and 4), which leaves ~11.7 MiB of resident heap, 730 bytes a VF. 384 for the VF itself and
+ * ~130 for the tables and maps keep the live heap at ≤ 8.2 MiB, with ~3.5 MiB for what a burst
+ * leaves between live objects that malloc_trim() cannot give back (less than a page) and for
+ * the daemon's other state. Before round two part 4 a netdev VF took 416 bytes (a 352-byte
+ * chunk for the struct and its syspath, 32 each for the netdev and driver names), a
+ * VFIO-bound one 448 (driver, driver_override, group node); now 352 both, with this fake's
+ * 49-character syspath (a VF behind a PCIe switch has a longer one: 16 bytes more per
+ * 16 characters). */
 #define VF_BYTES_MAX 384u
 
 static bool under_asan(void)
@@ -77,10 +81,10 @@ static size_t bytes_per_vf_removed(PhysicalFunction *pf, unsigned from, unsigned
 static void print_vf(const char *what, VirtualFunction *vf)
 {
         fprintf(stderr,
-                "%s VF %u: struct %zu bytes (its chunk, names included, %zu); ifname %s, driver %s, "
+                "%s VF %u: struct %zu bytes (its chunk, with %s, %zu); ifname %s, driver %s, "
                 "driver_override %s, IOMMU group %d\n",
-                what, vf->index, sizeof(VirtualFunction), chunk(vf), strna(vf->ifname), strna(vf->driver),
-                strna(vf->driver_override), vf->iommu_group);
+                what, vf->index, sizeof(VirtualFunction), strna(vf->syspath), chunk(vf), strna(vf->ifname),
+                strna(vf->driver), strna(vf->driver_override), vf->iommu_group);
 }
 
 static bool all_settled(Manager *m, void *userdata)
