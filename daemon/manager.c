@@ -55,8 +55,8 @@ static int on_pools(sd_event_source *s, void *userdata)
  * two parts 3 and 4). So after a first trim, each pass that finds the host settled, and each
  * large listing on the bus, has the same source compare the RSS with what the last trim left
  * (one read of /proc/self/statm) and trim again if it grew back by
- * MANAGER_TRIM_REGROWTH_KIB. What stays live after that is the new reference, so memory
- * that is really in use is never trimmed for twice. */
+ * MANAGER_TRIM_REGROWTH_KIB. What stays after that trim is the new reference: memory really
+ * in use does not set off trim after trim. */
 static long proc_self_rss_kib(void)
 {
         _cleanup_free_ char *line = NULL;
@@ -95,9 +95,8 @@ static int on_trim(sd_event_source *s, void *userdata)
                         "%ld KiB after giving back the free pages.",
                         m->vf_churn, mi.uordblks / 1024, mi.fordblks / 1024, rss, after);
         else
-                log_info("Heap grew back since the last trim (RSS %ld KiB, %ld KiB then): heap %zu KiB in "
-                         "use, "
-                         "%zu KiB free; RSS %ld KiB after giving back the free pages.",
+                log_info("Heap grew back since the last trim (RSS %ld KiB, %ld KiB then): "
+                         "heap %zu KiB in use, %zu KiB free; RSS %ld KiB after giving back the free pages.",
                          rss, m->rss_trimmed_kib, mi.uordblks / 1024, mi.fordblks / 1024, after);
         m->rss_trimmed_kib = after > 0 ? after : rss;
         m->vf_churn = 0;

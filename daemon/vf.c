@@ -173,8 +173,9 @@ static void vf_set_ifindex(VirtualFunction *vf, int ifindex)
  * group when it binds. */
 static bool vf_read_driver(VirtualFunction *vf)
 {
-        _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *vfio = NULL, *cdev_name = NULL;
+        _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *cdev_name = NULL;
         VfVfioGroup vfio_group = VF_VFIO_GROUP_NONE;
+        char noiommu[VF_VFIO_PATH_MAX];
         int group_nr = -1, cdev_nr = -1;
         bool changed = false;
 
@@ -186,9 +187,9 @@ static bool vf_read_driver(VirtualFunction *vf)
         if (vf_driver_is_vfio(driver)) {
                 if (group_nr >= 0) {
                         /* Without an IOMMU (enable_unsafe_noiommu_mode) the node is noiommu-N. */
-                        (void) asprintf_safe(&vfio, "/dev/vfio/noiommu-%d", group_nr);
-                        vfio_group = vfio && access(vfio, F_OK) >= 0 ? VF_VFIO_GROUP_NOIOMMU
-                                                                     : VF_VFIO_GROUP_IOMMU;
+                        snprintf(noiommu, sizeof(noiommu), "/dev/vfio/noiommu-%d", group_nr);
+                        vfio_group =
+                                access(noiommu, F_OK) >= 0 ? VF_VFIO_GROUP_NOIOMMU : VF_VFIO_GROUP_IOMMU;
                 }
                 /* The kernel names it vfio<index> (drivers/vfio/vfio_main.c). */
                 if (sysfs_first_entry(vf->syspath, "vfio-dev", &cdev_name) >= 0 &&
