@@ -591,7 +591,7 @@ int main(int argc, char *argv[])
                 printf("\n%-44s %6s %10s %10s %10s %10s\n", "sriovctl (client process)", "runs", "median ms",
                        "min ms", "max ms", "client CPU");
                 time_sriovctl(dbus.line, 3, "sriovctl --json vfs", "--json", "vfs");
-                time_sriovctl(dbus.line, 3, "sriovctl pfs", "pfs", NULL);
+                time_sriovctl(dbus.line, 3, "sriovctl status", "status", NULL);
                 time_sriovctl(dbus.line, 3, "sriovctl wait-online (online already)", "wait-online", NULL);
                 printf("\n");
         }
