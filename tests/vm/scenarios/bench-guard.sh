@@ -18,6 +18,8 @@ FLOOR=$SRIOVD_VM_BUILD/bench/vf-floor
 N=128 RUNS=${GUARD_RUNS:-3} VLAN=42 RATE=1000
 # GUARD_TRACE=1 (bench-guard-trace, by hand): every sriovd run's steps on the kernel's clock.
 TRACE=${GUARD_TRACE:-0}
+# GUARD_TRACE_MORE=fn,fn...: more of the daemon's functions to put on the trace.
+TRACE_MORE=${GUARD_TRACE_MORE//,/ }
 [ -x "$FLOOR" ] || die "no $FLOOR"
 [ -r "$DOCS" ] || die "no $DOCS"
 
@@ -105,18 +107,22 @@ trace_setup() {
         echo 'comm == "sriovd"' >$T/instances/bg/events/bg/getlink/filter
         offs=$(python3 "$(dirname "$0")/../../../bench/elf-offsets.py" "$bin" on_sighup config_set_load \
                 manager_assign_config on_reconcile reconcile_pf num_vfs_job_done pf_refresh \
-                reconcile_read_link manager_pf_link_read) || die "no symbols in $bin"
+                reconcile_read_link manager_pf_link_read $TRACE_MORE) || die "no symbols in $bin"
         while read -r fn off; do
                 echo "p:bgu/$fn $bin:$off" >>$T/uprobe_events || die "no uprobe $fn"
         done <<<"$offs"
         echo 1 >$T/instances/bg/events/bg/enable
         echo 1 >$T/instances/bg/events/bgu/enable
+        # GUARD_TRACE_SCHED=1: who has the (one) CPU, as ">comm" at each switch.
+        [ "${GUARD_TRACE_SCHED:-0}" == 1 ] && echo 1 >$T/instances/bg/events/sched/sched_switch/enable
 }
 trace_print() {
         echo FINISH >$T/instances/bg/trace_marker
         awk '{ for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) {
                 t = substr($i, 1, length($i) - 1); e = $(i + 1); sub(/:$/, "", e)
                 if (e == "tracing_mark_write") e = $(i + 2)
+                if (e == "sched_switch") { for (j = i; j <= NF; j++) if ($j ~ /^next_comm=/) e = ">" substr($j, 11)
+                        if (e == last) break; last = e }
                 if (!x) x = t
                 printf "%.1f %s ", (t - x) * 1000, e; break } }' $T/instances/bg/trace |
                 { IFS= read -r l; say "sriovd steps, ms: $l" >&2; }
