@@ -19,7 +19,8 @@ N=128 RUNS=${GUARD_RUNS:-3} VLAN=42 RATE=1000
 # GUARD_TRACE=1 (bench-guard-trace, by hand): every sriovd run's steps on the kernel's clock.
 TRACE=${GUARD_TRACE:-0}
 # GUARD_TRACE_MORE=fn,fn...: more of the daemon's functions to put on the trace.
-TRACE_MORE=${GUARD_TRACE_MORE//,/ }
+TRACE_MORE=${GUARD_TRACE_MORE:-}
+TRACE_MORE=${TRACE_MORE//,/ }
 [ -x "$FLOOR" ] || die "no $FLOOR"
 [ -r "$DOCS" ] || die "no $DOCS"
 
@@ -126,6 +127,21 @@ trace_print() {
                 if (!x) x = t
                 printf "%.1f %s ", (t - x) * 1000, e; break } }' $T/instances/bg/trace |
                 { IFS= read -r l; say "sriovd steps, ms: $l" >&2; }
+        [ "${GUARD_TRACE_SCHED:-0}" == 1 ] || return 0
+        # Who had the CPU from the signal to sriovd's batch (the first RTM_SETLINK), per task.
+        awk '{ for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) {
+                t = substr($i, 1, length($i) - 1); e = $(i + 1); sub(/:$/, "", e)
+                if (e == "tracing_mark_write" && $(i + 2) == "T0") { t0 = t; cur = $1; sub(/-[0-9]+$/, "", cur) }
+                if (!t0) break
+                if (e == "sched_switch") {
+                        for (j = i; j <= NF; j++) if ($j ~ /^next_comm=/) n = substr($j, 11)
+                        sub(/\/.*/, "", n); sub(/:.*/, "", n)
+                        cpu[cur] += t - last; last = t; cur = n
+                } else if (!last) last = t
+                if (e == "setlink") { cpu[cur] += t - last; done = 1; exit }
+                break } }
+                END { if (!done) exit; for (c in cpu) printf "%s %.1f ", c, cpu[c] * 1000 }' $T/instances/bg/trace |
+                { IFS= read -r l; say "cpu to the batch, ms: $l" >&2; }
 }
 
 modprobe netdevsim || die "modprobe netdevsim"
