@@ -319,7 +319,8 @@ static void classify_vf_key(const config_setting_t *s, VfKey *ret)
         if (!name)
                 return;
         ret->attr = vf_attr_from_config_key(name, &ret->key);
-        ret->known = ret->attr || config_key_is_known("vfs", name);
+        ret->known = ret->attr || streq(name, "range") || streq(name, "pool") || streq(name, "mtu") ||
+                     streq(name, "rdma") || streq(name, "driver") || config_key_is_known("vfs", name);
 }
 
 static void parse_vf(Parser *p, const config_setting_t *g, VfLayout *vf, bool *ret_range_ok)
