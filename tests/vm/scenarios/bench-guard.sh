@@ -128,19 +128,27 @@ trace_print() {
                 printf "%.1f %s ", (t - x) * 1000, e; break } }' $T/instances/bg/trace |
                 { IFS= read -r l; say "sriovd steps, ms: $l" >&2; }
         [ "${GUARD_TRACE_SCHED:-0}" == 1 ] || return 0
-        # Who had the CPU from the signal to sriovd's batch (the first RTM_SETLINK), per task.
+        # Who had the CPU from the signal to sriovd's batch (the first RTM_SETLINK), per task
+        # (summed over the vCPUs; "swapper" is a vCPU's idle time).
         awk '{ for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) {
                 t = substr($i, 1, length($i) - 1); e = $(i + 1); sub(/:$/, "", e)
-                if (e == "tracing_mark_write" && $(i + 2) == "T0") { t0 = t; cur = $1; sub(/-[0-9]+$/, "", cur) }
+                for (j = 1; j < i; j++) if ($j ~ /^\[[0-9]+\]$/) c = $j
+                if (e == "tracing_mark_write" && $(i + 2) == "T0") t0 = t
                 if (!t0) break
                 if (e == "sched_switch") {
-                        for (j = i; j <= NF; j++) if ($j ~ /^next_comm=/) n = substr($j, 11)
-                        sub(/\/.*/, "", n); sub(/:.*/, "", n)
-                        cpu[cur] += t - last; last = t; cur = n
-                } else if (!last) last = t
-                if (e == "setlink") { cpu[cur] += t - last; done = 1; exit }
+                        for (j = i; j <= NF; j++) {
+                                if ($j ~ /^prev_comm=/) p = substr($j, 11)
+                                if ($j ~ /^next_comm=/) n = substr($j, 11)
+                        }
+                        sub(/\/.*/, "", p); sub(/:.*/, "", p); sub(/\/.*/, "", n); sub(/:.*/, "", n)
+                        cpu[p] += t - (c in last ? last[c] : t0); last[c] = t; cur[c] = n
+                }
+                if (e == "setlink") {
+                        for (c in last) cpu[cur[c]] += t - last[c]
+                        done = 1; exit
+                }
                 break } }
-                END { if (!done) exit; for (c in cpu) printf "%s %.1f ", c, cpu[c] * 1000 }' $T/instances/bg/trace |
+                END { if (!done) exit; for (n in cpu) printf "%s %.1f ", n, cpu[n] * 1000 }' $T/instances/bg/trace |
                 { IFS= read -r l; say "cpu to the batch, ms: $l" >&2; }
 }
 
