@@ -167,7 +167,7 @@ int read_drop_in(const char *path, char **ret, size_t *ret_len)
 {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
-        size_t len = 0;
+        size_t len = 0, cap;
         struct stat st;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -178,12 +178,26 @@ int read_drop_in(const char *path, char **ret, size_t *ret_len)
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
 
-        /* One byte more than allowed, so that the parser can tell "too large". */
-        buf = malloc(CONFIG_FILE_SIZE_MAX + 1);
+        /* At most one byte more than allowed, so that the parser can tell "too large"; sized
+         * by the file rather than by that bound (a 1 MiB buffer per drop-in and reload was an
+         * mmap() and munmap() each time), grown if the file grows while it is read. */
+        cap = MIN((size_t) MAX(st.st_size, (off_t) 0), (size_t) CONFIG_FILE_SIZE_MAX) + 1;
+        buf = malloc(cap);
         if (!buf)
                 return -ENOMEM;
         while (len < CONFIG_FILE_SIZE_MAX + 1) {
-                ssize_t n = read(fd, buf + len, CONFIG_FILE_SIZE_MAX + 1 - len);
+                ssize_t n;
+
+                if (len == cap) {
+                        size_t c = MIN(cap * 2, (size_t) CONFIG_FILE_SIZE_MAX + 1);
+                        char *b = realloc(buf, c);
+
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                        cap = c;
+                }
+                n = read(fd, buf + len, cap - len);
 
                 if (n < 0) {
                         if (errno == EINTR)

@@ -9,6 +9,18 @@
 #include "config.h"
 #include "util.h"
 
+/* Inline rather than strchr() on a set: this runs for every character of every drop-in on
+ * every reload. */
+static bool is_name_char(char c)
+{
+        return isalnum((unsigned char) c) || c == '-' || c == '_' || c == '*';
+}
+
+static bool is_float_char(char c)
+{
+        return isdigit((unsigned char) c) || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+}
+
 /* libconfig 1.5 reads integer literals with atoi()-like wrap-around ("vlan = 4294967396" is
  * silently 100) and follows @include to any file. Neither is acceptable for a root-owned
  * daemon config, and neither can be seen in the parsed tree, so we scan the text first with
@@ -89,9 +101,7 @@ void config_prescan(Parser *p, const char *text, size_t len)
                         i++;
                 } else if (isalpha((unsigned char) c) || c == '*' || c == '_') {
                         /* A name or true/false: digits in it are not numbers. */
-                        while (i + 1 < len &&
-                               (isalnum((unsigned char) text[i + 1]) || strchr("-_*", text[i + 1])) &&
-                               text[i + 1] != '\0')
+                        while (i + 1 < len && is_name_char(text[i + 1]))
                                 i++;
                 } else if (isdigit((unsigned char) c) ||
                            ((c == '-' || c == '+') && i + 1 < len && isdigit((unsigned char) text[i + 1]))) {
@@ -119,7 +129,10 @@ void config_prescan(Parser *p, const char *text, size_t len)
                                 else
                                         v = v * (hex ? 16 : 10) + d;
                         }
-                        if (!hex && i < len && strchr(".eE", text[i]))
+                        /* A NUL after the digits counts as a float here, as it did with
+                         * strchr(): reported as the NUL byte, not as a number out of range. */
+                        if (!hex && i < len &&
+                            (text[i] == '.' || text[i] == 'e' || text[i] == 'E' || text[i] == '\0'))
                                 is_float = true;
                         if (i < len && text[i] == 'L') {
                                 is_long = true;
@@ -131,10 +144,7 @@ void config_prescan(Parser *p, const char *text, size_t len)
                         i--; /* the loop's i++ */
                         if (is_float) {
                                 /* Skip the rest of the float; its value is never used. */
-                                while (i + 1 < len &&
-                                       (isdigit((unsigned char) text[i + 1]) ||
-                                        strchr(".eE+-", text[i + 1])) &&
-                                       text[i + 1] != '\0')
+                                while (i + 1 < len && is_float_char(text[i + 1]))
                                         i++;
                                 continue;
                         }

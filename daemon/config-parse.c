@@ -269,11 +269,10 @@ static bool parse_range_string(const char *s, unsigned *ret_first, unsigned *ret
 
 /* A key of vf-attr.c's table: the value's type and range are checked here, the rest by the
  * row's hook. */
-static void parse_vf_attr_key(Parser *p, const config_setting_t *s, VfLayout *vf)
+static void parse_vf_attr_key(Parser *p, const config_setting_t *s, const VfAttrInfo *a,
+                              const VfAttrConfigKey *k, VfLayout *vf)
 {
         _cleanup_free_ char *msg = NULL;
-        const VfAttrConfigKey *k;
-        const VfAttrInfo *a = vf_attr_from_config_key(config_setting_name(s), &k);
         const char *str = NULL;
         long long num = 0;
         int b, r;
@@ -301,10 +300,36 @@ static void parse_vf_attr_key(Parser *p, const config_setting_t *s, VfLayout *vf
                 parser_error(p, setting_line(s), "%s", strna(msg));
 }
 
+/* What one key of a vfs entry is, looked up once: the unknown-key check, the value's parser and
+ * the checks between an attribute's keys all use it (a steady apply reads 128 or more of
+ * these entries on every reload). */
+typedef struct VfKey {
+        const config_setting_t *s;
+        const char *name;
+        const VfAttrInfo *attr; /* a key of vf-attr.c's table */
+        const VfAttrConfigKey *key;
+        bool known;
+} VfKey;
+
+static void classify_vf_key(const config_setting_t *s, VfKey *ret)
+{
+        const char *name = config_setting_name(s);
+
+        *ret = (VfKey){.s = s, .name = name};
+        if (!name)
+                return;
+        ret->attr = vf_attr_from_config_key(name, &ret->key);
+        ret->known = ret->attr || streq(name, "range") || streq(name, "pool") || streq(name, "mtu") ||
+                     streq(name, "rdma") || streq(name, "driver") || config_key_is_known("vfs", name);
+}
+
 static void parse_vf(Parser *p, const config_setting_t *g, VfLayout *vf, bool *ret_range_ok)
 {
         const config_setting_t *range = NULL;
+        _cleanup_free_ VfKey *heap = NULL;
+        VfKey stack[16], *keys = stack;
         long long v;
+        int n;
 
         *ret_range_ok = false;
         vf->line = setting_line(g);
@@ -317,15 +342,31 @@ static void parse_vf(Parser *p, const config_setting_t *g, VfLayout *vf, bool *r
                              setting_type_name(g));
                 return;
         }
-        check_unknown_keys(p, g, "vfs", "in vfs entry");
+        n = config_setting_length(g);
+        if ((size_t) n > ELEMENTSOF(stack)) {
+                keys = heap = calloc(n, sizeof(VfKey));
+                if (!keys) {
+                        p->oom = true;
+                        return;
+                }
+        }
+        /* Unknown keys first, in file order, as check_unknown_keys() reports them. */
+        for (int i = 0; i < n; i++) {
+                classify_vf_key(config_setting_get_elem(g, i), &keys[i]);
+                if (!keys[i].known)
+                        parser_error(p, setting_line(keys[i].s), "unknown key '%s' in vfs entry",
+                                     strna(keys[i].name));
+        }
 
-        for (int i = 0; i < config_setting_length(g); i++) {
-                const config_setting_t *s = config_setting_get_elem(g, i);
-                const char *name = config_setting_name(s), *str;
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *s = keys[i].s;
+                const char *name = keys[i].name, *str;
 
                 if (!name)
                         continue;
-                if (streq(name, "range")) {
+                if (keys[i].attr)
+                        parse_vf_attr_key(p, s, keys[i].attr, keys[i].key, vf);
+                else if (streq(name, "range")) {
                         range = s;
                         str = get_string(p, s);
                         if (!str)
@@ -358,8 +399,6 @@ static void parse_vf(Parser *p, const config_setting_t *g, VfLayout *vf, bool *r
                                 p->oom = true;
                 } else if (streq(name, "rdma"))
                         (void) get_bool(p, s, &vf->rdma);
-                else if (vf_attr_from_config_key(name, NULL))
-                        parse_vf_attr_key(p, s, vf);
                 else if (streq(name, "mtu")) {
                         if (get_int(p, s, 68, 65535, &v))
                                 vf->mtu = (uint32_t) v;
@@ -388,27 +427,30 @@ static void parse_vf(Parser *p, const config_setting_t *g, VfLayout *vf, bool *r
         /* Checks between the keys of one VF attribute, as its row says. */
         for (VfAttr a = 0; a < _VF_ATTR_MAX; a++) {
                 const VfAttrInfo *i = vf_attr_info(a);
-                const config_setting_t *keys[VF_ATTR_KEYS_MAX] = {};
+                const config_setting_t *attr_keys[VF_ATTR_KEYS_MAX] = {};
                 unsigned present = 0;
 
                 if (!i->config_check)
                         continue;
-                for (unsigned k = 0; k < VF_ATTR_KEYS_MAX && i->keys[k].name; k++) {
-                        keys[k] = config_setting_get_member(g, i->keys[k].name);
-                        if (keys[k])
+                /* A group's names are unique (libconfig refuses a duplicate). */
+                for (int e = 0; e < n; e++)
+                        if (keys[e].attr == i) {
+                                unsigned k = (unsigned) (keys[e].key - i->keys);
+
+                                attr_keys[k] = keys[e].s;
                                 present |= 1u << k;
-                }
+                        }
                 for (unsigned k = 0; k < VF_ATTR_KEYS_MAX; k++) {
                         _cleanup_free_ char *msg = NULL;
                         int r;
 
-                        if (!keys[k])
+                        if (!attr_keys[k])
                                 continue;
                         r = i->config_check(vf, present, k, &msg);
                         if (r == -ENOMEM)
                                 p->oom = true;
                         else if (r < 0)
-                                parser_error(p, setting_line(keys[k]), "%s", strna(msg));
+                                parser_error(p, setting_line(attr_keys[k]), "%s", strna(msg));
                 }
         }
         if (vf->mac_mode == VF_MAC_FIXED && *ret_range_ok && vf->first != vf->last) {

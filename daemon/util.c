@@ -260,6 +260,11 @@ int safe_atou16_hex(const char *s, uint16_t *ret)
         return 0;
 }
 
+static unsigned hex_digit_value(char c)
+{
+        return c <= '9' ? (unsigned) (c - '0') : (unsigned) (tolower((unsigned char) c) - 'a' + 10);
+}
+
 int parse_ether_addr(const char *s, struct ether_addr *ret)
 {
         struct ether_addr a;
@@ -268,13 +273,14 @@ int parse_ether_addr(const char *s, struct ether_addr *ret)
                 return -EINVAL;
         for (size_t i = 0; i < 6; i++) {
                 const char *p = s + i * 3;
-                char hex[3] = {p[0], p[1], 0};
 
                 if (!isxdigit((unsigned char) p[0]) || !isxdigit((unsigned char) p[1]))
                         return -EINVAL;
                 if (i < 5 && p[2] != ':')
                         return -EINVAL;
-                a.ether_addr_octet[i] = (uint8_t) strtoul(hex, NULL, 16);
+                /* Two checked hex digits: no strtoul() per octet (a config's MACs are parsed on
+                 * every reload). */
+                a.ether_addr_octet[i] = (uint8_t) (hex_digit_value(p[0]) << 4 | hex_digit_value(p[1]));
         }
         *ret = a;
         return 0;

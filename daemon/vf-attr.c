@@ -551,7 +551,10 @@ const VfAttrInfo *vf_attr_from_config_key(const char *name, const VfAttrConfigKe
                 return NULL;
         for (VfAttr a = 0; a < _VF_ATTR_MAX; a++)
                 for (size_t k = 0; k < VF_ATTR_KEYS_MAX && vf_attrs[a].keys[k].name; k++)
-                        if (streq(vf_attrs[a].keys[k].name, name)) {
+                        /* The first byte rules out most rows without a call (the config
+                         * parser asks this for every key of every vfs entry). */
+                        if (vf_attrs[a].keys[k].name[0] == name[0] &&
+                            streq(vf_attrs[a].keys[k].name, name)) {
                                 if (ret_key)
                                         *ret_key = &vf_attrs[a].keys[k];
                                 return &vf_attrs[a];

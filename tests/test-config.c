@@ -973,6 +973,39 @@ TEST(load_masking_and_order)
         remove_root(root);
 }
 
+/* The read buffer is sized by the file: a file at the bound loads, one byte more is refused
+ * whole (and the next file still loads), and an empty one is nothing. */
+TEST(load_file_size_bound)
+{
+        char *root = make_root();
+        _cleanup_(config_set_freep) ConfigSet *s = NULL;
+        _cleanup_free_ char *text = NULL;
+        const char *pf = PF_FILE("big", 1);
+        size_t n = strlen(pf);
+
+        text = malloc(CONFIG_FILE_SIZE_MAX + 2);
+        ASSERT_TRUE(text);
+        /* The declaration, then comment lines up to exactly the bound. */
+        memcpy(text, pf, n);
+        for (size_t i = n; i < CONFIG_FILE_SIZE_MAX; i++)
+                text[i] = (i - n) % 64 == 0 ? '\n' : (i - n) % 64 == 1 ? '#' : 'x';
+        text[CONFIG_FILE_SIZE_MAX - 1] = '\n'; /* libconfig wants a comment's line ended */
+        text[CONFIG_FILE_SIZE_MAX] = '\0';
+        write_file(root, "/etc/sriov.d/50-at-bound.conf", text);
+        text[CONFIG_FILE_SIZE_MAX] = 'x';
+        text[CONFIG_FILE_SIZE_MAX + 1] = '\0';
+        write_file(root, "/etc/sriov.d/60-over.conf", text);
+        write_file(root, "/etc/sriov.d/70-empty.conf", "");
+
+        ASSERT_OK(config_set_load(root, test_dirs, &s));
+        ASSERT_EQ(strv_length(s->errors), 1);
+        ASSERT_TRUE(strstr(s->errors[0], "/etc/sriov.d/60-over.conf:1: file is larger than 1048576 bytes"));
+        ASSERT_EQ(s->n_pfs, 1);
+        ASSERT_STREQ(s->pfs[0].match.interface, "big");
+        ASSERT_TRUE(strstr(s->pfs[0].file, "50-at-bound.conf"));
+        remove_root(root);
+}
+
 TEST(load_dev_null_masks)
 {
         char *root = make_root();
@@ -1249,6 +1282,7 @@ int main(void)
         RUN(first_match_wins_with_notice);
         RUN(vf_layout_lookup);
         RUN(load_masking_and_order);
+        RUN(load_file_size_bound);
         RUN(load_dev_null_masks);
         RUN(load_ignores_non_conf);
         RUN(load_bad_file_does_not_affect_good);

@@ -18,6 +18,9 @@ FLOOR=$SRIOVD_VM_BUILD/bench/vf-floor
 N=128 RUNS=${GUARD_RUNS:-3} VLAN=42 RATE=1000
 # GUARD_TRACE=1 (bench-guard-trace, by hand): every sriovd run's steps on the kernel's clock.
 TRACE=${GUARD_TRACE:-0}
+# GUARD_TRACE_MORE=fn,fn...: more of the daemon's functions to put on the trace.
+TRACE_MORE=${GUARD_TRACE_MORE:-}
+TRACE_MORE=${TRACE_MORE//,/ }
 [ -x "$FLOOR" ] || die "no $FLOOR"
 [ -r "$DOCS" ] || die "no $DOCS"
 
@@ -105,21 +108,48 @@ trace_setup() {
         echo 'comm == "sriovd"' >$T/instances/bg/events/bg/getlink/filter
         offs=$(python3 "$(dirname "$0")/../../../bench/elf-offsets.py" "$bin" on_sighup config_set_load \
                 manager_assign_config on_reconcile reconcile_pf num_vfs_job_done pf_refresh \
-                reconcile_read_link manager_pf_link_read) || die "no symbols in $bin"
+                reconcile_read_link manager_pf_link_read $TRACE_MORE) || die "no symbols in $bin"
         while read -r fn off; do
                 echo "p:bgu/$fn $bin:$off" >>$T/uprobe_events || die "no uprobe $fn"
         done <<<"$offs"
         echo 1 >$T/instances/bg/events/bg/enable
         echo 1 >$T/instances/bg/events/bgu/enable
+        # GUARD_TRACE_SCHED=1: who has the (one) CPU, as ">comm" at each switch.
+        [ "${GUARD_TRACE_SCHED:-0}" == 1 ] && echo 1 >$T/instances/bg/events/sched/sched_switch/enable
 }
 trace_print() {
         echo FINISH >$T/instances/bg/trace_marker
         awk '{ for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) {
                 t = substr($i, 1, length($i) - 1); e = $(i + 1); sub(/:$/, "", e)
                 if (e == "tracing_mark_write") e = $(i + 2)
+                if (e == "sched_switch") { for (j = i; j <= NF; j++) if ($j ~ /^next_comm=/) e = ">" substr($j, 11)
+                        if (e == last) break; last = e }
                 if (!x) x = t
                 printf "%.1f %s ", (t - x) * 1000, e; break } }' $T/instances/bg/trace |
                 { IFS= read -r l; say "sriovd steps, ms: $l" >&2; }
+        [ "${GUARD_TRACE_SCHED:-0}" == 1 ] || return 0
+        # Who had the CPU from the signal to sriovd's batch (the first RTM_SETLINK), per task
+        # (summed over the vCPUs; "swapper" is a vCPU's idle time).
+        awk '{ for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) {
+                t = substr($i, 1, length($i) - 1); e = $(i + 1); sub(/:$/, "", e)
+                for (j = 1; j < i; j++) if ($j ~ /^\[[0-9]+\]$/) c = $j
+                if (e == "tracing_mark_write" && $(i + 2) == "T0") t0 = t
+                if (!t0) break
+                if (e == "sched_switch") {
+                        for (j = i; j <= NF; j++) {
+                                if ($j ~ /^prev_comm=/) p = substr($j, 11)
+                                if ($j ~ /^next_comm=/) n = substr($j, 11)
+                        }
+                        sub(/\/.*/, "", p); sub(/:.*/, "", p); sub(/\/.*/, "", n); sub(/:.*/, "", n)
+                        cpu[p] += t - (c in last ? last[c] : t0); last[c] = t; cur[c] = n
+                }
+                if (e == "setlink") {
+                        for (c in last) cpu[cur[c]] += t - last[c]
+                        done = 1; exit
+                }
+                break } }
+                END { if (!done) exit; for (n in cpu) printf "%s %.1f ", n, cpu[n] * 1000 }' $T/instances/bg/trace |
+                { IFS= read -r l; say "cpu to the batch, ms: $l" >&2; }
 }
 
 modprobe netdevsim || die "modprobe netdevsim"
