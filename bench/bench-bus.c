@@ -6,7 +6,10 @@
  * daemon's idle RSS with 1,024 VFs. Prints a table; see docs/PERFORMANCE.md.
  *
  *   bench-bus --daemon=build/tests/sriovd-test-daemon --preload=libumockdev-preload.so.0
- *             [--state-dir=DIR] [--calls=N] [--seconds=S]
+ *             [--state-dir=DIR] [--calls=N] [--seconds=S] [--pfs=N] [--gmo-only]
+ *
+ * --gmo-only: after READY, print the test daemon's pid and only call GetManagedObjects,
+ * --calls times (for profiling it with perf -p, and for quick A/B runs of it).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +31,7 @@ static const char *arg_state_dir = "bench-bus-state";
 static const char *arg_sriovd;
 static unsigned arg_calls = 50;
 static unsigned arg_pfs = 16;
+static bool arg_gmo_only;
 static double arg_seconds = 2.0;
 
 static uint64_t now_usec(void)
@@ -410,10 +414,15 @@ static double allocate_release(sd_bus *bus, double seconds, unsigned *ret_n)
 static void parse_argv(int argc, char *argv[])
 {
         static const struct option options[] = {
-                {"daemon", required_argument, NULL, 'd'},    {"preload", required_argument, NULL, 'p'},
-                {"state-dir", required_argument, NULL, 's'}, {"calls", required_argument, NULL, 'n'},
-                {"seconds", required_argument, NULL, 't'},   {"sriovd", required_argument, NULL, 'S'},
-                {"pfs", required_argument, NULL, 'P'},       {},
+                {"daemon", required_argument, NULL, 'd'},
+                {"preload", required_argument, NULL, 'p'},
+                {"state-dir", required_argument, NULL, 's'},
+                {"calls", required_argument, NULL, 'n'},
+                {"seconds", required_argument, NULL, 't'},
+                {"sriovd", required_argument, NULL, 'S'},
+                {"pfs", required_argument, NULL, 'P'},
+                {"gmo-only", no_argument, NULL, 'G'},
+                {},
         };
         int c;
 
@@ -444,13 +453,16 @@ static void parse_argv(int argc, char *argv[])
                                 exit(EXIT_FAILURE);
                         }
                         break;
+                case 'G':
+                        arg_gmo_only = true;
+                        break;
                 default:
                         exit(EXIT_FAILURE);
                 }
         if (!arg_daemon || arg_calls == 0) {
                 fprintf(stderr,
                         "usage: bench-bus --daemon=PATH [--preload=LIB] [--state-dir=DIR] [--calls=N] "
-                        "[--seconds=S] [--pfs=N]\n");
+                        "[--seconds=S] [--pfs=N] [--gmo-only]\n");
                 exit(EXIT_FAILURE);
         }
 }
@@ -515,6 +527,17 @@ int main(int argc, char *argv[])
                 loop_stats(bus, false, &max, &max_cpu);
                 printf("# longest loop iteration, start -> READY: %.1f ms wall, %.1f ms thread CPU\n",
                        max / 1000.0, max_cpu / 1000.0);
+        }
+        if (arg_gmo_only) {
+                printf("# test daemon pid %d\n", (int) d.pid);
+                fflush(stdout);
+                s = time_call(bus, arg_calls, "/org/sriovd1", "org.freedesktop.DBus.ObjectManager",
+                              "GetManagedObjects", NULL, NULL);
+                row("ObjectManager.GetManagedObjects", s, "all objects");
+                daemon_cleanup(&d);
+                sd_bus_flush_close_unref(bus);
+                child_stop(&dbus, SIGTERM);
+                return 0;
         }
         s = time_call(bus, arg_calls, "/org/sriovd1", "org.sriovd1.Manager", "ListVirtualFunctions", "s",
                       "");
