@@ -35,7 +35,8 @@ static int append_default(sd_bus_message *reply, const sd_bus_vtable *v, void *p
 /* A name of ours (interface or property): appended as sd_bus_message_append_basic('s') would,
  * minus its UTF-8 check. sd-bus checked every vtable member name when the vtable was
  * registered (ASCII, member_name_is_valid()), and the interface names are constants; skipping
- * the check on these 130,000 strings saves ~1/5 of sd-bus's share of the reply (bench-marshal). */
+ * the check on these ~140,000 strings at 4,096 VFs saves 7 % of the reply's instructions and
+ * ~14 % of its CPU (bench-marshal, docs/PERFORMANCE.md). */
 static int append_name(sd_bus_message *reply, const char *name)
 {
         size_t l = strlen(name);
