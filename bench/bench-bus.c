@@ -6,7 +6,10 @@
  * daemon's idle RSS with 1,024 VFs. Prints a table; see docs/PERFORMANCE.md.
  *
  *   bench-bus --daemon=build/tests/sriovd-test-daemon --preload=libumockdev-preload.so.0
- *             [--state-dir=DIR] [--calls=N] [--seconds=S]
+ *             [--state-dir=DIR] [--calls=N] [--seconds=S] [--pfs=N] [--gmo-only]
+ *
+ * --gmo-only: after READY, print the test daemon's pid and only call GetManagedObjects,
+ * --calls times (for profiling it with perf -p, and for quick A/B runs of it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +34,7 @@ static const char *arg_sriovd;
 static const char *arg_sriovctl;
 static unsigned arg_calls = 50;
 static unsigned arg_pfs = 16;
+static bool arg_gmo_only;
 static double arg_seconds = 2.0;
 
 static uint64_t now_usec(void)
@@ -48,9 +52,16 @@ static int cmp_u64(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
+/* Every child still running: a bench that dies must not leave its dbus-daemon behind (it
+ * holds the bench's stdout open, and a reader of it waits for ever) nor a test daemon. */
+static pid_t children[8];
+
 static void die(const char *what, int r)
 {
         fprintf(stderr, "bench-bus: %s: %s\n", what, strerror(abs(r)));
+        for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+                if (children[i] > 0)
+                        (void) kill(children[i], SIGTERM);
         exit(EXIT_FAILURE);
 }
 
@@ -75,6 +86,15 @@ static int read_line(int fd, char *buf, size_t size, int timeout_ms)
         return (int) n;
 }
 
+static void child_track(pid_t pid, bool add)
+{
+        for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+                if (add ? children[i] == 0 : children[i] == pid) {
+                        children[i] = add ? pid : 0;
+                        return;
+                }
+}
+
 typedef struct Child {
         pid_t pid;
         char line[512];
@@ -89,6 +109,8 @@ static void child_spawn(Child *c, char *const argv[], const char *preload, const
         c->pid = fork();
         if (c->pid < 0)
                 die("fork", errno);
+        if (c->pid > 0)
+                child_track(c->pid, true);
         if (c->pid == 0) {
                 char fd[16];
 
@@ -120,6 +142,7 @@ static void child_stop(Child *c, int sig)
 
         kill(c->pid, sig);
         (void) waitpid(c->pid, &status, 0);
+        child_track(c->pid, false);
 }
 
 typedef struct Mem {
@@ -206,6 +229,8 @@ static void sriovd_spawn(Child *c, char *const argv[], const char *address, sd_b
         c->pid = fork();
         if (c->pid < 0)
                 die("fork", errno);
+        if (c->pid > 0)
+                child_track(c->pid, true);
         if (c->pid == 0) {
                 setenv("SRIOVD_BUS_ADDRESS", address, 1);
                 setenv("SRIOVD_LOG_LEVEL", "err", 1);
@@ -443,7 +468,7 @@ static void time_sriovctl(const char *address, unsigned n, const char *what, con
                 if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                         fprintf(stderr, "bench-bus: sriovctl %s %s failed (status %d)\n", arg1,
                                 arg2 ? arg2 : "", status);
-                        exit(EXIT_FAILURE);
+                        die("sriovctl", EIO);
                 }
                 cpu[i] = (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000ULL +
                          (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
@@ -459,15 +484,11 @@ static void time_sriovctl(const char *address, unsigned n, const char *what, con
 static void parse_argv(int argc, char *argv[])
 {
         static const struct option options[] = {
-                {"daemon", required_argument, NULL, 'd'},
-                {"preload", required_argument, NULL, 'p'},
-                {"state-dir", required_argument, NULL, 's'},
-                {"calls", required_argument, NULL, 'n'},
-                {"seconds", required_argument, NULL, 't'},
-                {"sriovd", required_argument, NULL, 'S'},
-                {"pfs", required_argument, NULL, 'P'},
-                {"sriovctl", required_argument, NULL, 'C'},
-                {},
+                {"daemon", required_argument, NULL, 'd'},    {"preload", required_argument, NULL, 'p'},
+                {"state-dir", required_argument, NULL, 's'}, {"calls", required_argument, NULL, 'n'},
+                {"seconds", required_argument, NULL, 't'},   {"sriovd", required_argument, NULL, 'S'},
+                {"pfs", required_argument, NULL, 'P'},       {"sriovctl", required_argument, NULL, 'C'},
+                {"gmo-only", no_argument, NULL, 'G'},        {},
         };
         int c;
 
@@ -501,13 +522,16 @@ static void parse_argv(int argc, char *argv[])
                                 exit(EXIT_FAILURE);
                         }
                         break;
+                case 'G':
+                        arg_gmo_only = true;
+                        break;
                 default:
                         exit(EXIT_FAILURE);
                 }
         if (!arg_daemon || arg_calls == 0) {
                 fprintf(stderr,
                         "usage: bench-bus --daemon=PATH [--preload=LIB] [--state-dir=DIR] [--calls=N] "
-                        "[--seconds=S] [--pfs=N] [--sriovd=PATH] [--sriovctl=PATH]\n");
+                        "[--seconds=S] [--pfs=N] [--sriovd=PATH] [--sriovctl=PATH] [--gmo-only]\n");
                 exit(EXIT_FAILURE);
         }
 }
@@ -572,6 +596,17 @@ int main(int argc, char *argv[])
                 loop_stats(bus, false, &max, &max_cpu);
                 printf("# longest loop iteration, start -> READY: %.1f ms wall, %.1f ms thread CPU\n",
                        max / 1000.0, max_cpu / 1000.0);
+        }
+        if (arg_gmo_only) {
+                printf("# test daemon pid %d\n", (int) d.pid);
+                fflush(stdout);
+                s = time_call(bus, arg_calls, "/org/sriovd1", "org.freedesktop.DBus.ObjectManager",
+                              "GetManagedObjects", NULL, NULL);
+                row("ObjectManager.GetManagedObjects", s, "all objects");
+                daemon_cleanup(&d);
+                sd_bus_flush_close_unref(bus);
+                child_stop(&dbus, SIGTERM);
+                return 0;
         }
         s = time_call(bus, arg_calls, "/org/sriovd1", "org.sriovd1.Manager", "ListVirtualFunctions", "s",
                       "");

@@ -14,6 +14,7 @@ builddir=${1:-build}
 benches=(
         "bench-reconcile:umockdev"
         "bench-bus:bus"
+        "bench-marshal:pfs"
 )
 
 preload=libumockdev-preload.so.0
@@ -41,6 +42,11 @@ for entry in "${benches[@]}"; do
         fi
         if [[ $kind == umockdev ]]; then
                 TMPDIR=$tmp LD_PRELOAD=$preload "$exe" "$@" || status=1
+        elif [[ $kind == pfs ]]; then
+                # Takes only --pfs and --runs of the extra arguments.
+                own=()
+                for a in "$@"; do [[ $a == --pfs=* || $a == --runs=* ]] && own+=("$a"); done
+                "$exe" "${own[@]}" || status=1
         elif [[ $kind == bus ]]; then
                 # The bus bench takes --pfs (default 16) of the extra arguments, not the others.
                 pfs=()

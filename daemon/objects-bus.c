@@ -32,6 +32,24 @@ static int append_default(sd_bus_message *reply, const sd_bus_vtable *v, void *p
         return sd_bus_message_append_basic(reply, sig[0], p);
 }
 
+/* A name of ours (interface or property): appended as sd_bus_message_append_basic('s') would,
+ * minus its UTF-8 check. sd-bus checked every vtable member name when the vtable was
+ * registered (ASCII, member_name_is_valid()), and the interface names are constants; skipping
+ * the check on these ~140,000 strings at 4,096 VFs saves 7 % of the reply's instructions and
+ * ~14 % of its CPU (bench-marshal, docs/PERFORMANCE.md). */
+static int append_name(sd_bus_message *reply, const char *name)
+{
+        size_t l = strlen(name);
+        char *p;
+        int r;
+
+        r = sd_bus_message_append_string_space(reply, l, &p);
+        if (r < 0)
+                return r;
+        memcpy(p, name, l);
+        return 0;
+}
+
 /* One "{oa{sa{sv}}}" entry: the three standard interfaces with no properties (as sd-bus lists
  * them), then `iface` with every property of `vtable` that GetAll would return. */
 static int append_object(sd_bus *bus, sd_bus_message *reply, const char *path, const char *iface,
@@ -56,7 +74,7 @@ static int append_object(sd_bus *bus, sd_bus_message *reply, const char *path, c
         for (size_t i = 0; i < ELEMENTSOF(standard); i++) {
                 r = sd_bus_message_open_container(reply, 'e', "sa{sv}");
                 if (r >= 0)
-                        r = sd_bus_message_append_basic(reply, 's', standard[i]);
+                        r = append_name(reply, standard[i]);
                 if (r >= 0)
                         r = sd_bus_message_open_container(reply, 'a', "{sv}");
                 if (r >= 0)
@@ -69,7 +87,7 @@ static int append_object(sd_bus *bus, sd_bus_message *reply, const char *path, c
         r = sd_bus_message_open_container(reply, 'e', "sa{sv}");
         if (r < 0)
                 return r;
-        r = sd_bus_message_append_basic(reply, 's', iface);
+        r = append_name(reply, iface);
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "{sv}");
@@ -85,7 +103,7 @@ static int append_object(sd_bus *bus, sd_bus_message *reply, const char *path, c
                 r = sd_bus_message_open_container(reply, 'e', "sv");
                 if (r < 0)
                         return r;
-                r = sd_bus_message_append_basic(reply, 's', v->x.property.member);
+                r = append_name(reply, v->x.property.member);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_open_container(reply, 'v', v->x.property.signature);

@@ -52,7 +52,7 @@ static int property_get_vfs(sd_bus *bus, const char *path, const char *iface, co
                         v = vf_object_path(vf);
                         if (!v)
                                 return -ENOMEM;
-                        r = sd_bus_message_append(reply, "o", v);
+                        r = sd_bus_message_append_basic(reply, 'o', v);
                         if (r < 0)
                                 return r;
                 }

@@ -288,10 +288,15 @@ int parse_ether_addr(const char *s, struct ether_addr *ret)
 
 char *ether_addr_to_string(const struct ether_addr *a, char buf[static ETHER_ADDR_STRLEN])
 {
+        static const char hex[] = "0123456789abcdef";
         const uint8_t *o = a->ether_addr_octet;
 
-        snprintf(buf, ETHER_ADDR_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", o[0], o[1], o[2], o[3], o[4],
-                 o[5]);
+        /* By hand: GetManagedObjects formats one MAC per VF, and snprintf() was 3 % of it. */
+        for (size_t i = 0; i < 6; i++) {
+                buf[3 * i] = hex[o[i] >> 4];
+                buf[3 * i + 1] = hex[o[i] & 15];
+                buf[3 * i + 2] = i < 5 ? ':' : '\0';
+        }
         return buf;
 }
 

@@ -184,10 +184,14 @@ class Bus:
 
     # -- calls --------------------------------------------------------------------------
     def call(self, path, iface, method, sig='', *args, conn=None):
-        params = GLib.Variant('(%s)' % sig, args) if sig else None
-        r = (conn or self.conn).call_sync(NAME, path, iface, method, params, None, Gio.DBusCallFlags.NONE,
-                                          30000, None)
+        r = self.raw(path, iface, method, sig, *args, conn=conn)
         return r.unpack() if r is not None else ()
+
+    def raw(self, path, iface, method, sig='', *args, conn=None):
+        """The reply as a GLib.Variant: types kept (unpack() maps 'u', 'i' and 'q' to int)."""
+        params = GLib.Variant('(%s)' % sig, args) if sig else None
+        return (conn or self.conn).call_sync(NAME, path, iface, method, params, None, Gio.DBusCallFlags.NONE,
+                                             30000, None)
 
     def error(self, path, iface, method, sig='', *args, conn=None):
         try:
@@ -281,6 +285,20 @@ def test_managed_objects(bus):
         iface = [i for i in ifaces if i.startswith('org.sriovd1.')][0]
         assert sorted(ifaces) == sorted(std + [iface]) and all(ifaces[i] == {} for i in std), ifaces
         assert bus.call(path, PROPS, 'GetAll', 's', iface)[0] == ifaces[iface], path
+    # and byte for byte: each object's a{sv} (names, order, variant types, values) equals its
+    # GetAll reply, as serialized GVariants; the standard interfaces are there and empty
+    raw = bus.raw(ROOT, OM, 'GetManagedObjects').get_child_value(0)
+    assert raw.n_children() == len(objs)
+    for i in range(raw.n_children()):
+        path = raw.get_child_value(i).get_child_value(0).get_string()
+        ifaces = raw.get_child_value(i).get_child_value(1)
+        names = [ifaces.get_child_value(j).get_child_value(0).get_string() for j in range(ifaces.n_children())]
+        assert names[:3] == std, (path, names)
+        for j, name in enumerate(names):
+            props = ifaces.get_child_value(j).get_child_value(1)
+            want = (bus.raw(path, PROPS, 'GetAll', 's', name).get_child_value(0) if name.startswith('org.sriovd1.')
+                    else GLib.Variant('a{sv}', {}))
+            assert props.equal(want), (path, name, props.print_(True), want.print_(True))
     seen = set()
     for sub in ('pf', 'vf', 'pool'):
         xml = bus.call(ROOT + '/' + sub, 'org.freedesktop.DBus.Introspectable', 'Introspect')[0]
