@@ -479,11 +479,56 @@ static char *class_device_parent(struct udev_device *d, const char *subsystem)
 /* A uevent the VF's last whole read has seen already (pf.c: the seqnum read before it): VF
  * creation's burst arrives after the new VFs were read, and would re-read each VF up to four
  * times for nothing. Events without a seqnum always count. */
+static bool vf_seqnum_seen(const VirtualFunction *vf, uint64_t seqnum)
+{
+        return seqnum > 0 && seqnum <= vf->seqnum_read;
+}
+
 static bool vf_event_seen(const VirtualFunction *vf, struct udev_device *d)
 {
-        unsigned long long seqnum = udev_device_get_seqnum(d);
+        return vf_seqnum_seen(vf, udev_device_get_seqnum(d));
+}
 
-        return seqnum > 0 && seqnum <= vf->seqnum_read;
+/* on_udev_event()'s early return for a known VF's event its last whole read has seen, told
+ * from the message's head alone: udev.c then drops the message without building a
+ * udev_device (VF creation: four per VF, 65,536 at 64 x 256). Everything else (a PF, an
+ * unknown device, "remove", net events while RDMA devices are mapped, infiniband) goes the
+ * whole way; the rules below must stay the same as on_udev_event()'s. */
+static bool on_udev_event_skip(void *userdata, const UdevEventHead *h)
+{
+        Manager *m = userdata;
+        const char *name, *end = h->devpath + strlen(h->devpath), *slash;
+        char sysname[256];
+        VirtualFunction *vf;
+        size_t len;
+
+        if (streq(h->action, "remove"))
+                return false;
+        slash = memrchr(h->devpath, '/', end - h->devpath);
+        if (!slash)
+                return false;
+        if (streq(h->subsystem, "net") && m->rdma_n_devices == 0) {
+                /* <device>/net/<name>: the device's name is the component before "net". */
+                const char *class = slash > h->devpath ? memrchr(h->devpath, '/', slash - h->devpath) : NULL;
+
+                if (!class || slash - class != 4 || strncmp(class + 1, "net", 3) != 0)
+                        return false;
+                end = class;
+                slash = class > h->devpath ? memrchr(h->devpath, '/', class - h->devpath) : NULL;
+                if (!slash)
+                        return false;
+        } else if (!streq(h->subsystem, "pci") && !streq(h->subsystem, "netdevsim"))
+                return false;
+        name = slash + 1;
+        len = end - name;
+        if (len == 0 || len >= sizeof(sysname))
+                return false;
+        memcpy(sysname, name, len);
+        sysname[len] = 0;
+        if (manager_get_pf(m, sysname))
+                return false;
+        vf = manager_get_vf(m, sysname);
+        return vf && vf_seqnum_seen(vf, h->seqnum);
 }
 
 /* What a uevent on a VF's own PCI device can change (VfRefresh, vf.h). */
@@ -1037,6 +1082,7 @@ int manager_start(Manager *m)
                 r = udev_watch_start_monitor(m->udev, m->event, on_udev_event, m);
                 if (r < 0)
                         return log_error_errno(r, "Cannot start udev monitor: %m");
+                udev_watch_set_skip(m->udev, on_udev_event_skip);
                 /* A head start only: without it, udevd's events bring the same PFs later. */
                 if (m->kernel_uevents) {
                         r = udev_watch_start_kernel_monitor(m->udev, m->event, on_kernel_event);

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -85,11 +87,62 @@ static int pf_grow_slots(PhysicalFunction *pf, unsigned n)
         return 0;
 }
 
-int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret)
+/* The PF's directory while a refresh reads its VFs: opened at the first VF read (one O_PATH
+ * open per refresh), and every VF file is read relative to it, "virtfnN" for the links and
+ * "../<pci>/..." for a VF beside its PF (the kernel puts a VF on its PF's bus or a child bus
+ * of the same bridge: in the same directory). A path from the root walks every component of
+ * the syspath for each of a VF's six files; and the VF's directory needs no access() of its
+ * own (vf_refresh_parts_at()). */
+typedef struct PfDir {
+        PhysicalFunction *pf;
+        int fd; /* -EBADF: not opened yet; other < 0: cannot be opened, absolute paths then */
+        char vf_dir[PATH_MAX];
+} PfDir;
+
+#define PF_DIR_INIT(p) ((PfDir){.pf = (p), .fd = -EBADF})
+
+static void pf_dir_close(PfDir *d)
+{
+        if (d->fd >= 0)
+                d->fd = safe_close(d->fd);
+}
+
+static int pf_dir_fd(PfDir *d)
+{
+        if (d->fd == -EBADF)
+                d->fd = sysfs_open_dir(d->pf->syspath);
+        if (d->fd == -EBADF)
+                d->fd = -ENOENT;
+        return d->fd;
+}
+
+/* Where a VF's files are read: dir below *ret_dfd. NULL (its syspath from the root) if it is
+ * not beside its PF or the PF's directory cannot be opened. */
+static const char *pf_dir_vf(PfDir *d, const char *syspath, int *ret_dfd)
+{
+        const char *pf_sp, *name = path_basename(syspath);
+        size_t parent;
+
+        *ret_dfd = AT_FDCWD;
+        if (!d)
+                return NULL;
+        pf_sp = d->pf->syspath;
+        parent = path_basename(pf_sp) - pf_sp;
+        if ((size_t) (name - syspath) != parent || strncmp(pf_sp, syspath, parent) != 0 || pf_dir_fd(d) < 0)
+                return NULL;
+        if (snprintf(d->vf_dir, sizeof(d->vf_dir), "../%s", name) >= (int) sizeof(d->vf_dir))
+                return NULL;
+        *ret_dfd = d->fd;
+        return d->vf_dir;
+}
+
+static int pf_add_vf_from(PhysicalFunction *pf, PfDir *d, unsigned index, const char *syspath,
+                          VirtualFunction **ret)
 {
         _cleanup_(vf_freep) VirtualFunction *vf = NULL;
         Manager *m = pf->manager;
-        int r;
+        const char *dir = NULL;
+        int r, dfd = AT_FDCWD;
 
         if (index < pf->n_vf_slots && pf->vfs[index]) {
                 if (streq_ptr(pf->vfs[index]->syspath, syspath)) {
@@ -105,7 +158,10 @@ int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, Virtual
         r = vf_new(pf, index, syspath, &vf);
         if (r < 0)
                 return r;
-        (void) vf_refresh(vf);
+        if (d && syspath)
+                dir = pf_dir_vf(d, syspath, &dfd);
+        if (vf_refresh_parts_at(vf, dfd, dir, VF_REFRESH_ALL) == -ENODEV)
+                return 0; /* gone already: its "remove" uevent follows */
         vf->seqnum_read = pf->seqnum;
         vf_set_layout(vf, pf->config ? pf_config_vf_layout(pf->config, index) : NULL);
         r = hashmap_put(m->vfs, vf->pci, vf);
@@ -126,6 +182,11 @@ int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, Virtual
                 *ret = vf;
         TAKE_PTR(vf);
         return 1;
+}
+
+int pf_add_vf(PhysicalFunction *pf, unsigned index, const char *syspath, VirtualFunction **ret)
+{
+        return pf_add_vf_from(pf, NULL, index, syspath, ret);
 }
 
 void pf_remove_vf(PhysicalFunction *pf, unsigned index)
@@ -169,13 +230,17 @@ static int first_netdev(const char *syspath, char **ret_ifname, int *ret_ifindex
 /* Re-reads what events marked stale of a known VF. A whole read sees every uevent numbered
  * before the refresh began: those still on their way (VF creation's burst, which udev
  * delivers after we read the new VFs) are dropped as old when they come (manager.c). */
-static void pf_reread_vf(PhysicalFunction *pf, VirtualFunction *vf)
+static void pf_reread_vf(PhysicalFunction *pf, PfDir *d, VirtualFunction *vf)
 {
         unsigned what = vf->stale;
+        const char *dir = NULL;
+        int dfd = AT_FDCWD;
 
         if (!what)
                 return;
-        if (vf_refresh_parts(vf, what) > 0)
+        if (vf->syspath)
+                dir = pf_dir_vf(d, vf->syspath, &dfd);
+        if (vf_refresh_parts_at(vf, dfd, dir, what) > 0)
                 manager_vf_changed(pf->manager, vf);
         if (what == VF_REFRESH_ALL)
                 vf->seqnum_read = pf->seqnum;
@@ -199,13 +264,13 @@ static bool pf_may_read_vf(PhysicalFunction *pf)
 /* An empty or stale VF slot i < sriov_numvfs: virtfnI names the VF's PCI address. A new VF
  * is read whole; the same VF as before re-reads only what events marked stale since its last
  * read: the PF's own events (sriov_numvfs changed, a job ended) change nothing of a VF's. */
-static int pf_refresh_slot(PhysicalFunction *pf, unsigned i)
+static int pf_refresh_slot(PhysicalFunction *pf, PfDir *d, unsigned i)
 {
         _cleanup_free_ char *syspath = NULL;
         VirtualFunction *vf = pf->vfs[i];
         const char *name;
         char attr[32];
-        int r;
+        int r, dfd;
 
         if (pf->vfs_without_devices)
                 return vf ? 0 : pf_add_vf(pf, i, NULL, NULL);
@@ -215,7 +280,8 @@ static int pf_refresh_slot(PhysicalFunction *pf, unsigned i)
         snprintf(attr, sizeof(attr), "virtfn%u", i);
         /* One readlink names the VF and its syspath: asking libudev cost ~60 syscalls per VF,
          * resolving the path component by component (docs/PERFORMANCE.md). */
-        r = sysfs_read_link_path(pf->syspath, attr, &syspath);
+        dfd = pf_dir_fd(d);
+        r = sysfs_read_link_path_at(dfd >= 0 ? dfd : AT_FDCWD, pf->syspath, attr, &syspath);
         if (r == -EINVAL) {
                 /* Not a relative link (never from the kernel): let udev resolve the name. */
                 _cleanup_free_ char *n = NULL;
@@ -231,14 +297,11 @@ static int pf_refresh_slot(PhysicalFunction *pf, unsigned i)
         name = path_basename(syspath);
         /* The same function as before: nothing new to register. */
         if (vf && streq(vf->pci, name)) {
-                pf_reread_vf(pf, vf);
+                pf_reread_vf(pf, d, vf);
                 return 0;
         }
-        if (access(syspath, F_OK) < 0) {
-                pf_remove_vf(pf, i);
-                return 0;
-        }
-        return pf_add_vf(pf, i, syspath, NULL);
+        /* A new one: read whole; gone again meanwhile, it is not added (pf_add_vf_from()). */
+        return pf_add_vf_from(pf, d, i, syspath, NULL);
 }
 
 /* A new PF's sriov_numvfs without waiting for the kernel's device lock where the answer is
@@ -287,6 +350,7 @@ int pf_refresh(PhysicalFunction *pf)
         uint16_t v = 0, d = 0, vf_device = pf->vf_device_id;
         uint64_t speed = pf->link_speed;
         bool changed = false;
+        _cleanup_(pf_dir_close) PfDir dir = PF_DIR_INIT(pf);
 
         /* First: what is read below has seen every uevent up to this one. */
         if (sysfs_read_uevent_seqnum(&pf->seqnum) < 0)
@@ -402,7 +466,7 @@ int pf_refresh(PhysicalFunction *pf)
                 }
                 if (pf->vfs[i] && !pf->vfs[i]->stale)
                         continue;
-                r = pf_refresh_slot(pf, i);
+                r = pf_refresh_slot(pf, &dir, i);
                 if (r < 0)
                         return r;
         }
@@ -411,6 +475,7 @@ int pf_refresh(PhysicalFunction *pf)
 
 int pf_refresh_vfs(PhysicalFunction *pf)
 {
+        _cleanup_(pf_dir_close) PfDir dir = PF_DIR_INIT(pf);
         uint32_t num;
         int r;
 
@@ -429,10 +494,10 @@ int pf_refresh_vfs(PhysicalFunction *pf)
                  * its slot needs no look, only what its events marked stale. */
                 if (vf) {
                         if (vf->stale && pf_may_read_vf(pf))
-                                pf_reread_vf(pf, vf);
+                                pf_reread_vf(pf, &dir, vf);
                         continue;
                 }
-                r = pf_refresh_slot(pf, i);
+                r = pf_refresh_slot(pf, &dir, i);
                 if (r < 0)
                         return r;
         }

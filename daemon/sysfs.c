@@ -98,9 +98,9 @@ int sysfs_write_attr_u32(const char *syspath, const char *attr, uint32_t value)
 
 /* An attribute is one short line: open, one read, close. stdio would add an fstat, a second
  * read for EOF and a buffer allocation to every attribute of every VF. */
-int sysfs_read_attr(const char *syspath, const char *attr, char **ret)
+int sysfs_read_attr_at(int dfd, const char *dir, const char *attr, char **ret)
 {
-        _cleanup_free_ char *p = path_join(syspath, attr);
+        _cleanup_free_ char *p = path_join(dir, attr);
         _cleanup_close_ int fd = -EBADF;
         char buf[4096];
         ssize_t n;
@@ -109,7 +109,7 @@ int sysfs_read_attr(const char *syspath, const char *attr, char **ret)
         if (!p)
                 return -ENOMEM;
         atomic_fetch_add(&read_count, 1);
-        fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = openat(dfd, p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
         n = read(fd, buf, sizeof(buf) - 1);
@@ -123,6 +123,11 @@ int sysfs_read_attr(const char *syspath, const char *attr, char **ret)
                 return -ENOMEM;
         *ret = s;
         return 0;
+}
+
+int sysfs_read_attr(const char *syspath, const char *attr, char **ret)
+{
+        return sysfs_read_attr_at(AT_FDCWD, syspath, attr, ret);
 }
 
 int sysfs_read_attr_u32(const char *syspath, const char *attr, uint32_t *ret)
@@ -147,19 +152,35 @@ int sysfs_read_attr_int(const char *syspath, const char *attr, int *ret)
         return safe_atoi(s, ret);
 }
 
-int sysfs_read_link_attr(const char *syspath, const char *attr, char **ret)
+int sysfs_read_link_attr_at(int dfd, const char *dir, const char *attr, char **ret)
 {
-        _cleanup_free_ char *p = path_join(syspath, attr);
+        _cleanup_free_ char *p = path_join(dir, attr);
+        char buf[PATH_MAX];
+        ssize_t n;
+        char *b;
 
         if (!p)
                 return -ENOMEM;
         atomic_fetch_add(&read_count, 1);
-        return readlink_basename(p, ret);
+        n = readlinkat(dfd, p, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return negative_errno();
+        buf[n] = 0;
+        b = strdup(path_basename(buf));
+        if (!b)
+                return -ENOMEM;
+        *ret = b;
+        return 0;
 }
 
-int sysfs_read_link_path(const char *syspath, const char *attr, char **ret)
+int sysfs_read_link_attr(const char *syspath, const char *attr, char **ret)
 {
-        _cleanup_free_ char *p = path_join(syspath, attr), *path = NULL;
+        return sysfs_read_link_attr_at(AT_FDCWD, syspath, attr, ret);
+}
+
+int sysfs_read_link_path_at(int dfd, const char *syspath, const char *attr, char **ret)
+{
+        _cleanup_free_ char *p = dfd == AT_FDCWD ? path_join(syspath, attr) : strdup(attr), *path = NULL;
         char buf[PATH_MAX];
         const char *t;
         size_t n;
@@ -168,7 +189,7 @@ int sysfs_read_link_path(const char *syspath, const char *attr, char **ret)
         if (!p)
                 return -ENOMEM;
         atomic_fetch_add(&read_count, 1);
-        k = readlink(p, buf, sizeof(buf) - 1);
+        k = readlinkat(dfd, p, buf, sizeof(buf) - 1);
         if (k < 0)
                 return negative_errno();
         buf[k] = 0;
@@ -207,19 +228,30 @@ int sysfs_read_link_path(const char *syspath, const char *attr, char **ret)
         return 0;
 }
 
-int sysfs_first_entry(const char *syspath, const char *dir, char **ret)
+int sysfs_read_link_path(const char *syspath, const char *attr, char **ret)
 {
-        _cleanup_free_ char *p = path_join(syspath, dir);
+        return sysfs_read_link_path_at(AT_FDCWD, syspath, attr, ret);
+}
+
+int sysfs_first_entry_at(int dfd, const char *dir, const char *sub, char **ret)
+{
+        _cleanup_free_ char *p = path_join(dir, sub);
         struct dirent *de;
         DIR *d;
-        int r = -ENOENT;
+        int fd, r = -ENOENT;
 
         if (!p)
                 return -ENOMEM;
         atomic_fetch_add(&read_count, 1);
-        d = opendir(p);
-        if (!d)
+        fd = openat(dfd, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
                 return negative_errno();
+        d = fdopendir(fd);
+        if (!d) {
+                r = negative_errno();
+                safe_close(fd);
+                return r;
+        }
         while ((de = readdir(d)))
                 if (de->d_name[0] != '.') {
                         *ret = strdup(de->d_name);
@@ -228,6 +260,20 @@ int sysfs_first_entry(const char *syspath, const char *dir, char **ret)
                 }
         closedir(d);
         return r;
+}
+
+int sysfs_first_entry(const char *syspath, const char *dir, char **ret)
+{
+        return sysfs_first_entry_at(AT_FDCWD, syspath, dir, ret);
+}
+
+int sysfs_open_dir(const char *syspath)
+{
+        int fd;
+
+        atomic_fetch_add(&read_count, 1);
+        fd = open(syspath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? negative_errno() : fd;
 }
 
 int sysfs_read_uevent_seqnum(uint64_t *ret)

@@ -46,6 +46,17 @@ int sysfs_read_uevent_seqnum(uint64_t *ret);
 /* Loads a module through the ops (modprobe on a real system). Blocks: call off the loop. */
 int sysfs_load_module(const char *name);
 
+/* The same relative to a directory: dir (a path below dfd, or absolute with AT_FDCWD) and the
+ * attribute under it. A VF read from its PF's directory ("../<pci>/driver") walks two path
+ * components instead of the whole syspath from the root: see pf.c. */
+int sysfs_read_attr_at(int dfd, const char *dir, const char *attr, char **ret);
+int sysfs_read_link_attr_at(int dfd, const char *dir, const char *attr, char **ret);
+int sysfs_first_entry_at(int dfd, const char *dir, const char *sub, char **ret);
+/* sysfs_read_link_path() with dfd open on syspath (AT_FDCWD: none). */
+int sysfs_read_link_path_at(int dfd, const char *syspath, const char *attr, char **ret);
+/* An O_PATH descriptor of a device's directory, for the *_at() reads (counts as one read). */
+int sysfs_open_dir(const char *syspath);
+
 /* Counters for tests and benches: all writes through the seam; reads are the sysfs_read_*()
  * and sysfs_first_entry() calls (one file, link or directory each). */
 uint64_t sysfs_get_write_count(void);

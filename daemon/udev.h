@@ -2,6 +2,7 @@
 #pragma once
 
 #include <libudev.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
 #include "macro.h"
@@ -16,15 +17,31 @@ typedef struct UdevWatch UdevWatch;
  * "resync") when the monitor overflowed and everything must be re-read. */
 typedef void (*udev_event_handler_t)(void *userdata, const char *action, struct udev_device *device);
 
+/* What a uevent from udevd names, read from the message without building a udev_device. */
+typedef struct UdevEventHead {
+        const char *action;
+        const char *subsystem;
+        const char *devpath; /* below /sys */
+        uint64_t seqnum;
+} UdevEventHead;
+
+/* Whether a uevent would change nothing (the handler would return at once): such messages
+ * are dropped from the socket unparsed. Only ever drops; what it keeps goes to libudev. */
+typedef bool (*udev_event_skip_t)(void *userdata, const UdevEventHead *head);
+
 int udev_watch_new(UdevWatch **ret);
 UdevWatch *udev_watch_free(UdevWatch *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(UdevWatch *, udev_watch_free);
 int udev_watch_start_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t handler, void *userdata);
 struct udev *udev_watch_get_udev(UdevWatch *w);
+/* Asks skip (with the monitor's userdata) about each udevd message first. */
+void udev_watch_set_skip(UdevWatch *w, udev_event_skip_t skip);
 /* Also the kernel's own pci uevents ("kernel" netlink group), before udevd ran its rules and
  * named the netdevs; handler gets the userdata of udev_watch_start_monitor(), called first.
  * Only a head start: nothing is lost when these overflow, udevd's events follow. */
 int udev_watch_start_kernel_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t handler);
+/* How many uevents the skip callback dropped (tests, benches). */
+uint64_t udev_watch_get_skipped(UdevWatch *w);
 /* Whether uevents wait unread in the monitor socket (tests: "is everything consumed?"). */
 bool udev_watch_has_pending(UdevWatch *w);
 

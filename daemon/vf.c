@@ -170,19 +170,25 @@ static void vf_set_ifindex(VirtualFunction *vf, int ifindex)
 
 /* Driver and what follows from it: a VFIO driver exposes the VF through its group node (or
  * the iommufd cdev). The IOMMU group is read here too: in noiommu mode vfio-pci creates the
- * group when it binds. */
-static bool vf_read_driver(VirtualFunction *vf)
+ * group when it binds. The VF's directory is dir below dfd (vf_refresh_parts_at()). -ENODEV if
+ * the device is gone: driver_override, which every PCI device has, is missing and so is the
+ * directory (looked at only then: a new VF costs no access() of its own). */
+static int vf_read_driver(VirtualFunction *vf, int dfd, const char *dir)
 {
         _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *cdev_name = NULL;
         VfVfioGroup vfio_group = VF_VFIO_GROUP_NONE;
         char noiommu[VF_VFIO_PATH_MAX];
-        int group_nr = -1, cdev_nr = -1;
+        int group_nr = -1, cdev_nr = -1, r;
         bool changed = false;
 
-        (void) sysfs_read_link_attr(vf->syspath, "driver", &driver);
-        if (sysfs_read_attr(vf->syspath, "driver_override", &override) >= 0 && streq(override, "(null)"))
+        (void) sysfs_read_link_attr_at(dfd, dir, "driver", &driver);
+        r = sysfs_read_attr_at(dfd, dir, "driver_override", &override);
+        if (r == -ENOENT && (dfd == AT_FDCWD ? access(dir, F_OK) : faccessat(dfd, dir, F_OK, 0)) < 0 &&
+            errno == ENOENT)
+                return -ENODEV;
+        if (r >= 0 && streq(override, "(null)"))
                 override = mfree(override);
-        if (sysfs_read_link_attr(vf->syspath, "iommu_group", &group) >= 0)
+        if (sysfs_read_link_attr_at(dfd, dir, "iommu_group", &group) >= 0)
                 (void) safe_atoi(group, &group_nr);
         if (vf_driver_is_vfio(driver)) {
                 if (group_nr >= 0) {
@@ -192,7 +198,7 @@ static bool vf_read_driver(VirtualFunction *vf)
                                 access(noiommu, F_OK) >= 0 ? VF_VFIO_GROUP_NOIOMMU : VF_VFIO_GROUP_IOMMU;
                 }
                 /* The kernel names it vfio<index> (drivers/vfio/vfio_main.c). */
-                if (sysfs_first_entry(vf->syspath, "vfio-dev", &cdev_name) >= 0 &&
+                if (sysfs_first_entry_at(dfd, dir, "vfio-dev", &cdev_name) >= 0 &&
                     (!startswith(cdev_name, "vfio") || safe_atoi(cdev_name + 4, &cdev_nr) < 0 ||
                      cdev_nr < 0))
                         cdev_nr = -1;
@@ -207,20 +213,25 @@ static bool vf_read_driver(VirtualFunction *vf)
         return changed;
 }
 
-static bool vf_read_netdev(VirtualFunction *vf)
+static bool vf_read_netdev(VirtualFunction *vf, int dfd, const char *dir)
 {
         _cleanup_free_ char *ifname = NULL;
         int ifindex = 0;
         uint32_t mtu = 0;
         bool changed;
 
-        if (sysfs_first_entry(vf->syspath, "net", &ifname) >= 0) {
-                _cleanup_free_ char *netpath = path_join(vf->syspath, "net");
+        if (sysfs_first_entry_at(dfd, dir, "net", &ifname) >= 0) {
+                _cleanup_free_ char *netpath = path_join(dir, "net");
                 _cleanup_free_ char *ndev = netpath ? path_join(netpath, ifname) : NULL;
 
                 if (ndev) {
-                        (void) sysfs_read_attr_int(ndev, "ifindex", &ifindex);
-                        (void) sysfs_read_attr_u32(ndev, "mtu", &mtu);
+                        _cleanup_free_ char *s = NULL;
+
+                        if (sysfs_read_attr_at(dfd, ndev, "ifindex", &s) >= 0)
+                                (void) safe_atoi(s, &ifindex);
+                        s = mfree(s);
+                        if (sysfs_read_attr_at(dfd, ndev, "mtu", &s) >= 0)
+                                (void) safe_atou32(s, &mtu);
                 }
         }
         changed = vf_set_ifname(vf, ifname) > 0;
@@ -230,17 +241,26 @@ static bool vf_read_netdev(VirtualFunction *vf)
         return changed;
 }
 
-int vf_refresh_parts(VirtualFunction *vf, unsigned what)
+int vf_refresh_parts_at(VirtualFunction *vf, int dfd, const char *dir, unsigned what)
 {
         bool changed = false;
 
         vf->stale &= ~what;
         if (!vf->syspath)
                 return 0; /* nothing to read: it lives in the PF's VF table only */
-        if (what & VF_REFRESH_DRIVER)
-                changed |= vf_read_driver(vf);
+        if (!dir) {
+                dfd = AT_FDCWD;
+                dir = vf->syspath;
+        }
+        if (what & VF_REFRESH_DRIVER) {
+                int r = vf_read_driver(vf, dfd, dir);
+
+                if (r < 0)
+                        return r;
+                changed |= r > 0;
+        }
         if (what & VF_REFRESH_NETDEV)
-                changed |= vf_read_netdev(vf);
+                changed |= vf_read_netdev(vf, dfd, dir);
         if (what & VF_REFRESH_STATIC) {
                 /* The kernel gives a VF its PF's node (pci_iov_add_virtfn(): the VF's bus is
                  * the PF's or a child of it, pcibus_to_node()); pf_refresh() read it and
@@ -251,6 +271,11 @@ int vf_refresh_parts(VirtualFunction *vf, unsigned what)
                 vf->numa_node = numa;
         }
         return changed;
+}
+
+int vf_refresh_parts(VirtualFunction *vf, unsigned what)
+{
+        return vf_refresh_parts_at(vf, AT_FDCWD, NULL, what);
 }
 
 int vf_refresh(VirtualFunction *vf)

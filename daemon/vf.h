@@ -111,6 +111,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(VirtualFunction *, vf_free);
 int vf_refresh(VirtualFunction *vf);
 /* The same for some parts only (VfRefresh bits); clears them from vf->stale. */
 int vf_refresh_parts(VirtualFunction *vf, unsigned what);
+/* The same with the VF's directory given as dir below dfd (its PF's directory, pf.c), NULL: its
+ * syspath. -ENODEV if the device turned out gone (only looked at when reading the driver). */
+int vf_refresh_parts_at(VirtualFunction *vf, int dfd, const char *dir, unsigned what);
 void vf_set_layout(VirtualFunction *vf, const VfLayout *layout);
 void vf_set_state(VirtualFunction *vf, VfState state, const char *error_fmt, ...) _printf_(3, 4);
 
