@@ -227,8 +227,10 @@ TEST(slow_kernel_loop_stays_responsive)
         ASSERT_TRUE(c.probe_runs >= 50);
         /* The loop never worked 10 ms at a stretch... */
         ASSERT_TRUE(c.probe_max_cpu < 10 * USEC_PER_MSEC);
-        /* ...and never waited for a reply: one 200 ms wait would show here, whatever the load. */
-        ASSERT_TRUE(c.probe_max_late < 100 * USEC_PER_MSEC);
+        /* ...and never waited for a reply: one 200 ms wait would show here as 200 ms or more,
+         * whatever the load. The bound sits just under it, not at half: on a loaded 2-CPU host
+         * the scheduler alone made a probe over 100 ms late. */
+        ASSERT_TRUE(c.probe_max_late < 180 * USEC_PER_MSEC);
         ctx_fini(&c);
 }
 
