@@ -219,6 +219,12 @@ static int on_uevents_idle(sd_event_source *source, int fd, uint32_t revents, vo
         return 0;
 }
 
+int fake_substrate_watch_uevents(FakeSubstrate *s)
+{
+        return sd_event_add_io(s->manager->event, &s->uevents_idle, fake_kernel_uevent_idle_fd(s->kernel),
+                               EPOLLIN, on_uevents_idle, s);
+}
+
 int fake_substrate_manager(FakeSubstrate *s, Manager **ret)
 {
         ManagerOptions o = {
@@ -235,8 +241,7 @@ int fake_substrate_manager(FakeSubstrate *s, Manager **ret)
         r = manager_new(&o, &s->manager);
         if (r < 0)
                 return r;
-        r = sd_event_add_io(s->manager->event, &s->uevents_idle, fake_kernel_uevent_idle_fd(s->kernel),
-                            EPOLLIN, on_uevents_idle, s);
+        r = fake_substrate_watch_uevents(s);
         if (r < 0)
                 return r;
         if (ret)

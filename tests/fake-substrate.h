@@ -32,6 +32,9 @@ int fake_substrate_remove_config(FakeSubstrate *s, const char *name);
 
 /* Creates the Manager on the fakes (not started). */
 int fake_substrate_manager(FakeSubstrate *s, Manager **ret);
+/* For a manager made by the caller (s->manager): the fake kernel's "uevent queue ran empty"
+ * wakes its loop, which settled() needs (fake_substrate_manager() does this itself). */
+int fake_substrate_watch_uevents(FakeSubstrate *s);
 /* Runs the loop until every uevent is consumed and every PF settled, or the deadline. */
 int fake_substrate_settle(FakeSubstrate *s, uint64_t usec);
 
