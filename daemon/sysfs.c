@@ -155,22 +155,11 @@ int sysfs_read_attr_int(const char *syspath, const char *attr, int *ret)
 int sysfs_read_link_attr_at(int dfd, const char *dir, const char *attr, char **ret)
 {
         _cleanup_free_ char *p = path_join(dir, attr);
-        char buf[PATH_MAX];
-        ssize_t n;
-        char *b;
 
         if (!p)
                 return -ENOMEM;
         atomic_fetch_add(&read_count, 1);
-        n = readlinkat(dfd, p, buf, sizeof(buf) - 1);
-        if (n < 0)
-                return negative_errno();
-        buf[n] = 0;
-        b = strdup(path_basename(buf));
-        if (!b)
-                return -ENOMEM;
-        *ret = b;
-        return 0;
+        return readlinkat_basename(dfd, p, ret);
 }
 
 int sysfs_read_link_attr(const char *syspath, const char *attr, char **ret)

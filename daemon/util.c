@@ -180,11 +180,16 @@ int read_int_file(const char *path, int *ret)
 
 int readlink_basename(const char *path, char **ret)
 {
+        return readlinkat_basename(AT_FDCWD, path, ret);
+}
+
+int readlinkat_basename(int dfd, const char *path, char **ret)
+{
         char buf[PATH_MAX];
         ssize_t n;
         char *b;
 
-        n = readlink(path, buf, sizeof(buf) - 1);
+        n = readlinkat(dfd, path, buf, sizeof(buf) - 1);
         if (n < 0)
                 return negative_errno();
         buf[n] = 0;

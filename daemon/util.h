@@ -34,6 +34,7 @@ int read_u32_file(const char *path, uint32_t *ret);
 int read_int_file(const char *path, int *ret);
 /* Resolves a symlink and returns the last path component of its target. */
 int readlink_basename(const char *path, char **ret);
+int readlinkat_basename(int dfd, const char *path, char **ret);
 
 int safe_atou32(const char *s, uint32_t *ret);
 int safe_atoi(const char *s, int *ret);

@@ -188,6 +188,28 @@ static int prop_read_variant(sd_bus_message *m, Prop *p)
         return sd_bus_message_exit_container(m);
 }
 
+/* Puts *p into o, in place of a property of the same name; takes *p (cleared) on success. */
+static int object_put_prop(Object *o, Prop *p)
+{
+        Prop *slot = NULL;
+
+        for (size_t i = 0; i < o->n_props; i++)
+                if (streq(o->props[i].name, p->name))
+                        slot = &o->props[i];
+        if (slot)
+                prop_done(slot);
+        else {
+                Prop *a = reallocarray(o->props, o->n_props + 1, sizeof(Prop));
+                if (!a)
+                        return -ENOMEM;
+                o->props = a;
+                slot = &o->props[o->n_props++];
+        }
+        *slot = *p;
+        *p = (Prop){};
+        return 0;
+}
+
 /* Reads an a{sv} into o's properties, replacing existing ones of the same name. */
 int object_read_props(sd_bus_message *m, Object *o)
 {
@@ -199,7 +221,6 @@ int object_read_props(sd_bus_message *m, Object *o)
         while ((r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, "sv")) > 0) {
                 _cleanup_(prop_done) Prop p = {};
                 const char *name;
-                Prop *slot = NULL;
 
                 r = sd_bus_message_read_basic(m, 's', &name);
                 if (r < 0)
@@ -214,20 +235,9 @@ int object_read_props(sd_bus_message *m, Object *o)
                 if (r < 0)
                         return r;
 
-                for (size_t i = 0; i < o->n_props; i++)
-                        if (streq(o->props[i].name, name))
-                                slot = &o->props[i];
-                if (slot)
-                        prop_done(slot);
-                else {
-                        Prop *a = reallocarray(o->props, o->n_props + 1, sizeof(Prop));
-                        if (!a)
-                                return -ENOMEM;
-                        o->props = a;
-                        slot = &o->props[o->n_props++];
-                }
-                *slot = p;
-                p = (Prop){};
+                r = object_put_prop(o, &p);
+                if (r < 0)
+                        return r;
         }
         if (r < 0)
                 return r;
@@ -333,27 +343,12 @@ void object_set_remove(ObjectSet *s, const char *path, const char *iface)
 int object_set_string(Object *o, const char *name, const char *value)
 {
         _cleanup_(prop_done) Prop p = {.kind = VALUE_STRING};
-        Prop *slot = NULL;
 
         p.name = strdup(name);
         p.s = strdup(value);
         if (!p.name || !p.s)
                 return -ENOMEM;
-        for (size_t i = 0; i < o->n_props; i++)
-                if (streq(o->props[i].name, name))
-                        slot = &o->props[i];
-        if (slot)
-                prop_done(slot);
-        else {
-                Prop *a = reallocarray(o->props, o->n_props + 1, sizeof(Prop));
-                if (!a)
-                        return -ENOMEM;
-                o->props = a;
-                slot = &o->props[o->n_props++];
-        }
-        *slot = p;
-        p = (Prop){};
-        return 0;
+        return object_put_prop(o, &p);
 }
 
 /* Reads a ListPhysicalFunctions reply, a(osss): path, PCI address, interface, state. */

@@ -203,14 +203,8 @@ class Bus:
         deadline = time.monotonic() + timeout
         while True:
             assert p.poll() is None, 'process exited with %s' % p.returncode
-            for name in self.busctl_json('call', 'org.freedesktop.DBus', '/org/freedesktop/DBus',
-                                         'org.freedesktop.DBus', 'ListNames')['data'][0]:
-                if not name.startswith(':'):
-                    continue
-                pid = self.busctl('call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
-                                  'GetConnectionUnixProcessID', 's', name, check=False).stdout.split()
-                if pid[-1:] != [str(p.pid)]:
-                    continue
+            name = self.connection_of(p)
+            if name:
                 stats = self.busctl_json('call', 'org.freedesktop.DBus', '/org/freedesktop/DBus',
                                          'org.freedesktop.DBus.Debug.Stats', 'GetConnectionStats', 's',
                                          name)['data'][0]
