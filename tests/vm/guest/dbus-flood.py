@@ -11,7 +11,11 @@ COUNT calls spread over CONNECTIONS connections (senders). Summary: {"sent", "re
 "max_pending_per_connection_after_fast", "unanswered"}; "fast" counts the replies that came
 within $DBUS_FLOOD_FAST s (default 1) of the calls being sent, "unanswered" those still
 pending after HOLD. $DBUS_FLOOD_SENT: a file created once every call is sent;
-$DBUS_FLOOD_QUIET: one created once no answer came for 1 s (what is left is pending).
+$DBUS_FLOOD_QUIET: one created once no answer came for 1 s (what is left is pending) after
+at least COUNT - $DBUS_FLOOD_MAX_PENDING answers (default: any number). With
+$DBUS_FLOOD_MAX_PENDING set, HOLD stretches to 3 s past that moment when it comes later (a
+daemon slow to read the calls on a loaded host), by 60 s at most, so that "unanswered" is
+what the daemon keeps pending, not what it has not read yet.
 """
 import json
 import os
@@ -142,6 +146,11 @@ def main():
     snap = None
     end = sent_at + hold
     quiet_file = os.environ.get('DBUS_FLOOD_QUIET')
+    # Set: HOLD may stretch until the daemon has read the calls (see above); unset: HOLD is
+    # when the caller leaves, whatever it has heard by then.
+    wait_read = 'DBUS_FLOOD_MAX_PENDING' in os.environ
+    max_pending = int(os.environ.get('DBUS_FLOOD_MAX_PENDING', str(count)))
+    quiet = False
     last_reply = sent_at
     while True:
         for c, rd in enumerate(readers):
@@ -158,11 +167,17 @@ def main():
                 if time.monotonic() - sent_at <= fast:
                     summary['fast'][key] = summary['fast'].get(key, 0) + 1
         now = time.monotonic()
-        if quiet_file and now - last_reply > 1.0:
+        if not quiet and now - last_reply > 1.0 and sum(answered) >= count - max_pending:
             # No answer for 1 s: what is left is what the daemon keeps pending.
-            open(quiet_file, 'w').close()
+            quiet = True
+            if quiet_file:
+                open(quiet_file, 'w').close()
             summary['quiet_after_s'] = round(last_reply - sent_at, 2)
-            quiet_file = None
+            if wait_read:
+                end = min(max(end, now + 3.0), sent_at + hold + 60.0)
+        if wait_read and not quiet and now >= end and end < sent_at + hold + 60.0:
+            # Not even the answers the daemon may not keep pending yet: it is still reading.
+            end = min(now + 1.0, sent_at + hold + 60.0)
         if snap is None and now - sent_at > fast:
             # Calls still unanswered FAST s after sending: what the daemon keeps pending.
             snap = [n - a for n, a in zip(per, answered)]

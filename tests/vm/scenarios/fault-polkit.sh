@@ -124,7 +124,7 @@ check "sriovd alive, same PID" same_daemon
 # 20 connections of the slow user, 50 calls each (under the bus's own 128 pending replies per
 # connection, so every call reaches sriovd): at most 16 per sender and 100 in all may wait.
 rm -f /tmp/flood.sent /tmp/flood.quiet
-as slow env DBUS_FLOOD_SENT=/tmp/flood.sent DBUS_FLOOD_QUIET=/tmp/flood.quiet \
+as slow env DBUS_FLOOD_SENT=/tmp/flood.sent DBUS_FLOOD_QUIET=/tmp/flood.quiet DBUS_FLOOD_MAX_PENDING=100 \
         python3 "$FLOOD" 1000 20 net job-flood 12 >/run/flood.out 2>&1 &
 fl=$!
 wait_for 20 "the flood's 1,000 calls are sent" test -e /tmp/flood.sent
