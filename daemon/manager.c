@@ -150,7 +150,9 @@ int manager_new(const ManagerOptions *o, Manager **ret)
         m->busy_pcis = hashmap_new_string();
         m->ifindexes = hashmap_new_uint();
         m->vf_ifindexes = hashmap_new_uint();
-        if (!m->state_dir || !m->pfs || !m->vfs || !m->ifindexes || !m->vf_ifindexes || !m->busy_pcis)
+        m->unclaimed_netdevs = hashmap_new_string();
+        if (!m->state_dir || !m->pfs || !m->vfs || !m->ifindexes || !m->vf_ifindexes || !m->busy_pcis ||
+            !m->unclaimed_netdevs)
                 return -ENOMEM;
 
         r = sd_event_default(&m->event);
@@ -220,6 +222,8 @@ static void config_sets_free(ConfigSet **sets, size_t n)
         free(sets);
 }
 
+static void forget_unclaimed_netdevs(Manager *m);
+
 Manager *manager_free(Manager *m)
 {
         PhysicalFunction *pf;
@@ -236,6 +240,8 @@ Manager *manager_free(Manager *m)
         hashmap_free(m->busy_pcis);
         hashmap_free(m->ifindexes);
         hashmap_free(m->vf_ifindexes);
+        forget_unclaimed_netdevs(m);
+        hashmap_free(m->unclaimed_netdevs);
         sd_event_source_disable_unref(m->reconcile_source);
         sd_event_source_disable_unref(m->pools_source);
         sd_event_source_disable_unref(m->trim_source);
@@ -691,6 +697,109 @@ static void on_kernel_event(void *userdata, const char *action, struct udev_devi
                 log_warning_errno(r, "Cannot add PF %s: %m", syspath);
 }
 
+/* ---- VF netdevs from rtnetlink ---------------------------------------------------------- */
+
+/* A netdev on a PCI function that is not a VF the model knows, as rtnetlink last told of it.
+ * VF creation announces each VF's netdev on the link monitor, most often before the refresh
+ * that finds the new VF: the VF then takes these facts (pf.c) instead of reading net/,
+ * net/<name>/ifindex and net/<name>/mtu, three of a new VF's seven sysfs reads. Whatever
+ * the netdev does later is on the monitor after this, and reaches the VF by on_link_event().
+ * Events lost (ENOBUFS) empty the table: the resync reads sysfs. */
+typedef struct UnclaimedNetdev {
+        char parent[32]; /* LinkInfo.parent: the key */
+        char ifname[IFNAMSIZ];
+        int ifindex;
+        uint32_t mtu;
+} UnclaimedNetdev;
+
+/* Beyond this, netdevs are not noted and VFs read sysfs: the non-VF functions with a netdev
+ * and the VFs being created at one time are far fewer. */
+#define UNCLAIMED_NETDEVS_MAX 65536u
+
+static void forget_unclaimed_netdevs(Manager *m)
+{
+        UnclaimedNetdev *u;
+
+        HASHMAP_FOREACH(u, m->unclaimed_netdevs) {
+                hashmap_remove(m->unclaimed_netdevs, u->parent);
+                free(u);
+        }
+}
+
+static void note_unclaimed_netdev(Manager *m, const LinkInfo *link, bool removed)
+{
+        UnclaimedNetdev *u = hashmap_get(m->unclaimed_netdevs, link->parent);
+
+        if (removed) {
+                if (u && u->ifindex == link->ifindex) {
+                        hashmap_remove(m->unclaimed_netdevs, u->parent);
+                        free(u);
+                }
+                return;
+        }
+        if (!u) {
+                if (hashmap_size(m->unclaimed_netdevs) >= UNCLAIMED_NETDEVS_MAX)
+                        return;
+                u = calloc(1, sizeof(UnclaimedNetdev));
+                if (!u)
+                        return (void) log_oom();
+                strcpy(u->parent, link->parent);
+                if (hashmap_put(m->unclaimed_netdevs, u->parent, u) < 0) {
+                        free(u);
+                        return (void) log_oom();
+                }
+        }
+        strcpy(u->ifname, link->ifname);
+        u->ifindex = link->ifindex;
+        u->mtu = link->mtu;
+}
+
+bool manager_has_unclaimed_netdev(Manager *m, const char *pci)
+{
+        return hashmap_get(m->unclaimed_netdevs, pci);
+}
+
+void manager_claim_netdev(Manager *m, VirtualFunction *vf)
+{
+        UnclaimedNetdev *u = hashmap_remove(m->unclaimed_netdevs, vf->pci);
+
+        if (!u)
+                return;
+        (void) vf_set_netdev(vf, u->ifname[0] ? u->ifname : NULL, u->ifindex, u->mtu);
+        m->netdevs_claimed++;
+        free(u);
+}
+
+/* A link event on something that is not a PF. With the parent device in the message (Linux
+ * >= 5.15), a VF's netdev is told whole: name, ifindex and MTU are set from it, no sysfs
+ * read. Without, the VF's netdev is re-read if the notification shows it moved. */
+static PhysicalFunction *on_vf_link_event(Manager *m, const LinkInfo *link, bool removed)
+{
+        VirtualFunction *vf = hashmap_get(m->vf_ifindexes, UINT_TO_PTR(link->ifindex));
+
+        if (!vf && !isempty(link->parent))
+                vf = manager_get_vf(m, link->parent);
+        if (!vf) {
+                if (streq(link->parent_bus, "pci") && !manager_get_pf(m, link->parent))
+                        note_unclaimed_netdev(m, link, removed);
+                return NULL;
+        }
+        if (streq(link->parent, vf->pci)) {
+                bool changed = false;
+
+                if (!removed)
+                        changed = vf_set_netdev(vf, link->ifname, link->ifindex, link->mtu);
+                else if (vf->ifindex == link->ifindex)
+                        changed = vf_set_netdev(vf, NULL, 0, 0);
+                if (changed)
+                        manager_vf_changed(m, vf);
+        } else if (removed || !streq_ptr(vf->ifname, link->ifname) || vf->mtu != link->mtu) {
+                vf->stale |= VF_REFRESH_NETDEV;
+                vf->pf->vfs_stale = true;
+        }
+        return vf->pf;
+}
+
 static void on_link_event(Netlink *nl, const LinkInfo *link, bool removed, void *userdata)
 {
         Manager *m = userdata;
@@ -698,23 +807,18 @@ static void on_link_event(Netlink *nl, const LinkInfo *link, bool removed, void 
 
         if (!link) {
                 log_warning("rtnetlink dropped events, resynchronizing.");
+                forget_unclaimed_netdevs(m);
                 manager_resync(m);
                 return;
         }
+        /* A VF driver can change its MAC or MTU through the PF's mailbox, which notifies only
+         * the VF's netdev: the PF's table is re-read for a VF's event too. */
         pf = hashmap_get(m->ifindexes, UINT_TO_PTR(link->ifindex));
         if (!pf) {
-                VirtualFunction *vf = hashmap_get(m->vf_ifindexes, UINT_TO_PTR(link->ifindex));
-
-                /* A VF driver can change its MAC or MTU through the PF's mailbox, which
-                 * notifies only the VF's netdev: re-read the PF's table, and the VF's netdev
-                 * if the notification shows it moved (name, MTU). */
-                if (!vf)
+                pf = on_vf_link_event(m, link, removed);
+                if (!pf)
                         return;
-                pf = vf->pf;
-                if (removed || !streq_ptr(vf->ifname, link->ifname) || vf->mtu != link->mtu) {
-                        vf->stale |= VF_REFRESH_NETDEV;
-                        pf->vfs_stale = true;
-                }
+                removed = false; /* a VF's netdev: the PF's own stays */
         }
         /* VF settings are not in the notification: re-read them before planning (this is
          * how drift made with "ip link set ... vf" is noticed and corrected). */
@@ -822,7 +926,8 @@ static void manager_mark_ready(Manager *m, const char *why)
                 return;
         m->initial_done = true;
         m->startup_deadline = sd_event_source_disable_unref(m->startup_deadline);
-        log_info("Initial reconcile %s.", why);
+        log_info("Initial reconcile %s (new VFs' netdevs from rtnetlink: %" PRIu64 ").", why,
+                 m->netdevs_claimed);
         (void) netdev_hint_prune(m);
         /* Pools exist before anyone is told we are ready (Allocate checks them). */
         pools_sync(m);

@@ -96,6 +96,10 @@ struct Manager {
         Hashmap *vf_ifindexes; /* VF netdev ifindex -> VirtualFunction */
         Hashmap *pools;        /* name -> Pool (pool.c) */
         Hashmap *busy_pcis;    /* PCI address -> count of jobs writing its sysfs (reconcile.c) */
+        /* Parent PCI address -> UnclaimedNetdev (manager.c): netdevs rtnetlink announced on
+         * PCI functions the model does not know as VFs (yet). */
+        Hashmap *unclaimed_netdevs;
+        uint64_t netdevs_claimed; /* new VFs whose netdev came from rtnetlink, not sysfs */
         uint64_t pf_generation;
         /* Netlink steps queued on the asynchronous queue and not answered yet (reconcile.c);
          * they name their PF by address and generation, never by pointer. */
@@ -163,6 +167,10 @@ void manager_resync(Manager *m);
 
 PhysicalFunction *manager_get_pf(Manager *m, const char *pci);
 VirtualFunction *manager_get_vf(Manager *m, const char *pci);
+/* Whether rtnetlink announced a netdev on this new VF's PCI function before the VF was
+ * added (manager.c, on_link_event()); manager_claim_netdev() then gives the VF its facts. */
+bool manager_has_unclaimed_netdev(Manager *m, const char *pci);
+void manager_claim_netdev(Manager *m, VirtualFunction *vf);
 int manager_add_pf(Manager *m, const char *syspath, PhysicalFunction **ret);
 void manager_remove_pf(Manager *m, PhysicalFunction *pf);
 void manager_pf_dirty(Manager *m, PhysicalFunction *pf);

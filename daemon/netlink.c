@@ -286,6 +286,18 @@ static bool attr_ether(const struct nlattr *a, struct ether_addr *ret)
         return true;
 }
 
+/* A string attribute into buf, cut to fit; buf stays "" without one. */
+static void attr_string(const struct nlattr *a, char *buf, size_t size)
+{
+        size_t l;
+
+        if (!a)
+                return;
+        l = MIN(strnlen(nla_data(a), (size_t) nla_len(a)), size - 1);
+        memcpy(buf, nla_data(a), l);
+        buf[l] = 0;
+}
+
 int netlink_parse_link_message(const void *buf, size_t size, LinkInfo **ret)
 {
         const struct nlmsghdr *hdr = buf;
@@ -331,14 +343,10 @@ int netlink_parse_link_message(const void *buf, size_t size, LinkInfo **ret)
                 p += MIN((size_t) NLA_ALIGN(a->nla_len), (size_t) (end - p));
         }
 
-        if (tb[IFLA_IFNAME]) {
-                size_t l = strnlen(nla_data(tb[IFLA_IFNAME]), (size_t) nla_len(tb[IFLA_IFNAME]));
-
-                l = MIN(l, (size_t) IFNAMSIZ - 1);
-                memcpy(info->ifname, nla_data(tb[IFLA_IFNAME]), l);
-                info->ifname[l] = 0;
-        }
+        attr_string(tb[IFLA_IFNAME], info->ifname, sizeof(info->ifname));
         (void) attr_u32(tb[IFLA_MTU], &info->mtu);
+        attr_string(tb[IFLA_PARENT_DEV_NAME], info->parent, sizeof(info->parent));
+        attr_string(tb[IFLA_PARENT_DEV_BUS_NAME], info->parent_bus, sizeof(info->parent_bus));
         info->has_addr = attr_ether(tb[IFLA_ADDRESS], &info->addr);
         info->has_perm_addr = attr_ether(tb[IFLA_PERM_ADDRESS], &info->perm_addr);
         info->has_num_vf = attr_u32(tb[IFLA_NUM_VF], &info->num_vf);
@@ -829,9 +837,9 @@ static int async_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *userda
 /* Reads what is queued on one of our sockets and dispatches it through cb. Bounded, so that
  * one busy socket cannot starve the loop: epoll is level-triggered and brings us back. On the
  * monitor, an overflow (ENOBUFS: events were lost) is handed on as a resync. */
-static void read_socket(Netlink *nl, struct nl_sock *sk, struct nl_cb *cb, bool monitor)
+static void read_socket(Netlink *nl, struct nl_sock *sk, struct nl_cb *cb, bool monitor, unsigned max)
 {
-        for (unsigned i = 0; i < 64; i++) {
+        for (unsigned i = 0; i < max; i++) {
                 int r;
 
                 current_transport_netlink = nl;
@@ -862,7 +870,7 @@ static int async_io(sd_event_source *s, int fd, uint32_t revents, void *userdata
 
         /* Read even with nothing in flight, so that a stray reply cannot keep the fd readable
          * for ever. */
-        read_socket(nl, nl->async_sk, nl->async_cb, false);
+        read_socket(nl, nl->async_sk, nl->async_cb, false, 64);
         async_flush(nl);
         return 0;
 }
@@ -1193,8 +1201,14 @@ static int monitor_io(sd_event_source *s, int fd, uint32_t revents, void *userda
 {
         Netlink *nl = userdata;
 
-        read_socket(nl, nl->monitor_sk, nl->monitor_cb, true);
+        read_socket(nl, nl->monitor_sk, nl->monitor_cb, true, 64);
         return 0;
+}
+
+void netlink_monitor_drain(Netlink *nl)
+{
+        if (nl && nl->monitor_sk)
+                read_socket(nl, nl->monitor_sk, nl->monitor_cb, true, NETLINK_MONITOR_DRAIN_MAX);
 }
 
 int netlink_monitor_start(Netlink *nl, sd_event *event, netlink_link_handler_t handler, void *userdata)

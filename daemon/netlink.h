@@ -29,6 +29,10 @@ typedef struct LinkInfo {
         VfSettings *vfs; /* as listed in IFLA_VFINFO_LIST, sorted by index */
         size_t n_vfs;
         bool vfs_truncated; /* the kernel listed fewer VFs than IFLA_NUM_VF: the rest is unknown */
+        /* The device the netdev sits on (IFLA_PARENT_DEV_NAME, IFLA_PARENT_DEV_BUS_NAME, Linux
+         * >= 5.15): "0000:03:10.0" on "pci" for a VF's netdev. "" if the kernel did not say. */
+        char parent[32];
+        char parent_bus[16];
 } LinkInfo;
 
 LinkInfo *link_info_free(LinkInfo *l);
@@ -65,6 +69,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Netlink *, netlink_free);
  * kernel drops events (ENOBUFS) it is called once with link == NULL: resync everything. */
 typedef void (*netlink_link_handler_t)(Netlink *nl, const LinkInfo *link, bool removed, void *userdata);
 int netlink_monitor_start(Netlink *nl, sd_event *event, netlink_link_handler_t handler, void *userdata);
+/* Hands what the monitor has queued to its handler now, without waiting (a sriov_numvfs write
+ * just returned: its VFs' netdevs are announced there, and the pass that reads the new VFs
+ * comes next). At most this many reads; the loop brings the rest. */
+#define NETLINK_MONITOR_DRAIN_MAX 4096u
+void netlink_monitor_drain(Netlink *nl);
 
 /* ---- asynchronous requests ----
  *

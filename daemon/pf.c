@@ -142,6 +142,8 @@ static int pf_add_vf_from(PhysicalFunction *pf, PfDir *d, unsigned index, const 
         _cleanup_(vf_freep) VirtualFunction *vf = NULL;
         Manager *m = pf->manager;
         const char *dir = NULL;
+        unsigned what = VF_REFRESH_ALL;
+        bool netdev_known;
         int r, dfd = AT_FDCWD;
 
         if (index < pf->n_vf_slots && pf->vfs[index]) {
@@ -160,8 +162,14 @@ static int pf_add_vf_from(PhysicalFunction *pf, PfDir *d, unsigned index, const 
                 return r;
         if (d && syspath)
                 dir = pf_dir_vf(d, syspath, &dfd);
-        if (vf_refresh_parts_at(vf, dfd, dir, VF_REFRESH_ALL) == -ENODEV)
+        /* Its netdev, if rtnetlink announced one already: not read from sysfs. */
+        netdev_known = manager_has_unclaimed_netdev(m, vf->pci);
+        if (netdev_known)
+                what &= ~VF_REFRESH_NETDEV;
+        if (vf_refresh_parts_at(vf, dfd, dir, what) == -ENODEV)
                 return 0; /* gone already: its "remove" uevent follows */
+        if (netdev_known)
+                manager_claim_netdev(m, vf);
         vf->seqnum_read = pf->seqnum;
         vf_set_layout(vf, pf->config ? pf_config_vf_layout(pf->config, index) : NULL);
         r = hashmap_put(m->vfs, vf->pci, vf);

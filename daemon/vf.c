@@ -218,7 +218,6 @@ static bool vf_read_netdev(VirtualFunction *vf, int dfd, const char *dir)
         _cleanup_free_ char *ifname = NULL;
         int ifindex = 0;
         uint32_t mtu = 0;
-        bool changed;
 
         if (sysfs_first_entry_at(dfd, dir, "net", &ifname) >= 0) {
                 _cleanup_free_ char *netpath = path_join(dir, "net");
@@ -234,7 +233,13 @@ static bool vf_read_netdev(VirtualFunction *vf, int dfd, const char *dir)
                                 (void) safe_atou32(s, &mtu);
                 }
         }
-        changed = vf_set_ifname(vf, ifname) > 0;
+        return vf_set_netdev(vf, ifname, ifindex, mtu);
+}
+
+bool vf_set_netdev(VirtualFunction *vf, const char *ifname, int ifindex, uint32_t mtu)
+{
+        bool changed = vf_set_ifname(vf, ifname) > 0;
+
         changed |= vf->ifindex != ifindex || vf->mtu != mtu;
         vf_set_ifindex(vf, ifindex);
         vf->mtu = mtu;

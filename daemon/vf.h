@@ -138,6 +138,9 @@ const char *vf_vfio_cdev(const VirtualFunction *vf, char buf[static VF_VFIO_PATH
 /* The netdev name: NULL for none; > 0 if it changed, -EINVAL if longer than a netdev name can be
  * (then the VF has none). */
 int vf_set_ifname(VirtualFunction *vf, const char *ifname);
+/* The netdev's name, ifindex and MTU (NULL, 0, 0: none), as sysfs or rtnetlink tell them;
+ * whether anything changed. */
+bool vf_set_netdev(VirtualFunction *vf, const char *ifname, int ifindex, uint32_t mtu);
 /* One shared copy of a string from a small set (driver names), kept for the process's life:
  * the same pointer for equal strings. NULL for NULL, or without memory. */
 const char *vf_intern(const char *s);

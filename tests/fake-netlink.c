@@ -29,6 +29,7 @@ typedef struct FakeLink {
         uint32_t num_vf;
         FakeVf *vfs;
         uint32_t vf_list_limit;
+        char parent[32], parent_bus[16]; /* "": none */
         struct FakeLink *next;
 } FakeLink;
 
@@ -361,6 +362,10 @@ static int build_link_message(const FakeLink *l, uint16_t type, uint32_t seq, ui
         }
 
         if (!put(m, IFLA_PERM_ADDRESS, &l->perm_addr, ETH_ALEN))
+                goto finish;
+        /* Linux >= 5.15 names the device a netdev sits on, last (rtnl_fill_ifinfo()). */
+        if ((l->parent[0] && nla_put_string(m, IFLA_PARENT_DEV_NAME, l->parent) < 0) ||
+            (l->parent_bus[0] && nla_put_string(m, IFLA_PARENT_DEV_BUS_NAME, l->parent_bus) < 0))
                 goto finish;
 
         *ret = malloc(hdr->nlmsg_len);
@@ -929,10 +934,19 @@ int fake_netlink_new_netlink(FakeNetlink *fk, Netlink **ret)
 
 int fake_netlink_add_link(FakeNetlink *fk, int ifindex, const char *name, const struct ether_addr *perm_addr)
 {
+        return fake_netlink_add_link_on(fk, ifindex, name, perm_addr, 1500, NULL, NULL);
+}
+
+int fake_netlink_add_link_on(FakeNetlink *fk, int ifindex, const char *name,
+                             const struct ether_addr *perm_addr, uint32_t mtu, const char *parent_bus,
+                             const char *parent)
+{
         FakeLink *l;
         int r = 0;
 
-        if (!fk || ifindex <= 0 || !name || strlen(name) >= IFNAMSIZ)
+        if (!fk || ifindex <= 0 || !name || strlen(name) >= IFNAMSIZ || !mtu ||
+            strlen(strempty(parent_bus)) >= sizeof(l->parent_bus) ||
+            strlen(strempty(parent)) >= sizeof(l->parent))
                 return -EINVAL;
         pthread_mutex_lock(&fk->lock);
         if (link_find(fk, ifindex) || link_find_by_name(fk, name)) {
@@ -946,7 +960,9 @@ int fake_netlink_add_link(FakeNetlink *fk, int ifindex, const char *name, const 
         }
         l->ifindex = ifindex;
         strcpy(l->name, name);
-        l->mtu = 1500;
+        strcpy(l->parent_bus, strempty(parent_bus));
+        strcpy(l->parent, strempty(parent));
+        l->mtu = mtu;
         l->max_mtu = FAKE_DEFAULT_MAX_MTU;
         l->flags = IFF_UP | IFF_BROADCAST | IFF_MULTICAST | IFF_RUNNING;
         if (perm_addr)
@@ -1008,6 +1024,29 @@ int fake_netlink_set_num_vfs(FakeNetlink *fk, int ifindex, uint32_t n)
                         l->num_vf = n;
                 }
         });
+}
+
+int fake_netlink_set_link_mtu(FakeNetlink *fk, int ifindex, uint32_t mtu)
+{
+        void (*hook)(void *userdata, int ifindex, uint32_t mtu);
+        void *userdata;
+        int r;
+
+        r = WITH_LINK(fk, ifindex, l, {
+                if (l->mtu != mtu) {
+                        l->mtu = mtu;
+                        queue_event(fk, l, false);
+                }
+        });
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&fk->lock);
+        hook = fk->mtu_changed;
+        userdata = fk->mtu_userdata;
+        pthread_mutex_unlock(&fk->lock);
+        if (hook)
+                hook(userdata, ifindex, mtu);
+        return 0;
 }
 
 int fake_netlink_set_quirks(FakeNetlink *fk, int ifindex, unsigned quirks)

@@ -60,12 +60,20 @@ int fake_netlink_set_reply_delay(FakeNetlink *fk, sd_event *event, uint64_t usec
  * no VFs. -EEXIST if ifindex or name is taken. */
 int fake_netlink_add_link(FakeNetlink *fk, int ifindex, const char *name,
                           const struct ether_addr *perm_addr);
+/* The same with this MTU, on a parent device (bus "pci", parent "0000:03:10.0"; NULL: none),
+ * which its messages name as Linux >= 5.15 does (IFLA_PARENT_DEV_NAME, _BUS_NAME). */
+int fake_netlink_add_link_on(FakeNetlink *fk, int ifindex, const char *name,
+                             const struct ether_addr *perm_addr, uint32_t mtu, const char *parent_bus,
+                             const char *parent);
 int fake_netlink_remove_link(FakeNetlink *fk, int ifindex);
 /* What a sriov_numvfs write does: the old VFs go away and n fresh ones appear with driver
  * defaults (zero MAC, no VLAN, spoofchk on, trust off, link auto, no rate limits). Their
  * write counters start at 0. */
 int fake_netlink_set_num_vfs(FakeNetlink *fk, int ifindex, uint32_t n);
 int fake_netlink_set_quirks(FakeNetlink *fk, int ifindex, unsigned quirks);
+/* A link's MTU changed by someone else ("ip link set ... mtu"): notified, and told to the MTU
+ * hook as an RTM_SETLINK's change is. */
+int fake_netlink_set_link_mtu(FakeNetlink *fk, int ifindex, uint32_t mtu);
 /* cb is told (from the sending thread, no lock held) of each MTU an RTM_SETLINK changed: the
  * substrate reflects it in sysfs, as the kernel's netdev attribute does. */
 void fake_netlink_set_mtu_hook(FakeNetlink *fk, void (*cb)(void *userdata, int ifindex, uint32_t mtu),

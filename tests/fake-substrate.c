@@ -25,7 +25,8 @@ static void on_netdev_added(void *userdata, const char *ifname, int ifindex, con
         /* Only PFs have a VF table; VF netdevs are plain links. */
         if (mac)
                 (void) parse_ether_addr(mac, &a);
-        (void) fake_netlink_add_link(s->netlink, ifindex, ifname, &a);
+        (void) fake_netlink_add_link_on(s->netlink, ifindex, ifname, &a, mtu, parent_pci ? "pci" : NULL,
+                                        parent_pci);
 }
 
 static void on_netdev_removed(void *userdata, const char *ifname, int ifindex)

@@ -887,11 +887,12 @@ TEST(vf_reads_bounded_per_vf_and_per_iteration)
         ASSERT_EQ(kernel_vf(s, 116, 255).vlan, 5);
         log_info("256 VFs created: %llu sysfs reads, at most %llu in one iteration",
                  (unsigned long long) (sysfs_get_read_count() - reads0), (unsigned long long) reads_max);
-        /* 7 per VF (6 files + virtfnN; the NUMA node is the PF's; no access() of the VF's
+        /* 4 per VF (virtfnN, driver, driver_override, iommu_group; the netdev's name, ifindex
+         * and MTU are from rtnetlink, the NUMA node is the PF's; no access() of the VF's
          * directory) and the PF's own, plus room for VFs read before their driver bound
          * (re-read at "bind"); re-reading a VF per uevent costs 3-6 more per event, 4 events
-         * per VF. */
-        ASSERT_TRUE(sysfs_get_read_count() - reads0 <= 9 * 256);
+         * per VF, and reading the netdevs from sysfs 3 more per VF. */
+        ASSERT_TRUE(sysfs_get_read_count() - reads0 <= 5 * 256);
         ASSERT_TRUE(reads_max <= 8 * 256 + 32);
         /* Those events come after the VFs were read: dropped from the socket unparsed
          * (udev.c), all but the few of VFs the job's end had not read yet. */
@@ -1008,6 +1009,102 @@ TEST(vf_events_after_creation_burst_still_read)
         ASSERT_EQ(pf_count_vfs(pf), 8u);
 }
 
+static bool vf_mtu_is(Manager *m, void *userdata)
+{
+        const VirtualFunction *vf = userdata;
+
+        return vf->mtu == 4000;
+}
+
+static bool vf_netdev_gone(Manager *m, void *userdata)
+{
+        const VirtualFunction *vf = userdata;
+
+        return !vf->ifname;
+}
+
+/* The VF's netdev as sysfs has it (what the daemon read before rtnetlink told it). */
+static void assert_vf_netdev_as_sysfs(const VirtualFunction *vf)
+{
+        _cleanup_free_ char *name = NULL, *netdir = NULL, *ndev = NULL;
+        uint32_t mtu = 0;
+        int ifindex = 0;
+
+        ASSERT_OK(sysfs_first_entry(vf->syspath, "net", &name));
+        netdir = path_join(vf->syspath, "net");
+        ndev = netdir ? path_join(netdir, name) : NULL;
+        ASSERT_TRUE(ndev);
+        ASSERT_OK(sysfs_read_attr_int(ndev, "ifindex", &ifindex));
+        ASSERT_OK(sysfs_read_attr_u32(ndev, "mtu", &mtu));
+        ASSERT_STREQ(vf->ifname, name);
+        ASSERT_EQ(vf->ifindex, ifindex);
+        ASSERT_EQ(vf->mtu, mtu);
+}
+
+/* A VF netdev's name, ifindex and MTU come from rtnetlink where the kernel names the device a
+ * netdev sits on (Linux >= 5.15; the fake does): the new VFs take them from the link monitor
+ * instead of three sysfs reads each, a later change or removal reaches the model with no sysfs
+ * read at all, and after lost events the resync reads sysfs again. */
+TEST(vf_netdev_follows_rtnetlink)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        PhysicalFunction *pf;
+        VirtualFunction *vf;
+        uint64_t reads0;
+        int ifindex4;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_igb(s, 1, 8, NULL));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-small.conf",
+                "physical_functions = ( { match = { pci = \"0000:01:00.0\"; }; num_vfs = 8;\n"
+                "  vfs = ( { range = \"0-7\"; pool = \"p\"; } ); } );\n"));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
+        pf = manager_get_pf(s->manager, "0000:01:00.0");
+        ASSERT_EQ(pf_count_vfs(pf), 8u);
+        /* The write's VFs were announced before the pass that read them. */
+        log_info("8 VFs created, %llu netdevs taken from rtnetlink",
+                 (unsigned long long) s->manager->netdevs_claimed);
+        ASSERT_EQ(s->manager->netdevs_claimed, 8u);
+        ASSERT_EQ(hashmap_size(s->manager->unclaimed_netdevs), 0u);
+        PF_FOREACH_VF(vf, pf) {
+                assert_vf_netdev_as_sysfs(vf);
+                ASSERT_TRUE(hashmap_get(s->manager->vf_ifindexes, UINT_TO_PTR(vf->ifindex)) == vf);
+        }
+
+        /* Someone sets VF 2's MTU: the notification says it, nothing is read from sysfs. */
+        reads0 = sysfs_get_read_count();
+        ASSERT_OK(fake_netlink_set_link_mtu(s->netlink, pf->vfs[2]->ifindex, 4000));
+        ASSERT_EQ(manager_run_until(s->manager, vf_mtu_is, pf->vfs[2], 60 * SEC), 1);
+        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
+        ASSERT_EQ(sysfs_get_read_count() - reads0, 0u);
+        assert_vf_netdev_as_sysfs(pf->vfs[2]);
+
+        /* VF 4's netdev leaves the host's namespace (a container took it): RTM_DELLINK. */
+        ifindex4 = pf->vfs[4]->ifindex;
+        reads0 = sysfs_get_read_count();
+        ASSERT_OK(fake_netlink_remove_link(s->netlink, ifindex4));
+        ASSERT_EQ(manager_run_until(s->manager, vf_netdev_gone, pf->vfs[4], 60 * SEC), 1);
+        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
+        ASSERT_EQ(pf->vfs[4]->ifindex, 0);
+        ASSERT_EQ(pf->vfs[4]->mtu, 0u);
+        ASSERT_TRUE(hashmap_get(s->manager->vf_ifindexes, UINT_TO_PTR(ifindex4)) == NULL);
+        ASSERT_EQ(sysfs_get_read_count() - reads0, 0u);
+
+        /* Events lost: the resync reads every VF from sysfs, where this fake still lists VF 4's
+         * netdev (a real kernel would not: the model follows what sysfs says). */
+        reads0 = sysfs_get_read_count();
+        fake_netlink_overflow_events(s->netlink);
+        ASSERT_EQ(manager_run_until(s->manager, vf_mtu_is, pf->vfs[2], 60 * SEC), 1);
+        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
+        ASSERT_TRUE(sysfs_get_read_count() - reads0 >= 8 * 3);
+        ASSERT_EQ(pf->vfs[4]->ifindex, ifindex4);
+        PF_FOREACH_VF(vf, pf)
+                assert_vf_netdev_as_sysfs(vf);
+}
+
 /* A burst of VFs (here 32 created, the threshold scaled down) leaves free memory scattered in the heap: once
  * settled the daemon gives it back with one malloc_trim(), then does nothing more while idle, and a small
  * change afterwards is no burst. */
@@ -1120,6 +1217,7 @@ int main(void)
         RUN(allocation_prefers_numa_and_health);
         RUN(vf_reads_bounded_per_vf_and_per_iteration);
         RUN(vf_events_after_creation_burst_still_read);
+        RUN(vf_netdev_follows_rtnetlink);
         RUN(heap_trimmed_once_after_a_burst);
         return 0;
 }

@@ -637,6 +637,80 @@ TEST(monitor)
         sd_event_unref(e);
 }
 
+/* The device a netdev sits on (Linux >= 5.15): how a VF's netdev is told apart from any other
+ * link without reading sysfs (manager.c). Read after a VF list that wrapped its u16 length too,
+ * since the kernel puts it last. */
+TEST(parent_device)
+{
+        _cleanup_(fake_netlink_freep) FakeNetlink *fk = fake_netlink_new();
+        _cleanup_(link_info_freep) LinkInfo *li = NULL;
+        _cleanup_free_ unsigned char *buf = NULL;
+        struct ether_addr vf = vf_mac(3);
+        size_t size = 0;
+
+        ASSERT_TRUE(fk);
+        ASSERT_ERROR(fake_netlink_add_link_on(fk, 1001, "vf3", &vf, 1500, "pci",
+                                              "0000:03:10.6-a-name-longer-than-thirty-two"),
+                     EINVAL);
+        ASSERT_OK(fake_netlink_add_link_on(fk, 1001, "enp3s16f6", &vf, 9000, "pci", "0000:03:10.6"));
+        ASSERT_OK(fake_netlink_build_link_message(fk, 1001, RTEXT_FILTER_SKIP_STATS, &buf, &size));
+        ASSERT_OK(netlink_parse_link_message(buf, size, &li));
+        ASSERT_STREQ(li->parent, "0000:03:10.6");
+        ASSERT_STREQ(li->parent_bus, "pci");
+        ASSERT_STREQ(li->ifname, "enp3s16f6");
+        ASSERT_EQ(li->mtu, 9000u);
+        ASSERT_EQ(li->ifindex, 1001);
+        li = link_info_free(li);
+        buf = mfree(buf);
+
+        ASSERT_OK(fake_netlink_add_link_on(fk, PF, "pf0", &pf_perm, 1500, "pci", "0000:03:00.0"));
+        ASSERT_OK(fake_netlink_set_num_vfs(fk, PF, 256));
+        ASSERT_OK(fake_netlink_build_link_message(fk, PF, RTEXT_FILTER_VF, &buf, &size));
+        ASSERT_TRUE(size > 65536);
+        ASSERT_OK(netlink_parse_link_message(buf, size, &li));
+        ASSERT_EQ(li->n_vfs, 256u);
+        ASSERT_STREQ(li->parent, "0000:03:00.0");
+        ASSERT_STREQ(li->parent_bus, "pci");
+        li = link_info_free(li);
+        buf = mfree(buf);
+
+        /* A kernel before 5.15, or a virtual link: no parent, nothing made up. */
+        ASSERT_OK(fake_netlink_add_link(fk, 7, "br0", &pf_perm));
+        ASSERT_OK(fake_netlink_build_link_message(fk, 7, RTEXT_FILTER_SKIP_STATS, &buf, &size));
+        ASSERT_OK(netlink_parse_link_message(buf, size, &li));
+        ASSERT_STREQ(li->parent, "");
+        ASSERT_STREQ(li->parent_bus, "");
+}
+
+/* netlink_monitor_drain(): what is queued reaches the handler at once, outside the loop. */
+TEST(monitor_drain)
+{
+        _cleanup_(netlink_freep) Netlink *nl = NULL;
+        _cleanup_(fake_netlink_freep) FakeNetlink *fk = setup(0, &nl);
+        sd_event *e = NULL;
+        Seen seen = {};
+
+        ASSERT_OK(sd_event_new(&e));
+        netlink_monitor_drain(nl); /* not started: nothing to do */
+        ASSERT_OK(netlink_monitor_start(nl, e, on_link, &seen));
+        netlink_monitor_drain(nl);
+        ASSERT_EQ(seen.events, 0u);
+        for (int i = 0; i < 300; i++) {
+                char name[IFNAMSIZ];
+
+                snprintf(name, sizeof(name), "vf%d", i);
+                ASSERT_OK(fake_netlink_add_link(fk, 2000 + i, name, &pf_perm));
+        }
+        /* More than one dispatch of the loop reads (64): all of them. */
+        netlink_monitor_drain(nl);
+        ASSERT_EQ(seen.events, 300u);
+        ASSERT_EQ(seen.last_ifindex, 2299);
+        ASSERT_EQ(sd_event_run(e, 0), 0); /* nothing left for the loop */
+
+        nl = netlink_free(nl);
+        sd_event_unref(e);
+}
+
 TEST(vf_attr_table)
 {
         ASSERT_STREQ(vf_attr_to_string(VF_ATTR_LINK_STATE), "link_state");
@@ -762,6 +836,8 @@ int main(int argc, char *argv[])
         RUN(mtu);
         RUN(no_reply);
         RUN(monitor);
+        RUN(monitor_drain);
+        RUN(parent_device);
         RUN(vf_attr_table);
         return 0;
 }

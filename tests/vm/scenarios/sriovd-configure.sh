@@ -109,6 +109,30 @@ check_eq "PF0 VendorName (udev hwdb)" "Intel Corporation" "$(pf_prop "$(pf_pci 0
 check_eq "PF0 DeviceName (udev hwdb)" "82576 Gigabit Network Connection" "$(pf_prop "$(pf_pci 0)" DeviceName)"
 say "PF0 State=$(pf_prop "$(pf_pci 0)" State) LastError=$(pf_prop "$(pf_pci 0)" LastError)"
 
+# --- VF netdevs: name, MTU as the kernel has them, kept from rtnetlink ----------------------
+# The new VFs' netdevs came from the link monitor (IFLA_PARENT_DEV_NAME), not from sysfs: all
+# of those whose igbvf probe ran inside the sriov_numvfs write (7 of 10 in one run; the PF whose
+# VFs came first waits for udevd to load igbvf, and its netdevs reach the known VFs later, by
+# the same notifications).
+claimed=$(journalctl -b -u sriovd --no-pager -o cat | sed -n 's/^Initial reconcile .*from rtnetlink: \([0-9]*\)).*/\1/p' | head -n1)
+say "new VFs' netdevs taken from rtnetlink: ${claimed:-none logged}"
+check "netdevs of new VFs taken from rtnetlink" [ "${claimed:-0}" -ge 1 ]
+vf_netdev() { ls "$(vf_dev "$1" "$2")/net" 2>/dev/null | head -n1; }
+for pv in "0 0" "0 1" "0 2" "0 3" "0 4" "1 0" "1 1" "1 2"; do
+        set -- $pv
+        pci=$(basename "$(vf_dev "$1" "$2")") n=$(vf_netdev "$1" "$2")
+        check_eq "PF$1 VF$2 Interface on the bus" "$n" "$(vf_prop "$pci" Interface)"
+        check_eq "PF$1 VF$2 MTU on the bus" "$(cat "/sys/class/net/$n/mtu")" "$(vf_prop "$pci" MTU)"
+done
+# Changed by someone else: the notification says so (no uevent for an MTU).
+pci=$(basename "$(vf_dev 0 1)") n=$(vf_netdev 0 1)
+ip link set dev "$n" mtu 1400
+wait_for 30 "PF0 VF1 MTU 1400 on the bus after 'ip link set mtu'" bash -c "[ \"\$(sriovctl --json vfs | jq -r --arg p '$pci' '.[] | select(.PCIAddress == \$p) | .MTU')\" == 1400 ]"
+pci=$(basename "$(vf_dev 0 2)") n=$(vf_netdev 0 2)
+ip link set dev "$n" down
+ip link set dev "$n" name sriovt2
+wait_for 30 "PF0 VF2 renamed sriovt2 on the bus" bash -c "[ \"\$(sriovctl --json vfs | jq -r --arg p '$pci' '.[] | select(.PCIAddress == \$p) | .Interface')\" == sriovt2 ]"
+
 check "sriovd still running" sriovd_alive
 check_eq "sriovd never restarted" 0 "$(systemctl show -P NRestarts sriovd.service)"
 finish
