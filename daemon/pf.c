@@ -162,10 +162,11 @@ static int pf_add_vf_from(PhysicalFunction *pf, PfDir *d, unsigned index, const 
                 return r;
         if (d && syspath)
                 dir = pf_dir_vf(d, syspath, &dfd);
-        /* Its netdev, if rtnetlink announced one already: not read from sysfs. */
+        /* Its netdev, if rtnetlink announced one already: not read from sysfs, and neither is
+         * the override its driver's binding rules out (VF_REFRESH_FRESH). */
         netdev_known = manager_has_unclaimed_netdev(m, vf->pci);
         if (netdev_known)
-                what &= ~VF_REFRESH_NETDEV;
+                what = (what & ~VF_REFRESH_NETDEV) | VF_REFRESH_FRESH;
         if (vf_refresh_parts_at(vf, dfd, dir, what) == -ENODEV)
                 return 0; /* gone already: its "remove" uevent follows */
         if (netdev_known)

@@ -173,7 +173,7 @@ static void vf_set_ifindex(VirtualFunction *vf, int ifindex)
  * group when it binds. The VF's directory is dir below dfd (vf_refresh_parts_at()). -ENODEV if
  * the device is gone: driver_override, which every PCI device has, is missing and so is the
  * directory (looked at only then: a new VF costs no access() of its own). */
-static int vf_read_driver(VirtualFunction *vf, int dfd, const char *dir)
+static int vf_read_driver(VirtualFunction *vf, int dfd, const char *dir, bool fresh)
 {
         _cleanup_free_ char *driver = NULL, *override = NULL, *group = NULL, *cdev_name = NULL;
         VfVfioGroup vfio_group = VF_VFIO_GROUP_NONE;
@@ -181,13 +181,18 @@ static int vf_read_driver(VirtualFunction *vf, int dfd, const char *dir)
         int group_nr = -1, cdev_nr = -1, r;
         bool changed = false;
 
-        (void) sysfs_read_link_attr_at(dfd, dir, "driver", &driver);
-        r = sysfs_read_attr_at(dfd, dir, "driver_override", &override);
-        if (r == -ENOENT && (dfd == AT_FDCWD ? access(dir, F_OK) : faccessat(dfd, dir, F_OK, 0)) < 0 &&
-            errno == ENOENT)
-                return -ENODEV;
-        if (r >= 0 && streq(override, "(null)"))
-                override = mfree(override);
+        r = sysfs_read_link_attr_at(dfd, dir, "driver", &driver);
+        /* Fresh and bound: its override is the kernel's none (VF_REFRESH_FRESH), and the driver
+         * link shows the directory is there. Unbound after all: read as any VF. */
+        if (!fresh || r < 0) {
+                r = sysfs_read_attr_at(dfd, dir, "driver_override", &override);
+                if (r == -ENOENT &&
+                    (dfd == AT_FDCWD ? access(dir, F_OK) : faccessat(dfd, dir, F_OK, 0)) < 0 &&
+                    errno == ENOENT)
+                        return -ENODEV;
+                if (r >= 0 && streq(override, "(null)"))
+                        override = mfree(override);
+        }
         if (sysfs_read_link_attr_at(dfd, dir, "iommu_group", &group) >= 0)
                 (void) safe_atoi(group, &group_nr);
         if (vf_driver_is_vfio(driver)) {
@@ -258,7 +263,7 @@ int vf_refresh_parts_at(VirtualFunction *vf, int dfd, const char *dir, unsigned 
                 dir = vf->syspath;
         }
         if (what & VF_REFRESH_DRIVER) {
-                int r = vf_read_driver(vf, dfd, dir);
+                int r = vf_read_driver(vf, dfd, dir, what & VF_REFRESH_FRESH);
 
                 if (r < 0)
                         return r;

@@ -36,6 +36,11 @@ typedef enum VfRefresh {
         VF_REFRESH_NETDEV = 1 << 1, /* netdev name, ifindex, MTU: net add/remove/move, link events */
         VF_REFRESH_STATIC = 1 << 2, /* NUMA node: the PF's (no read), taken when the VF appears */
         VF_REFRESH_ALL = VF_REFRESH_DRIVER | VF_REFRESH_NETDEV | VF_REFRESH_STATIC,
+        /* With VF_REFRESH_DRIVER, for a VF just created whose netdev was announced (pf.c): its
+         * driver_override is not read. The kernel creates a VF without one, and a network
+         * driver bound it, which an override naming another driver would have prevented; one
+         * written since is read with the VF's next bind or unbind, as now. */
+        VF_REFRESH_FRESH = 1 << 3,
 } VfRefresh;
 
 /* One per VF: 16,384 of them on a big host (issue 14: ≤ 16 MiB for the daemon at 64 × 256).

@@ -887,12 +887,13 @@ TEST(vf_reads_bounded_per_vf_and_per_iteration)
         ASSERT_EQ(kernel_vf(s, 116, 255).vlan, 5);
         log_info("256 VFs created: %llu sysfs reads, at most %llu in one iteration",
                  (unsigned long long) (sysfs_get_read_count() - reads0), (unsigned long long) reads_max);
-        /* 4 per VF (virtfnN, driver, driver_override, iommu_group; the netdev's name, ifindex
-         * and MTU are from rtnetlink, the NUMA node is the PF's; no access() of the VF's
+        /* 3 per VF (virtfnN, driver, iommu_group; the netdev's name, ifindex and MTU are from
+         * rtnetlink, and so is the knowledge that a network driver bound the new VF, which
+         * rules out an override; the NUMA node is the PF's; no access() of the VF's
          * directory) and the PF's own, plus room for VFs read before their driver bound
          * (re-read at "bind"); re-reading a VF per uevent costs 3-6 more per event, 4 events
-         * per VF, and reading the netdevs from sysfs 3 more per VF. */
-        ASSERT_TRUE(sysfs_get_read_count() - reads0 <= 5 * 256);
+         * per VF, and reading the netdevs from sysfs 4 more per VF. */
+        ASSERT_TRUE(sysfs_get_read_count() - reads0 <= 4 * 256);
         ASSERT_TRUE(reads_max <= 8 * 256 + 32);
         /* Those events come after the VFs were read: dropped from the socket unparsed
          * (udev.c), all but the few of VFs the job's end had not read yet. */
@@ -1072,6 +1073,9 @@ TEST(vf_netdev_follows_rtnetlink)
         PF_FOREACH_VF(vf, pf) {
                 assert_vf_netdev_as_sysfs(vf);
                 ASSERT_TRUE(hashmap_get(s->manager->vf_ifindexes, UINT_TO_PTR(vf->ifindex)) == vf);
+                ASSERT_STREQ(vf->driver, "igbvf");
+                ASSERT_TRUE(vf->driver_override == NULL);
+                ASSERT_TRUE(vf->iommu_group >= 0);
         }
 
         /* Someone sets VF 2's MTU: the notification says it, nothing is read from sysfs. */
