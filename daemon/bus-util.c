@@ -94,78 +94,222 @@ int bus_property_get_bool(sd_bus *bus, const char *path, const char *iface, cons
         return sd_bus_message_append_basic(reply, 'b', &b);
 }
 
+/* ---- who is calling --------------------------------------------------------------------- */
+
+/* A bus client's uid, asked of the bus driver once per unique name (GetConnectionUnixUser,
+ * answered on the loop like any reply: the loop never waits for it) and kept while the name
+ * is on the bus: unique names are never reused. How many clients are connected at once, and
+ * so the size of the cache, is bounded by the bus (dbus-daemon: 2,048 connections by
+ * default). */
+#define UID_INVALID ((uid_t) -1)
+
+typedef struct Caller {
+        char *name;
+        uid_t uid;
+        sd_bus_slot *slot; /* the question, until the bus answers */
+} Caller;
+
+/* Questions in flight at once. With the polkit checks (POLKIT_PENDING_MAX) below
+ * dbus-daemon's 128 pending replies per connection. */
+#define CALLER_LOOKUPS_MAX 16
+
+static Hashmap *callers; /* unique name -> Caller */
+static unsigned n_lookups;
+static sd_bus_slot *callers_gone; /* NameOwnerChanged of any name that lost its owner */
+
+static Caller *caller_free(Caller *c)
+{
+        if (!c)
+                return NULL;
+        if (c->slot)
+                n_lookups--;
+        sd_bus_slot_unref(c->slot);
+        free(c->name);
+        return mfree(c);
+}
+
+static void callers_free(void)
+{
+        Caller *c;
+
+        HASHMAP_FOREACH(c, callers)
+                caller_free(hashmap_remove(callers, c->name));
+        callers = hashmap_free(callers);
+        callers_gone = sd_bus_slot_unref(callers_gone);
+}
+
 /* ---- polkit ----------------------------------------------------------------------------- */
 
 #define POLKIT_ACTION "org.sriovd1.manage"
 
-/* Each pending check pins its request message: bound them, per caller and in all. */
+/* Each pending check pins its request message: bound them, per caller and in all. A call
+ * waiting for its caller's uid counts as a pending check of that caller. */
 #define POLKIT_PENDING_PER_SENDER_MAX 16
 /* Below dbus-daemon's default of 128 pending replies per connection: our own calls to polkit
  * must never be the ones the bus refuses. */
 #define POLKIT_PENDING_MAX 100
+
+enum {
+        QUERY_WHO = -2,    /* waiting for the caller's uid */
+        QUERY_POLKIT = -1, /* polkit asked */
+        QUERY_DENIED = 0,
+        QUERY_ALLOWED = 1,
+};
 
 typedef struct PolkitQuery {
         Manager *manager;
         char *sender;
         sd_bus_message *request;
         sd_bus_message_handler_t handler;
-        sd_bus_slot *slot;
-        sd_bus_track *caller; /* empties when the caller leaves: then nobody awaits the answer */
-        int result;           /* -1 pending, 0 denied, 1 allowed */
+        sd_bus_slot *slot; /* polkit's answer */
+        int result;        /* QUERY_* */
         struct PolkitQuery *next;
 } PolkitQuery;
 
 static PolkitQuery *queries;
 
-static PolkitQuery *polkit_query_free(PolkitQuery *q)
+static void polkit_query_unlink(PolkitQuery *q)
 {
-        PolkitQuery **i;
-
-        if (!q)
-                return NULL;
-        for (i = &queries; *i; i = &(*i)->next)
+        for (PolkitQuery **i = &queries; *i; i = &(*i)->next)
                 if (*i == q) {
                         *i = q->next;
                         break;
                 }
+}
+
+static PolkitQuery *polkit_query_free(PolkitQuery *q)
+{
+        if (!q)
+                return NULL;
+        polkit_query_unlink(q);
         sd_bus_slot_unref(q->slot);
-        sd_bus_track_unref(q->caller);
         sd_bus_message_unref(q->request);
         free(q->sender);
         return mfree(q);
 }
 
-static int on_polkit_caller_gone(sd_bus_track *t, void *userdata)
+/* Runs the method again: bus_verify_manage() now finds the answer. */
+static void polkit_query_rerun(PolkitQuery *q)
 {
-        PolkitQuery *q = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
 
-        /* Acting on a "yes" now would make a lease nobody knows of: drop the pending check
-         * (unreffing its slot discards polkit's answer) and the call with it. */
-        log_debug("%s left before polkit answered: dropping its call.",
-                  strna(sd_bus_message_get_sender(q->request)));
-        polkit_query_free(q);
+        r = sd_bus_message_rewind(q->request, true);
+        if (r >= 0)
+                r = q->handler(q->request, q->manager, &error);
+        if (r < 0)
+                (void) sd_bus_reply_method_errno(q->request, r, &error);
+}
+
+static int on_name_gone(sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+        const char *name;
+        PolkitQuery *q, *next;
+        unsigned n = 0;
+
+        if (sd_bus_message_read(message, "s", &name) < 0)
+                return 0;
+        caller_free(hashmap_remove(callers, name));
+        /* Acting on a "yes" now would make a lease nobody knows of: drop the pending checks
+         * (unreffing a slot discards its answer) and the calls with them. */
+        for (q = queries; q; q = next) {
+                next = q->next;
+                if (streq(q->sender, name)) {
+                        polkit_query_free(q);
+                        n++;
+                }
+        }
+        if (n > 0)
+                log_debug("%s left before its calls were authorized: dropping %u.", name, n);
+        return 0;
+}
+
+static int on_caller_uid(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error denied = SD_BUS_ERROR_NULL;
+        PolkitQuery *waiting[POLKIT_PENDING_PER_SENDER_MAX], *q;
+        Caller *c = userdata;
+        uint32_t uid;
+        size_t n = 0;
+
+        c->slot = sd_bus_slot_unref(c->slot);
+        n_lookups--;
+        if (sd_bus_message_is_method_error(reply, NULL))
+                (void) sd_bus_error_setf(&denied, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Cannot tell who is calling (%s), refusing.",
+                                         sd_bus_message_get_error(reply)->message);
+        else if (sd_bus_message_read(reply, "u", &uid) < 0)
+                (void) sd_bus_error_set(&denied, SD_BUS_ERROR_ACCESS_DENIED,
+                                        "Cannot tell who is calling (bad answer from the bus), refusing.");
+        else
+                c->uid = uid;
+
+        /* The calls that waited, newest first: out of the list, so that bus_verify_manage()
+         * does not take them for pending, then run again oldest first. */
+        for (q = queries; q && n < ELEMENTSOF(waiting); q = q->next)
+                if (q->result == QUERY_WHO && streq(q->sender, c->name))
+                        waiting[n++] = q;
+        for (size_t k = 0; k < n; k++)
+                polkit_query_unlink(waiting[k]);
+        if (sd_bus_error_is_set(&denied)) {
+                log_debug("%s: %s", c->name, denied.message);
+                caller_free(hashmap_remove(callers, c->name)); /* not kept: the next call asks again */
+        }
+
+        while (n > 0) {
+                q = waiting[--n];
+                if (sd_bus_error_is_set(&denied))
+                        (void) sd_bus_reply_method_error(q->request, &denied);
+                else
+                        polkit_query_rerun(q);
+                polkit_query_free(q);
+        }
+        return 0;
+}
+
+/* Asks the bus for name's uid; the answer re-runs the calls waiting for it. */
+static int caller_lookup(sd_bus *bus, const char *name)
+{
+        Caller *c;
+        int r;
+
+        c = calloc(1, sizeof(Caller));
+        if (!c)
+                return -ENOMEM;
+        c->uid = UID_INVALID;
+        c->name = strdup(name);
+        if (!c->name) {
+                free(c);
+                return -ENOMEM;
+        }
+        r = hashmap_put(callers, c->name, c);
+        if (r < 0) {
+                caller_free(c);
+                return r;
+        }
+        r = sd_bus_call_method_async(bus, &c->slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "GetConnectionUnixUser", on_caller_uid, c, "s",
+                                     name);
+        if (r < 0) {
+                caller_free(hashmap_remove(callers, c->name));
+                return r;
+        }
+        n_lookups++;
         return 0;
 }
 
 static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         PolkitQuery *q = userdata;
-        int authorized = 0, challenge = 0, r;
+        int authorized = 0, challenge = 0;
 
         q->slot = sd_bus_slot_unref(q->slot);
         if (sd_bus_message_is_method_error(reply, NULL))
                 log_debug("polkit: %s", sd_bus_message_get_error(reply)->message);
         else if (sd_bus_message_enter_container(reply, 'r', "bba{ss}") >= 0)
                 (void) sd_bus_message_read(reply, "bb", &authorized, &challenge);
-        q->result = authorized ? 1 : 0;
-
-        /* Run the method again: bus_verify_manage() now finds the answer. */
-        r = sd_bus_message_rewind(q->request, true);
-        if (r >= 0)
-                r = q->handler(q->request, q->manager, &error);
-        if (r < 0)
-                (void) sd_bus_reply_method_errno(q->request, r, &error);
+        q->result = authorized ? QUERY_ALLOWED : QUERY_DENIED;
+        polkit_query_rerun(q);
         polkit_query_free(q);
         return 0;
 }
@@ -173,61 +317,66 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
 int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handler_t handler,
                       sd_bus_error *error)
 {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *peer = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        sd_bus *bus = sd_bus_message_get_bus(message);
+        const char *sender = sd_bus_message_get_sender(message);
+        unsigned n_polkit = 0, n_sender = 0;
+        uid_t uid = UID_INVALID;
+        sd_bus_creds *creds;
+        Caller *c = NULL;
+        bool ask_bus;
         PolkitQuery *q;
-        const char *sender;
-        uid_t uid;
         int r;
-
-        /* A caller with checks pending is not root (root never waits for polkit): refuse a
-         * flood before asking the bus who it is, which is a round trip per call. */
-        sender = sd_bus_message_get_sender(message);
-        if (sender) {
-                unsigned n_sender = 0;
-
-                for (q = queries; q; q = q->next)
-                        n_sender += q->result < 0 && q->request != message && streq(q->sender, sender);
-                if (n_sender >= POLKIT_PENDING_PER_SENDER_MAX)
-                        return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                                "Too many authorization checks pending for this caller, try "
-                                                "again later.");
-        }
-
-        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
-        if (r >= 0)
-                r = sd_bus_creds_get_euid(creds, &uid);
-        if (r >= 0 && uid == 0)
-                return 1;
 
         for (q = queries; q; q = q->next)
                 if (q->request == message) {
                         if (q->result < 0)
                                 return 0;
-                        if (q->result > 0)
+                        if (q->result == QUERY_ALLOWED)
                                 return 1;
                         return sd_bus_error_set(
                                 error, SD_BUS_ERROR_ACCESS_DENIED,
                                 "Not authorized to manage SR-IOV VFs (polkit action " POLKIT_ACTION ").");
                 }
 
+        /* Who is calling: the transport may say (peer-to-peer, or a bus that attaches the
+         * sender's credentials); else the bus driver, asked once per client, never waited for
+         * in the loop. */
+        creds = sd_bus_message_get_creds(message);
+        if (!creds || sd_bus_creds_get_euid(creds, &uid) < 0) {
+                uid = UID_INVALID;
+                if (!sd_bus_is_bus_client(bus)) {
+                        /* The socket's peer, known here without asking anyone. A sender field
+                         * is only a claim on such a connection: polkit decides on it. */
+                        if (!sender && sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID, &peer) >= 0)
+                                (void) sd_bus_creds_get_euid(peer, &uid);
+                } else if (sender) {
+                        c = hashmap_get(callers, sender);
+                        if (c && !c->slot)
+                                uid = c->uid;
+                }
+        }
+        if (uid == 0)
+                return 1;
         if (!sender)
                 return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Caller has no bus name.");
 
-        {
-                unsigned n_all = 0, n_sender = 0;
-
-                for (q = queries; q; q = q->next)
-                        if (q->result < 0) {
-                                n_all++;
-                                n_sender += streq(q->sender, sender);
-                        }
-                if (n_sender >= POLKIT_PENDING_PER_SENDER_MAX || n_all >= POLKIT_PENDING_MAX)
-                        return sd_bus_error_setf(
-                                error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                "Too many authorization checks pending (%s), try again later.",
-                                n_sender >= POLKIT_PENDING_PER_SENDER_MAX ? "for this caller" : "in all");
-        }
+        /* Refused at once, without a question to anyone: a flood costs no round trip. */
+        for (q = queries; q; q = q->next)
+                if (q->result < 0) {
+                        n_polkit += q->result == QUERY_POLKIT;
+                        n_sender += streq(q->sender, sender);
+                }
+        ask_bus = sd_bus_is_bus_client(bus) && uid == UID_INVALID;
+        if (n_sender >= POLKIT_PENDING_PER_SENDER_MAX || (!ask_bus && n_polkit >= POLKIT_PENDING_MAX))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many authorization checks pending (%s), try again later.",
+                                         n_sender >= POLKIT_PENDING_PER_SENDER_MAX ? "for this caller"
+                                                                                   : "in all");
+        if (ask_bus && !c && n_lookups >= CALLER_LOOKUPS_MAX)
+                return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                        "Too many new callers being identified, try again later.");
 
         q = calloc(1, sizeof(PolkitQuery));
         if (!q)
@@ -240,23 +389,21 @@ int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handle
         q->manager = m;
         q->request = sd_bus_message_ref(message);
         q->handler = handler;
-        q->result = -1;
+        q->result = ask_bus ? QUERY_WHO : QUERY_POLKIT;
         q->next = queries;
         queries = q;
 
-        /* Watched before polkit is asked: the bus handles our AddMatch before the check, so a
-         * caller that leaves later is seen here, and one that left earlier fails polkit's own
-         * lookup of the subject (denied). */
-        r = sd_bus_track_new(sd_bus_message_get_bus(message), &q->caller, on_polkit_caller_gone, q);
-        if (r >= 0)
-                r = sd_bus_track_add_name(q->caller, sender);
-        if (r < 0) {
-                polkit_query_free(q);
+        if (ask_bus) {
+                r = c ? 0 : caller_lookup(bus, sender);
+                if (r < 0)
+                        polkit_query_free(q);
                 return r;
         }
 
-        r = sd_bus_message_new_method_call(sd_bus_message_get_bus(message), &call,
-                                           "org.freedesktop.PolicyKit1",
+        /* A caller that leaves from now on is seen by callers_gone (on the bus since
+         * bus_attach()); one that left earlier fails polkit's own lookup of the subject
+         * (denied). */
+        r = sd_bus_message_new_method_call(bus, &call, "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",
                                            "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
         if (r >= 0)
@@ -265,8 +412,7 @@ int bus_verify_manage(Manager *m, sd_bus_message *message, sd_bus_message_handle
                         0, (uint32_t) (sd_bus_message_get_allow_interactive_authorization(message) ? 1 : 0),
                         "");
         if (r >= 0)
-                r = sd_bus_call_async(sd_bus_message_get_bus(message), &q->slot, call, on_polkit_reply, q,
-                                      /* polkit may prompt */ 0);
+                r = sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q, /* polkit may prompt */ 0);
         if (r < 0) {
                 polkit_query_free(q);
                 return r;
@@ -407,6 +553,7 @@ static void hook_manager_free(Manager *m)
 
         while (queries)
                 polkit_query_free(queries);
+        callers_free();
         if (b) {
                 sd_event_source_disable_unref(b->flush);
                 hashmap_free(b->dirty_pfs);
@@ -468,6 +615,19 @@ int bus_attach(Manager *m, sd_bus *bus)
         b->new_vfs = hashmap_new_string();
         if (!b->dirty_pfs || !b->dirty_vfs || !b->new_vfs)
                 return -ENOMEM;
+        /* Before any call can reach us (bus_setup() requests the name after this): a caller
+         * that leaves from now on is seen. */
+        callers = hashmap_new_string();
+        if (!callers)
+                return -ENOMEM;
+        r = sd_bus_add_match_async(
+                b->bus, &callers_gone,
+                "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''",
+                on_name_gone, NULL, NULL);
+        if (r < 0)
+                return r;
+
         r = sd_event_add_defer(m->event, &b->flush, on_flush, m);
         if (r < 0)
                 return r;

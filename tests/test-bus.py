@@ -697,6 +697,154 @@ def test_polkit_checks_are_bounded(bus):
     pk.close_sync(None)
 
 
+
+class DriverMonitor:
+    """dbus-monitor on the test bus: the method calls clients make to the bus driver
+    (org.freedesktop.DBus), as (sender, member, first argument)."""
+
+    def __init__(self, bus):
+        if not shutil.which('dbus-monitor'):
+            raise Skip('dbus-monitor missing')
+        self.bus = bus
+        self.p = subprocess.Popen(['dbus-monitor', '--address', bus.address,
+                                   "type='method_call',destination='org.freedesktop.DBus'"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.buf = b''
+        self.calls = []
+        self.n_markers = 0
+        try:
+            self.sync()  # the monitor is on once it sees our calls
+        except Exception:
+            self.close()
+            raise
+
+    def read(self, timeout):
+        if select.select([self.p.stdout], [], [], max(timeout, 0))[0]:
+            data = os.read(self.p.stdout.fileno(), 1 << 16)
+            if not data:
+                raise AssertionError('dbus-monitor exited')
+            self.buf += data
+        # An entry: its header line, then its arguments indented; complete once the next begins.
+        entries = re.split(rb'\n(?=\S)', self.buf)
+        self.buf = entries.pop()
+        for e in entries:
+            m = re.match(rb'method call .* sender=(\S+) -> .* member=(\w+)(?:\n\s+string "([^"]*)")?', e)
+            if m:
+                self.calls.append(tuple(x.decode() if x is not None else None for x in m.groups()))
+
+    def sync(self, timeout=20):
+        """Returns once every driver call made before it is in self.calls."""
+        deadline = time.monotonic() + timeout
+        me = self.bus.conn.get_unique_name()
+        while True:
+            self.n_markers += 1
+            marker = 'sriovd.test.marker%d' % self.n_markers
+            # GetId after it: dbus-monitor ends an entry when it prints the next one.
+            for member, args in (('NameHasOwner', GLib.Variant('(s)', (marker,))), ('GetId', None)):
+                self.bus.conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
+                                        member, args, None, Gio.DBusCallFlags.NONE, 5000, None)
+            step = time.monotonic() + 1
+            while (me, 'NameHasOwner', marker) not in self.calls:
+                if time.monotonic() >= min(step, deadline):
+                    break
+                self.read(min(step, deadline) - time.monotonic())
+            if (me, 'NameHasOwner', marker) in self.calls:
+                return
+            if time.monotonic() >= deadline:
+                raise AssertionError('dbus-monitor saw none of our calls in %d s' % timeout)
+
+    def of(self, sender):
+        return [(member, arg) for s, member, arg in self.calls if s == sender]
+
+    def close(self):
+        self.p.kill()
+        self.p.wait()
+
+
+def daemon_name(bus):
+    return bus.conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
+                              'GetNameOwner', GLib.Variant('(s)', (NAME,)), None, Gio.DBusCallFlags.NONE,
+                              5000, None).unpack()[0]
+
+
+def test_caller_uid_asked_once(bus):
+    """The daemon asks the bus who a client is once (GetConnectionUnixUser, answered on its loop),
+    not at each of its managing calls: root's next calls cost no round trip to the bus driver,
+    and a non-root client still goes to polkit (none on this bus: denied)."""
+    if os.geteuid() != 0:
+        raise Skip('needs root to run a client as nobody')
+    sriovd = daemon_name(bus)
+    mon = DriverMonitor(bus)
+    try:
+        mon.calls.clear()
+        root = bus.connect()
+        vf = bus.allocate('vm', 'uid-once', conn=root)
+        bus.mgr('Release', 'os', vf, 'uid-once', conn=root)
+        assert bus.mgr('ReleaseOwner', 's', 'uid-once', conn=root) == (0,)
+        root2 = bus.connect()
+        assert bus.mgr('ReleaseOwner', 's', 'uid-once', conn=root2) == (0,)
+        got = as_user(bus, 'nobody', [[ROOT, MGR, 'ReleaseOwner', 's', ['nobody-job']]] * 3)
+        assert all(name == ACCESS_DENIED and 'org.sriovd1.manage' in msg for name, msg in got), got
+        mon.sync()
+        asked = mon.of(sriovd)
+        lookups = [arg for member, arg in asked if member == 'GetConnectionUnixUser']
+        # root, root2 and nobody's connection: one question each, and nothing else of the bus
+        assert sorted(asked) == sorted(('GetConnectionUnixUser', a) for a in lookups), asked
+        assert len(lookups) == 3 and len(set(lookups)) == 3, asked
+        assert {root.get_unique_name(), root2.get_unique_name()} <= set(lookups), asked
+        # a cached answer: root's next call asks nothing
+        bus.allocate('vm', 'uid-once', conn=root)
+        assert bus.mgr('ReleaseOwner', 's', 'uid-once', conn=root) == (1,)
+        mon.sync()
+        assert mon.of(sriovd) == asked, mon.of(sriovd)
+        root.close_sync(None)
+        root2.close_sync(None)
+    finally:
+        mon.close()
+    bus.alive()
+
+
+GONE_SENDER = r"""
+import sys
+from gi.repository import Gio, GLib
+conn = Gio.DBusConnection.new_for_address_sync(sys.argv[1], Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+    Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+conn.call('org.sriovd1', '/org/sriovd1', 'org.sriovd1.Manager', 'Allocate',
+          GLib.Variant('(ssa{sv})', ('vm', 'gone-lookup', {'bind_to_caller': GLib.Variant('b', True)})),
+          None, Gio.DBusCallFlags.NONE, 30000, None, None)
+conn.flush_sync(None)
+print(conn.get_unique_name(), flush=True)
+"""
+
+
+def test_caller_gone_while_identified(bus):
+    """A client that leaves while the daemon asks the bus who it is: its call is dropped (no
+    lease), the answer that comes after is ignored, the daemon carries on."""
+    sriovd = daemon_name(bus)
+    free = pools(bus)['vm'][2]
+    mon = DriverMonitor(bus)
+    try:
+        # The daemon reads the call, then (in the same read) that its sender left.
+        os.kill(bus.daemon.p.pid, signal.SIGSTOP)
+        try:
+            p = subprocess.run(['/usr/bin/python3', '-c', GONE_SENDER, bus.address], capture_output=True, text=True,
+                               timeout=60)
+            name = p.stdout.strip()
+            assert name.startswith(':'), p.stderr
+            bus.wait(lambda: any(m == 'NameOwnerChanged' and a[0] == name and not a[2]
+                                 for _, _, m, a in bus.signals), 'the bus announcing that the caller left')
+        finally:
+            os.kill(bus.daemon.p.pid, signal.SIGCONT)
+        bus.alive()  # answered after the daemon has read the call and the signal
+        bus.alive()  # and after the bus's answer to its question (sent before the first reply)
+        mon.sync()
+        assert ('GetConnectionUnixUser', name) in mon.of(sriovd), mon.of(sriovd)
+    finally:
+        mon.close()
+    assert pools(bus)['vm'][2] == free, 'a lease for a caller that had left'
+    assert bus.mgr('ReleaseOwner', 's', 'gone-lookup') == (0,)
+    bus.alive()
+
 def test_bind_to_caller_across_restart():
     """A bound lease outlives a daemon crash while its caller lives, and ends when the caller
     goes, also if the caller went while the daemon was down."""
