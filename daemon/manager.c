@@ -926,7 +926,7 @@ static void manager_mark_ready(Manager *m, const char *why)
                 return;
         m->initial_done = true;
         m->startup_deadline = sd_event_source_disable_unref(m->startup_deadline);
-        log_info("Initial reconcile %s (new VFs' netdevs from rtnetlink: %" PRIu64 ").", why,
+        log_info("Initial reconcile %s (netdevs of new VFs from rtnetlink: %" PRIu64 ").", why,
                  m->netdevs_claimed);
         (void) netdev_hint_prune(m);
         /* Pools exist before anyone is told we are ready (Allocate checks them). */

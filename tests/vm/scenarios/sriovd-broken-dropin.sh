@@ -56,8 +56,9 @@ say "journal lines naming the broken files:"
 grep -E '(40-broken|45-syntax)\.conf' <<<"$j" || true
 check "journal: /etc/sriov.d/40-broken.conf:LINE: reason" \
         grep -qE '/etc/sriov\.d/40-broken\.conf:[0-9]+: ' <<<"$j"
+# The journal goes in on stdin: quoted into the command, an apostrophe in any line broke it.
 check "journal: 40-broken.conf error is on the range line ($l40) or its entry" bash -c \
-        "grep -oE '/etc/sriov\.d/40-broken\.conf:[0-9]+:' <<<'$j' | grep -qE ':($l40|$((l40 - 1))|$((l40 - 2))):'"
+        "grep -oE '/etc/sriov\.d/40-broken\.conf:[0-9]+:' | grep -qE ':($l40|$((l40 - 1))|$((l40 - 2))):'" <<<"$j"
 check "journal: /etc/sriov.d/45-syntax.conf:LINE: reason" \
         grep -qE '/etc/sriov\.d/45-syntax\.conf:[0-9]+: ' <<<"$j"
 

@@ -115,7 +115,7 @@ say "PF0 State=$(pf_prop "$(pf_pci 0)" State) LastError=$(pf_prop "$(pf_pci 0)" 
 # VFs came first waits for udevd to load igbvf, and its netdevs reach the known VFs later, by
 # the same notifications).
 claimed=$(journalctl -b -u sriovd --no-pager -o cat | sed -n 's/^Initial reconcile .*from rtnetlink: \([0-9]*\)).*/\1/p' | head -n1)
-say "new VFs' netdevs taken from rtnetlink: ${claimed:-none logged}"
+say "netdevs of new VFs taken from rtnetlink: ${claimed:-none logged}"
 check "netdevs of new VFs taken from rtnetlink" [ "${claimed:-0}" -ge 1 ]
 vf_netdev() { ls "$(vf_dev "$1" "$2")/net" 2>/dev/null | head -n1; }
 for pv in "0 0" "0 1" "0 2" "0 3" "0 4" "1 0" "1 1" "1 2"; do
