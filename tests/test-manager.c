@@ -936,6 +936,23 @@ static long rss_kib(void)
         return (long) (resident * (unsigned long) sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* One igb PF at 0000:01:00.0 with 8 pooled VFs, started and settled. */
+static FakeSubstrate *setup_small_igb(void)
+{
+        FakeSubstrate *s = NULL;
+
+        ASSERT_OK(fake_substrate_new(&s));
+        ASSERT_OK(fake_substrate_add_igb(s, 1, 8, NULL));
+        ASSERT_OK(fake_substrate_write_config(
+                s, "50-small.conf",
+                "physical_functions = ( { match = { pci = \"0000:01:00.0\"; }; num_vfs = 8;\n"
+                "  vfs = ( { range = \"0-7\"; pool = \"p\"; } ); } );\n"));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
+        return s;
+}
+
 /* VF creation's uevents are dropped unparsed once the VF was read whole (udev.c, manager.c
  * on_udev_event_skip()); what comes after that read still reaches the model: an unbind, an
  * override and a bind by someone else, and after a resync every value read anew (also what
@@ -949,15 +966,7 @@ TEST(vf_events_after_creation_burst_still_read)
         uint64_t skipped;
         int old_ifindex;
 
-        ASSERT_OK(fake_substrate_new(&s));
-        ASSERT_OK(fake_substrate_add_igb(s, 1, 8, NULL));
-        ASSERT_OK(fake_substrate_write_config(
-                s, "50-small.conf",
-                "physical_functions = ( { match = { pci = \"0000:01:00.0\"; }; num_vfs = 8;\n"
-                "  vfs = ( { range = \"0-7\"; pool = \"p\"; } ); } );\n"));
-        ASSERT_OK(fake_substrate_manager(s, NULL));
-        ASSERT_OK(manager_start(s->manager));
-        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
+        s = setup_small_igb();
         pf = manager_get_pf(s->manager, "0000:01:00.0");
         ASSERT_EQ(pf_count_vfs(pf), 8u);
         skipped = udev_watch_get_skipped(s->manager->udev);
@@ -1055,15 +1064,7 @@ TEST(vf_netdev_follows_rtnetlink)
         uint64_t reads0;
         int ifindex4;
 
-        ASSERT_OK(fake_substrate_new(&s));
-        ASSERT_OK(fake_substrate_add_igb(s, 1, 8, NULL));
-        ASSERT_OK(fake_substrate_write_config(
-                s, "50-small.conf",
-                "physical_functions = ( { match = { pci = \"0000:01:00.0\"; }; num_vfs = 8;\n"
-                "  vfs = ( { range = \"0-7\"; pool = \"p\"; } ); } );\n"));
-        ASSERT_OK(fake_substrate_manager(s, NULL));
-        ASSERT_OK(manager_start(s->manager));
-        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
+        s = setup_small_igb();
         pf = manager_get_pf(s->manager, "0000:01:00.0");
         ASSERT_EQ(pf_count_vfs(pf), 8u);
         /* The write's VFs were announced before the pass that read them. */
