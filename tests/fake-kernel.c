@@ -2193,23 +2193,82 @@ typedef struct MtuArgs {
         uint32_t mtu;
 } MtuArgs;
 
-static int set_netdev_mtu(FakeKernel *fk, void *data)
+static FakeFn *fk_find_netdev(FakeKernel *fk, int ifindex)
 {
-        MtuArgs *a = data;
-
         for (size_t i = 0; i < fk->n_pfs; i++) {
                 FakePf *pf = fk->pfs[i];
 
                 for (unsigned k = 0; k <= pf->n_vfs; k++) {
                         FakeFn *fn = k == 0 ? &pf->fn : pf->vfs[k - 1];
 
-                        if (!fn->netdev_syspath || fn->ifindex != a->ifindex)
-                                continue;
-                        fn->mtu = a->mtu;
-                        return fk_write_attr(fk, fn->netdev_syspath, "mtu", "%u", a->mtu);
+                        if (fn->netdev_syspath && fn->ifindex == ifindex)
+                                return fn;
                 }
         }
-        return -ENODEV;
+        return NULL;
+}
+
+static int set_netdev_mtu(FakeKernel *fk, void *data)
+{
+        MtuArgs *a = data;
+        FakeFn *fn = fk_find_netdev(fk, a->ifindex);
+
+        if (!fn)
+                return -ENODEV;
+        fn->mtu = a->mtu;
+        return fk_write_attr(fk, fn->netdev_syspath, "mtu", "%u", a->mtu);
+}
+
+typedef struct RenameArgs {
+        int ifindex;
+        const char *name;
+} RenameArgs;
+
+/* dev_change_name(): the class device takes its new name and /sys/class/net follows, then
+ * "move". */
+static int rename_netdev(FakeKernel *fk, void *data)
+{
+        RenameArgs *a = data;
+        FakeFn *fn = fk_find_netdev(fk, a->ifindex);
+        _cleanup_free_ char *name = NULL, *syspath = NULL, *from = NULL, *to = NULL, *old_list = NULL,
+                            *new_list = NULL, *uevent = NULL, *props = NULL;
+        int r;
+
+        if (!fn)
+                return -ENODEV;
+        name = strdup(a->name);
+        if (!name || asprintf(&syspath, "%s/net/%s", fn->syspath, a->name) < 0 ||
+            asprintf(&old_list, "/sys/class/net/%s", fn->ifname) < 0 ||
+            asprintf(&new_list, "/sys/class/net/%s", a->name) < 0 ||
+            asprintf(&props, "INTERFACE=%s\nIFINDEX=%d\n", a->name, fn->ifindex) < 0 ||
+            !(uevent = path_join(syspath, "uevent")) || !(from = fk_real(fk, fn->netdev_syspath)) ||
+            !(to = fk_real(fk, syspath)))
+                return -ENOMEM;
+        if (fk_exists(fk, uevent))
+                return -EEXIST;
+        if (rename(from, to) < 0)
+                return -errno;
+        fk_unlink(fk, old_list);
+        r = fk_symlink(fk, new_list, syspath);
+        if (r >= 0)
+                r = fk_write_file(fk, uevent, props);
+        if (r < 0)
+                return r;
+        free(fn->ifname);
+        fn->ifname = TAKE_PTR(name);
+        free(fn->netdev_syspath);
+        fn->netdev_syspath = TAKE_PTR(syspath);
+        fk_uevent(fk, fn->netdev_syspath, "move");
+        return 0;
+}
+
+int fake_kernel_rename_netdev(FakeKernel *fk, int ifindex, const char *name)
+{
+        RenameArgs a = {ifindex, name};
+
+        if (!name || isempty(name) || strchr(name, '/'))
+                return -EINVAL;
+        return fk_call(fk, rename_netdev, &a);
 }
 
 int fake_kernel_netdev_mtu_changed(FakeKernel *fk, int ifindex, uint32_t mtu)

@@ -157,3 +157,6 @@ int fake_kernel_uevent(FakeKernel *fk, const char *syspath, const char *action);
 /* An RTM_SETLINK changed the MTU of netdev ifindex: its sysfs "mtu" follows (no uevent, no
  * write counted), as on a real kernel. -ENODEV if no fake netdev has that ifindex. */
 int fake_kernel_netdev_mtu_changed(FakeKernel *fk, int ifindex, uint32_t mtu);
+/* "ip link set ... name": the netdev's sysfs directory and class link take the new name,
+ * then "move". -ENODEV if no fake netdev has that ifindex. */
+int fake_kernel_rename_netdev(FakeKernel *fk, int ifindex, const char *name);

@@ -1049,6 +1049,18 @@ int fake_netlink_set_link_mtu(FakeNetlink *fk, int ifindex, uint32_t mtu)
         return 0;
 }
 
+int fake_netlink_set_link_name(FakeNetlink *fk, int ifindex, const char *name)
+{
+        if (!name || strlen(name) >= IFNAMSIZ)
+                return -EINVAL;
+        return WITH_LINK(fk, ifindex, l, {
+                if (!streq(l->name, name)) {
+                        strcpy(l->name, name);
+                        queue_event(fk, l, false);
+                }
+        });
+}
+
 int fake_netlink_set_quirks(FakeNetlink *fk, int ifindex, unsigned quirks)
 {
         return WITH_LINK(fk, ifindex, l, {

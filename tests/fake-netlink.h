@@ -74,6 +74,8 @@ int fake_netlink_set_quirks(FakeNetlink *fk, int ifindex, unsigned quirks);
 /* A link's MTU changed by someone else ("ip link set ... mtu"): notified, and told to the MTU
  * hook as an RTM_SETLINK's change is. */
 int fake_netlink_set_link_mtu(FakeNetlink *fk, int ifindex, uint32_t mtu);
+/* Renames a link: RTM_NEWLINK with the new name on the monitor, as dev_change_name() sends. */
+int fake_netlink_set_link_name(FakeNetlink *fk, int ifindex, const char *name);
 /* cb is told (from the sending thread, no lock held) of each MTU an RTM_SETLINK changed: the
  * substrate reflects it in sysfs, as the kernel's netdev attribute does. */
 void fake_netlink_set_mtu_hook(FakeNetlink *fk, void (*cb)(void *userdata, int ifindex, uint32_t mtu),

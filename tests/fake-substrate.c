@@ -25,6 +25,8 @@ static void on_netdev_added(void *userdata, const char *ifname, int ifindex, con
         /* Only PFs have a VF table; VF netdevs are plain links. */
         if (mac)
                 (void) parse_ether_addr(mac, &a);
+        if (s->no_parent_names)
+                parent_pci = NULL;
         (void) fake_netlink_add_link_on(s->netlink, ifindex, ifname, &a, mtu, parent_pci ? "pci" : NULL,
                                         parent_pci);
 }
@@ -273,6 +275,13 @@ static bool settled(Manager *m, void *userdata)
 int fake_substrate_settle(FakeSubstrate *s, uint64_t usec)
 {
         return manager_run_until(s->manager, settled, s, usec);
+}
+
+int fake_substrate_rename_netdev(FakeSubstrate *s, int ifindex, const char *name)
+{
+        int r = fake_kernel_rename_netdev(s->kernel, ifindex, name);
+
+        return r < 0 ? r : fake_netlink_set_link_name(s->netlink, ifindex, name);
 }
 
 unsigned fake_substrate_numvfs_writes(FakeSubstrate *s)

@@ -17,6 +17,7 @@ typedef struct FakeSubstrate {
         char *state_dir; /* leases */
         Manager *manager;
         sd_event_source *uevents_idle; /* wakes the loop when the fake kernel's queue empties */
+        bool no_parent_names;          /* links without IFLA_PARENT_DEV_NAME, as before Linux 5.15 */
 } FakeSubstrate;
 
 int fake_substrate_new(FakeSubstrate **ret);
@@ -37,6 +38,10 @@ int fake_substrate_manager(FakeSubstrate *s, Manager **ret);
 int fake_substrate_watch_uevents(FakeSubstrate *s);
 /* Runs the loop until every uevent is consumed and every PF settled, or the deadline. */
 int fake_substrate_settle(FakeSubstrate *s, uint64_t usec);
+
+/* Renames netdev ifindex in sysfs ("move") and on rtnetlink (RTM_NEWLINK), as the kernel
+ * does. */
+int fake_substrate_rename_netdev(FakeSubstrate *s, int ifindex, const char *name);
 
 /* Counters of what the daemon wrote. */
 unsigned fake_substrate_numvfs_writes(FakeSubstrate *s);
