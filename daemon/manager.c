@@ -780,7 +780,15 @@ static PhysicalFunction *on_vf_link_event(Manager *m, const LinkInfo *link, bool
         if (!vf && !isempty(link->parent))
                 vf = manager_get_vf(m, link->parent);
         if (!vf) {
-                if (streq(link->parent_bus, "pci") && !manager_get_pf(m, link->parent))
+                PhysicalFunction *pf = isempty(link->parent) ? NULL : manager_get_pf(m, link->parent);
+
+                /* A netdev of a PF the model has not read (new after a driver reset, or one
+                 * more port of a netdevsim device): read the PF again, as its uevent would. */
+                if (pf) {
+                        pf->needs_refresh = true;
+                        return pf;
+                }
+                if (streq(link->parent_bus, "pci"))
                         note_unclaimed_netdev(m, link, removed);
                 return NULL;
         }
@@ -811,10 +819,14 @@ static void on_link_event(Netlink *nl, const LinkInfo *link, bool removed, void 
                 manager_resync(m);
                 return;
         }
+        if (!isempty(link->parent) && !m->links_parents_ignored)
+                m->links_name_parents = true;
         /* A VF driver can change its MAC or MTU through the PF's mailbox, which notifies only
          * the VF's netdev: the PF's table is re-read for a VF's event too. */
         pf = hashmap_get(m->ifindexes, UINT_TO_PTR(link->ifindex));
-        if (!pf) {
+        if (pf && !removed && !streq_ptr(pf->ifname, link->ifname))
+                pf->needs_refresh = true; /* renamed: declarations may match on the name */
+        else if (!pf) {
                 pf = on_vf_link_event(m, link, removed);
                 if (!pf)
                         return;
@@ -983,8 +995,38 @@ static bool manager_refresh_pf(Manager *m, PhysicalFunction *pf)
         return true;
 }
 
+/* udevd's "net" uevents (VF creation: one per VF, 16,384 on a big host) tell nothing that
+ * rtnetlink does not once it names each netdev's parent device: on_link_event() follows
+ * netdevs of PFs and VFs from there. RDMA mapping still needs them while any RDMA device
+ * exists (or the last mapping failed): a netdev appearing or moving can move one. Turned
+ * back on, the mapping runs again for what happened while they were off. */
+static void manager_update_net_uevents(Manager *m)
+{
+        bool want = !m->links_name_parents || m->rdma_n_devices != 0;
+        int r;
+
+        if (m->no_udev_monitor || want == udev_watch_get_net(m->udev))
+                return;
+        r = udev_watch_set_net(m->udev, want);
+        if (r < 0) {
+                /* Not tried again: net uevents are heard from now on, as on an older kernel. */
+                m->links_name_parents = false;
+                m->links_parents_ignored = true;
+                return (void) log_warning_errno(r, "Cannot change the udev monitor's filter, hearing every "
+                                                   "subsystem: %m");
+        }
+        if (want) {
+                log_info("Listening to net uevents: RDMA devices (%d) map through netdevs.",
+                         m->rdma_n_devices);
+                m->rdma_stale = true;
+                (void) sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_ONESHOT);
+        } else
+                log_info("Not listening to net uevents: rtnetlink names each netdev's device.");
+}
+
 static void manager_after_pass(Manager *m)
 {
+        manager_update_net_uevents(m);
         /* PF names were looked up: every PF of this burst (a cold start's enumeration, the
          * uevents of one iteration) had its turn, drop pci.ids until the next one. */
         if (m->pci_names_used) {
@@ -1029,6 +1071,8 @@ static int on_reconcile(sd_event_source *s, void *userdata)
 
 void manager_pf_link_read(Manager *m, PhysicalFunction *pf)
 {
+        if (pf->link && !isempty(pf->link->parent) && !m->links_parents_ignored)
+                m->links_name_parents = true;
         if (manager_assign_config(m, pf, false))
                 manager_pf_changed(m, pf);
 }

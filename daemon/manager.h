@@ -120,6 +120,11 @@ struct Manager {
          * With none, a new VF or a moved netdev cannot change the mapping: only a device's own
          * uevent (or a resync) can, so those alone re-map. */
         int rdma_n_devices;
+        /* rtnetlink has named a netdev's parent device (Linux >= 5.15): link events then tell
+         * of every netdev on a PF or VF, and udevd's "net" uevents are heard only while RDMA
+         * mapping needs them (manager_update_net_uevents()). */
+        bool links_name_parents;
+        bool links_parents_ignored; /* the monitor's filter could not be changed: net stays on */
         ManagerState state;
         /* VFs this reconcile pass may still read from sysfs (pf.c): the rest waits for the next
          * pass, so VF creation on many PFs never holds the loop (and D-Bus) for long. */

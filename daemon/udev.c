@@ -23,6 +23,7 @@ struct UdevWatch {
         udev_event_handler_t kernel_handler;
         udev_event_skip_t skip;
         uint64_t n_skipped; /* tests */
+        bool net;           /* "net" is in the monitor's filter */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_enumerate *, udev_enumerate_unref);
@@ -186,6 +187,50 @@ bool udev_watch_has_pending(UdevWatch *w)
         return poll(&p, 1, 0) > 0;
 }
 
+/* Filter on subsystems only: synthetic test uevents carry no tag bloom. */
+static int monitor_add_matches(struct udev_monitor *monitor, bool net)
+{
+        static const char *const subsystems[] = {"pci", "infiniband", "netdevsim", "net"};
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(subsystems) - !net; i++) {
+                r = udev_monitor_filter_add_match_subsystem_devtype(monitor, subsystems[i], NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int udev_watch_set_net(UdevWatch *w, bool net)
+{
+        int r;
+
+        if (!w || !w->monitor || w->net == net)
+                return 0;
+        /* Forgets the matches, then detaches the socket filter (the update's attach replaces
+         * it if that fails); until the new one is on, every uevent passes, and what arrives
+         * meanwhile is handled as before. */
+        (void) udev_monitor_filter_remove(w->monitor);
+        r = monitor_add_matches(w->monitor, net);
+        if (r >= 0)
+                r = udev_monitor_filter_update(w->monitor);
+        if (r < 0) {
+                /* Rather every subsystem than a missing one: the old matches, or none. */
+                (void) udev_monitor_filter_remove(w->monitor);
+                if (monitor_add_matches(w->monitor, true) >= 0)
+                        (void) udev_monitor_filter_update(w->monitor);
+                w->net = true;
+                return r;
+        }
+        w->net = net;
+        return 1;
+}
+
+bool udev_watch_get_net(UdevWatch *w)
+{
+        return w && w->net;
+}
+
 int udev_watch_start_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t handler, void *userdata)
 {
         int r;
@@ -193,13 +238,10 @@ int udev_watch_start_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t han
         w->monitor = udev_monitor_new_from_netlink(w->udev, "udev");
         if (!w->monitor)
                 return negative_errno();
-        /* Filter on subsystems only: synthetic test uevents carry no tag bloom. */
-        static const char *const subsystems[] = {"pci", "net", "infiniband", "netdevsim"};
-        for (size_t i = 0; i < ELEMENTSOF(subsystems); i++) {
-                r = udev_monitor_filter_add_match_subsystem_devtype(w->monitor, subsystems[i], NULL);
-                if (r < 0)
-                        return r;
-        }
+        r = monitor_add_matches(w->monitor, true);
+        if (r < 0)
+                return r;
+        w->net = true;
         /* A big queue rides out VF creation bursts; ENOBUFS beyond it triggers a resync. */
         (void) udev_monitor_set_receive_buffer_size(w->monitor, 16 * 1024 * 1024);
         r = udev_monitor_enable_receiving(w->monitor);

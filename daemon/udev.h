@@ -34,6 +34,11 @@ UdevWatch *udev_watch_free(UdevWatch *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(UdevWatch *, udev_watch_free);
 int udev_watch_start_monitor(UdevWatch *w, sd_event *e, udev_event_handler_t handler, void *userdata);
 struct udev *udev_watch_get_udev(UdevWatch *w);
+/* Whether udevd's "net" uevents wake us (they do from the start): rtnetlink names a netdev's
+ * device on Linux >= 5.15, and then only RDMA mapping needs them (manager.c). 1 if changed,
+ * 0 if it already was so or no monitor runs; on an error the monitor passes every subsystem. */
+int udev_watch_set_net(UdevWatch *w, bool net);
+bool udev_watch_get_net(UdevWatch *w);
 /* Asks skip (with the monitor's userdata) about each udevd message first. */
 void udev_watch_set_skip(UdevWatch *w, udev_event_skip_t skip);
 /* Also the kernel's own pci uevents ("kernel" netlink group), before udevd ran its rules and

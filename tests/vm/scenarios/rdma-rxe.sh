@@ -64,6 +64,11 @@ say "GID 0 netdev now: $(cat /sys/class/infiniband/rxe0/ports/1/gid_attrs/ndevs/
 grep -E '^(KERNEL|UDEV)' /run/rdma-uevents.log | sed 's/^/  uevent: /'
 : >/run/rdma-uevents.log
 check_eq "busctl: VF0 RDMADevice" rxe0 "$(busprop RDMADevice)"
+# net uevents: off while rtnetlink names netdevs' devices and no RDMA device exists, back on
+# while one is mapped (a netdev appearing or moving can move an RDMA device), off once gone.
+net_switches() { journalctl -b -u sriovd --no-pager -o cat | grep -c "$1 net uevents" || true; }
+check "journal: net uevents off before rxe0" [ "$(net_switches 'Not listening to')" -ge 1 ]
+check "journal: net uevents on with rxe0 mapped" [ "$(net_switches 'Listening to')" -ge 1 ]
 check_eq "busctl: VF0 State" ready "$(busprop State)"
 check_eq "VF0 RDMALinkLayer" Ethernet "$(vf_prop "$VF0" RDMALinkLayer)"
 check_eq "VF0 RDMAPortState" active "$(vf_prop "$VF0" RDMAPortState)"
@@ -80,6 +85,7 @@ err=$(vf_prop "$VF0" LastError); say "VF0 LastError: $err"
 check "reason names the missing RDMA device and the VF" grep -q "no RDMA device on VF $VF0" <<<"$err"
 check_eq "VF0 RDMADevice after delete" "" "$(vf_prop "$VF0" RDMADevice)"
 check_eq "busctl: VF0 RDMADevice after delete" "" "$(busprop RDMADevice)"
+wait_for 30 "journal: net uevents off again without an RDMA device" bash -c "[ \"\$(journalctl -b -u sriovd --no-pager -o cat | grep -c 'Not listening to net uevents')\" -ge 2 ]"
 t=$(now_us)
 check "rdma link add rxe0 again" rdma link add rxe0 type rxe netdev "$VFNET"
 wait_for 30 "VF0 RDMADevice = rxe0 again" bash -c "[ \"\$(sriovctl --json vfs | jq -r '.[] | select(.PCIAddress == \"$VF0\") | .RDMADevice')\" == rxe0 ]"

@@ -133,6 +133,21 @@ ip link set dev "$n" down
 ip link set dev "$n" name sriovt2
 wait_for 30 "PF0 VF2 renamed sriovt2 on the bus" bash -c "[ \"\$(sriovctl --json vfs | jq -r --arg p '$pci' '.[] | select(.PCIAddress == \$p) | .Interface')\" == sriovt2 ]"
 
+# --- a PF declared by name, renamed: no net uevent is heard, rtnetlink tells ---------------
+# With the kernel naming each netdev's device, udevd's net uevents are not listened to (VF
+# creation: one per VF); the PF's rename reaches the declarations from the link monitor.
+check "journal: net uevents switched off" bash -c "journalctl -b -u sriovd --no-pager -o cat | grep -q 'Not listening to net uevents'"
+pf1=$(pf_pci 1)
+ip link set dev "$PF1" down
+ip link set dev "$PF1" name sriovpf1
+wait_for 30 "PF1 renamed: its declaration lets go (unmanaged)" pf_state_is "$pf1" unmanaged
+check_eq "PF1 Interface on the bus after the rename" sriovpf1 "$(pf_prop "$pf1" Interface)"
+check "PF1 keeps its 3 VFs while unmanaged" numvfs_is 1 3
+ip link set dev sriovpf1 name "$PF1"
+ip link set dev "$PF1" up
+wait_for 30 "PF1 named $PF1 again: configured" pf_state_is "$pf1" configured
+check "PF1 still has its 3 VFs" numvfs_is 1 3
+
 check "sriovd still running" sriovd_alive
 check_eq "sriovd never restarted" 0 "$(systemctl show -P NRestarts sriovd.service)"
 finish
