@@ -201,8 +201,16 @@ static void polkit_query_rerun(PolkitQuery *q)
                 (void) sd_bus_reply_method_errno(q->request, r, &error);
 }
 
+bool bus_caller_is_known(const char *name)
+{
+        Caller *c = hashmap_get(callers, name);
+
+        return c && !c->slot && c->uid != UID_INVALID;
+}
+
 static int on_name_gone(sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 {
+        Manager *m = userdata;
         const char *name;
         PolkitQuery *q, *next;
         unsigned n = 0;
@@ -210,6 +218,7 @@ static int on_name_gone(sd_bus_message *message, void *userdata, sd_bus_error *r
         if (sd_bus_message_read(message, "s", &name) < 0)
                 return 0;
         caller_free(hashmap_remove(callers, name));
+        manager_caller_gone(m, name);
         /* Acting on a "yes" now would make a lease nobody knows of: drop the pending checks
          * (unreffing a slot discards its answer) and the calls with them. */
         for (q = queries; q; q = next) {
@@ -618,13 +627,14 @@ int bus_attach(Manager *m, sd_bus *bus)
         /* Before any call can reach us (bus_setup() requests the name after this): a caller
          * that leaves from now on is seen. */
         callers = hashmap_new_string();
-        if (!callers)
+        b->bound_callers = hashmap_new_string();
+        if (!callers || !b->bound_callers)
                 return -ENOMEM;
         r = sd_bus_add_match_async(
                 b->bus, &callers_gone,
                 "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                 "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''",
-                on_name_gone, NULL, NULL);
+                on_name_gone, NULL, m);
         if (r < 0)
                 return r;
 

@@ -37,10 +37,9 @@ typedef struct BusState {
         Hashmap *dirty_pfs, *dirty_vfs; /* PCI address -> object */
         Hashmap *new_vfs;               /* PCI address -> VF not announced yet */
         bool manager_dirty;
-        /* Bus connections holding bind_to_caller leases (manager-bus.c). */
-        sd_bus_track **tracks;
-        char **track_names;
-        size_t n_tracks;
+        /* Unique names of the bus clients holding bind_to_caller leases (manager-bus.c): name
+         * -> the same string. They end when the bus says the name lost its owner. */
+        Hashmap *bound_callers;
         DiagnoseCache *diagnose_cache; /* doctor-bus.c */
 } BusState;
 
@@ -52,9 +51,16 @@ int bus_attach(Manager *m, sd_bus *bus);
 /* The connection bus_setup() made; NULL before. */
 sd_bus *bus_get(Manager *m);
 
-/* Watches a bus client; its bind_to_caller leases end when it disconnects (manager-bus.c). */
+/* Watches a bus client; its bind_to_caller leases end when it disconnects (manager-bus.c).
+ * Never waits for the bus: a client not known to be connected is asked after, and its
+ * leases end when the answer says it is gone. */
 int manager_track_caller(Manager *m, const char *unique_name);
+/* The bus says unique_name lost its owner: its bound leases end (manager-bus.c). */
+void manager_caller_gone(Manager *m, const char *unique_name);
 void bus_tracks_free(BusState *b);
+/* Whether the bus layer knows unique_name as connected now: it was identified (its uid
+ * asked of the bus) and has not left since (bus-util.c). */
+bool bus_caller_is_known(const char *unique_name);
 /* ManagerHooks.leases_loaded: re-watches the clients of stored bind_to_caller leases and ends
  * the leases of those gone while we were down (manager-bus.c). */
 void bus_leases_loaded(Manager *m);

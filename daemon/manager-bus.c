@@ -229,8 +229,6 @@ static int parse_hints(sd_bus_message *message, AllocateHints *h, BindHints *ret
         return 0;
 }
 
-static int on_caller_gone(sd_bus_track *track, void *userdata);
-
 /* Mutate and reply, once the unit (if any) is known to run as `invocation`. */
 static int allocate_bound(Manager *m, sd_bus_message *message, const char *pool, const char *owner,
                           const AllocateHints *h, const BindHints *bind, const char *invocation,
@@ -245,13 +243,10 @@ static int allocate_bound(Manager *m, sd_bus_message *message, const char *pool,
 
         b.caller = bind->caller ? sd_bus_message_get_sender(message) : NULL;
         if (b.caller) {
-                /* Watch the caller before the lease exists: one that has already left gets
-                 * no lease that nothing would ever end. */
+                /* Watched before the lease exists: one that has left by now (its leaving is
+                 * still on its way to us, or the bus's answer says so) gets its lease ended
+                 * right after, never one that nothing would end. */
                 r = manager_track_caller(m, b.caller);
-                if (r == -ENXIO)
-                        return sd_bus_error_setf(error, SRIOVD_ERROR_INVALID_ARGUMENT,
-                                                 "Caller %s has left the bus; no lease bound to it.",
-                                                 b.caller);
                 if (r < 0)
                         return reply_error_errno(error, r, "Cannot watch the caller");
         }
@@ -445,97 +440,107 @@ static int method_release_owner(sd_bus_message *message, void *userdata, sd_bus_
         return sd_bus_reply_method_return(message, "u", n);
 }
 
-static int on_caller_gone(sd_bus_track *track, void *userdata)
+void manager_caller_gone(Manager *m, const char *caller)
 {
-        Manager *m = userdata;
         BusState *b = m->hooks_data;
+        _cleanup_free_ char *name = NULL;
         unsigned n = 0;
         int r;
 
-        /* The track holds one name; when it drops, that connection is gone. */
-        for (size_t i = 0; i < b->n_tracks; i++)
-                if (b->tracks[i] == track) {
-                        const char *caller = b->track_names[i];
+        name = b ? hashmap_remove(b->bound_callers, caller) : NULL;
+        if (!name)
+                return;
+        r = manager_release_caller(m, name, &n);
+        if (r < 0)
+                /* Those not ended stay on disk and in the model alike; the next start ends
+                 * them (the client is gone by then). */
+                log_error_errno(r, "Bus client %s went away; released %u bound lease(s), the rest stay: %m",
+                                name, n);
+        else
+                log_info("Bus client %s went away, released %u bound lease(s).", name, n);
+}
 
-                        r = manager_release_caller(m, caller, &n);
-                        if (r < 0)
-                                /* Those not ended stay on disk and in the model alike; the
-                                 * next start ends them (the client is gone by then). */
-                                log_error_errno(r,
-                                                "Bus client %s went away; released %u bound lease(s), "
-                                                "the rest stay: %m",
-                                                caller, n);
-                        else
-                                log_info("Bus client %s went away, released %u bound lease(s).", caller, n);
-                        sd_bus_track_unref(track);
-                        free(b->track_names[i]);
-                        b->tracks[i] = b->tracks[--b->n_tracks];
-                        b->track_names[i] = b->track_names[b->n_tracks];
-                        break;
-                }
+/* A client not known to be connected, asked after: "who owns this name?" */
+typedef struct CallerCheck {
+        Manager *manager;
+        char name[];
+} CallerCheck;
+
+/* An error means the client is gone (it left while we were down, or before we looked). One
+ * that leaves after the answer is told by NameOwnerChanged, whose match was on the bus
+ * before the question. */
+static int on_caller_owner(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+        CallerCheck *c = userdata;
+
+        if (!sd_bus_message_is_method_error(reply, NULL))
+                return 0;
+        log_debug("Bus client %s: %s", c->name, sd_bus_message_get_error(reply)->message);
+        manager_caller_gone(c->manager, c->name);
         return 0;
 }
 
 int manager_track_caller(Manager *m, const char *caller)
 {
-        _cleanup_(sd_bus_track_unrefp) sd_bus_track *t = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        _cleanup_free_ char *name = NULL;
         BusState *b = m->hooks_data;
-        sd_bus_track **tracks;
-        char **names;
+        CallerCheck *c;
         int r;
 
-        for (size_t i = 0; i < b->n_tracks; i++)
-                if (streq(b->track_names[i], caller))
-                        return 0;
-        r = sd_bus_track_new(b->bus, &t, on_caller_gone, m);
+        if (hashmap_get(b->bound_callers, caller))
+                return 0;
+        name = strdup(caller);
+        if (!name)
+                return -ENOMEM;
+        /* Identified and not gone since: connected now, and its leaving is a signal still to
+         * come (the bus keeps a client's calls and its NameOwnerChanged in order). Anyone
+         * else is asked, and the loop goes on. */
+        if (!bus_caller_is_known(caller)) {
+                c = malloc(offsetof(CallerCheck, name) + strlen(caller) + 1);
+                if (!c)
+                        return -ENOMEM;
+                c->manager = m;
+                strcpy(c->name, caller);
+                r = sd_bus_call_method_async(b->bus, &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                             "org.freedesktop.DBus", "GetNameOwner", on_caller_owner, c, "s",
+                                             caller);
+                if (r < 0) {
+                        free(c);
+                        return r;
+                }
+                (void) sd_bus_slot_set_destroy_callback(slot, free);
+                (void) sd_bus_slot_set_floating(slot, true);
+        }
+        r = hashmap_put(b->bound_callers, name, name);
         if (r < 0)
                 return r;
-        r = sd_bus_track_add_name(t, caller);
-        if (r < 0)
-                return r;
-        tracks = realloc(b->tracks, sizeof(sd_bus_track *) * (b->n_tracks + 1));
-        if (!tracks)
-                return -ENOMEM;
-        b->tracks = tracks;
-        names = realloc(b->track_names, sizeof(char *) * (b->n_tracks + 1));
-        if (!names)
-                return -ENOMEM;
-        b->track_names = names;
-        b->track_names[b->n_tracks] = strdup(caller);
-        if (!b->track_names[b->n_tracks])
-                return -ENOMEM;
-        b->tracks[b->n_tracks++] = TAKE_PTR(t);
+        TAKE_PTR(name);
         return 0;
 }
 
 void bus_tracks_free(BusState *b)
 {
-        for (size_t i = 0; i < b->n_tracks; i++) {
-                sd_bus_track_unref(b->tracks[i]);
-                free(b->track_names[i]);
-        }
-        b->tracks = mfree(b->tracks);
-        b->track_names = mfree(b->track_names);
-        b->n_tracks = 0;
+        char *name;
+
+        HASHMAP_FOREACH(name, b->bound_callers)
+                free(hashmap_remove(b->bound_callers, name));
+        b->bound_callers = hashmap_free(b->bound_callers);
 }
 
 void bus_leases_loaded(Manager *m)
 {
-        _cleanup_(strv_freep) char **gone = NULL, **units = NULL;
+        _cleanup_(strv_freep) char **units = NULL;
         int r;
 
         /* Leases bound to a bus connection from before a restart: re-watch them, they end
-         * when that client is gone (or now, if it already is). */
+         * when that client is gone, or when the bus answers that it already is (it went
+         * away while we were down). */
         LEASE_STORE_FOREACH(l, m->leases) {
                 if (!l->bind_to_caller || isempty(l->caller))
                         continue;
                 r = manager_track_caller(m, l->caller);
-                /* sd_bus_track_add_name() fails with ENXIO for a name without owner: the
-                 * client went away while we were down. */
-                if (r == -ENXIO && !strv_contains(gone, l->caller) && strv_extend(&gone, l->caller) < 0) {
-                        log_oom();
-                        return;
-                } else if (r < 0 && r != -ENXIO)
+                if (r < 0)
                         log_warning_errno(r, "Cannot watch bus client %s, its leases stay: %m", l->caller);
         }
         /* Leases bound to a run of a systemd unit: ask systemd how that unit is now, and
@@ -552,17 +557,6 @@ void bus_leases_loaded(Manager *m)
                 r = manager_watch_unit(m, *u);
                 if (r < 0)
                         log_warning_errno(r, "Cannot watch unit %s, its leases stay: %m", *u);
-        }
-        /* Not while iterating the store. No VF exists yet: the store is all there is. */
-        STRV_FOREACH(c, gone) {
-                unsigned n = 0;
-
-                r = manager_release_caller(m, *c, &n);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot remove leases of %s: %m", *c);
-                else
-                        log_info("Bus client %s went away while we were down, released %u bound lease(s).",
-                                 *c, n);
         }
 }
 

@@ -804,6 +804,30 @@ def test_caller_uid_asked_once(bus):
     bus.alive()
 
 
+def test_bind_to_caller_asks_the_bus_nothing(bus):
+    """A bound lease watches its caller through the NameOwnerChanged match the daemon has
+    anyway: binding to a caller it has identified costs no call to the bus driver (no AddMatch,
+    no GetNameOwner: nothing for the loop to wait on), and the lease still ends when the caller
+    leaves."""
+    sriovd = daemon_name(bus)
+    mon = DriverMonitor(bus)
+    try:
+        c = bus.connect()
+        bus.allocate('vm', 'bound-quiet', conn=c)  # the caller is identified here, once
+        assert bus.mgr('ReleaseOwner', 's', 'bound-quiet', conn=c) == (1,)
+        mon.sync()
+        before = list(mon.of(sriovd))
+        bound = bus.allocate('vm', 'bound-quiet', {'bind_to_caller': GLib.Variant('b', True)}, conn=c)
+        mon.sync()
+        assert mon.of(sriovd) == before, mon.of(sriovd)[len(before):]
+        bus.signals.clear()
+        c.close_sync(None)
+        bus.wait(lambda: bus.changed(bound, VF, 'Allocated', False), 'bound lease ending with its caller')
+    finally:
+        mon.close()
+    bus.alive()
+
+
 GONE_SENDER = r"""
 import sys
 from gi.repository import Gio, GLib
