@@ -143,6 +143,10 @@ ip link set dev "$PF1" name sriovpf1
 wait_for 30 "PF1 renamed: its declaration lets go (unmanaged)" pf_state_is "$pf1" unmanaged
 check_eq "PF1 Interface on the bus after the rename" sriovpf1 "$(pf_prop "$pf1" Interface)"
 check "PF1 keeps its 3 VFs while unmanaged" numvfs_is 1 3
+# udevd keeps a renamed netdev's predictable name as an altname (Debian 12's policy), and
+# a name taken as an altname cannot be the netdev's name: drop it first.
+ip -d link show dev sriovpf1 | grep -E 'altname|sriovpf1' | sed 's/^/  /'
+ip link property del dev sriovpf1 altname "$PF1" 2>/dev/null || true
 ip link set dev sriovpf1 name "$PF1"
 ip link set dev "$PF1" up
 wait_for 30 "PF1 named $PF1 again: configured" pf_state_is "$pf1" configured
