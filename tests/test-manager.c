@@ -718,22 +718,29 @@ TEST(vfio_module_loaded_on_demand_or_failed)
         ASSERT_EQ(pf->vfs[0]->state, VF_STATE_FAILED);
 }
 
-TEST(slow_nic_waits_for_events)
+/* A ConnectX-6 PF with 8 VFs, bound to mlx5_core, named ens3f0. */
+static FakePfSpec mlx5_pf_spec(const char *pci, int ifindex)
 {
-        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
-        FakePfSpec spec = {
-                .pci = "0000:03:00.0",
+        return (FakePfSpec){
+                .pci = pci,
                 .vendor = 0x15b3,
                 .device = 0x101b,
                 .total_vfs = 8,
                 .numa_node = 0,
                 .driver = "mlx5_core",
                 .ifname = "ens3f0",
-                .ifindex = 300,
+                .ifindex = ifindex,
                 .vf_driver = "mlx5_core",
-                .vf_creation = FAKE_VF_CREATE_DEFER_ALL,
         };
+}
+
+TEST(slow_nic_waits_for_events)
+{
+        _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
+        FakePfSpec spec = mlx5_pf_spec("0000:03:00.0", 300);
         PhysicalFunction *pf;
+
+        spec.vf_creation = FAKE_VF_CREATE_DEFER_ALL;
 
         ASSERT_OK(fake_substrate_new(&s));
         ASSERT_OK(fake_substrate_add_pf(s, &spec));
@@ -940,19 +947,32 @@ static long rss_kib(void)
 }
 
 /* One igb PF at 0000:01:00.0 with 8 pooled VFs, started and settled. */
+/* Writes the drop-in, starts the manager and runs it until settled: PF pci, configured. */
+static PhysicalFunction *start_configured(FakeSubstrate *s, const char *conf, const char *pci)
+{
+        PhysicalFunction *pf;
+
+        ASSERT_OK(fake_substrate_write_config(s, "50-test.conf", conf));
+        ASSERT_OK(fake_substrate_manager(s, NULL));
+        ASSERT_OK(manager_start(s->manager));
+        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
+        pf = manager_get_pf(s->manager, pci);
+        ASSERT_TRUE(pf);
+        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        return pf;
+}
+
 static FakeSubstrate *setup_small_igb(void)
 {
         FakeSubstrate *s = NULL;
 
         ASSERT_OK(fake_substrate_new(&s));
         ASSERT_OK(fake_substrate_add_igb(s, 1, 8, NULL));
-        ASSERT_OK(fake_substrate_write_config(
-                s, "50-small.conf",
+        (void) start_configured(
+                s,
                 "physical_functions = ( { match = { pci = \"0000:01:00.0\"; }; num_vfs = 8;\n"
-                "  vfs = ( { range = \"0-7\"; pool = \"p\"; } ); } );\n"));
-        ASSERT_OK(fake_substrate_manager(s, NULL));
-        ASSERT_OK(manager_start(s->manager));
-        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
+                "  vfs = ( { range = \"0-7\"; pool = \"p\"; } ); } );\n",
+                "0000:01:00.0");
         return s;
 }
 
@@ -1143,14 +1163,9 @@ static void pf_rename_followed(bool parent_names)
         ASSERT_OK(fake_substrate_new(&s));
         s->no_parent_names = !parent_names;
         ASSERT_OK(fake_substrate_add_igb(s, 1, 8, NULL));
-        ASSERT_OK(fake_substrate_write_config(
-                s, "50-named.conf",
-                "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 4; } );\n"));
-        ASSERT_OK(fake_substrate_manager(s, NULL));
-        ASSERT_OK(manager_start(s->manager));
-        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
-        pf = manager_get_pf(s->manager, "0000:01:00.0");
-        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        pf = start_configured(
+                s, "physical_functions = ( { match = { interface = \"enp1s0\"; }; num_vfs = 4; } );\n",
+                "0000:01:00.0");
         ASSERT_EQ(pf_count_vfs(pf), 4u);
         ASSERT_EQ(s->manager->links_name_parents, parent_names);
         ASSERT_EQ(udev_watch_get_net(s->manager->udev), !parent_names);
@@ -1196,34 +1211,17 @@ static bool pf_gone_and_rdma_unmapped(Manager *m, void *userdata)
 TEST(net_uevents_heard_while_rdma_devices_exist)
 {
         _cleanup_(fake_substrate_freep) FakeSubstrate *s = NULL;
-        FakePfSpec spec = {
-                .pci = "0000:81:00.0",
-                .vendor = 0x15b3,
-                .device = 0x101b,
-                .total_vfs = 4,
-                .numa_node = 0,
-                .driver = "mlx5_core",
-                .ifname = "ens3f0",
-                .ifindex = 5,
-                .vf_device = 0x101c,
-                .vf_driver = "mlx5_core",
-                .vf_offset = 1,
-                .vf_stride = 1,
-                .rdma_prefix = "mlx5_",
-        };
+        FakePfSpec spec = mlx5_pf_spec("0000:81:00.0", 5);
         PhysicalFunction *pf;
+
+        spec.rdma_prefix = "mlx5_";
 
         ASSERT_OK(fake_substrate_new(&s));
         ASSERT_OK(fake_substrate_add_pf(s, &spec));
-        ASSERT_OK(fake_substrate_write_config(
-                s, "50-mlx.conf",
-                "physical_functions = ( { match = { pci = \"0000:81:00.0\"; }; num_vfs = 2;\n"
-                "  vfs = ( { range = \"0-1\"; pool = \"rdma\"; rdma = true; } ); } );\n"));
-        ASSERT_OK(fake_substrate_manager(s, NULL));
-        ASSERT_OK(manager_start(s->manager));
-        ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
-        pf = manager_get_pf(s->manager, "0000:81:00.0");
-        ASSERT_EQ(pf->state, PF_STATE_CONFIGURED);
+        pf = start_configured(s,
+                              "physical_functions = ( { match = { pci = \"0000:81:00.0\"; }; num_vfs = 2;\n"
+                              "  vfs = ( { range = \"0-1\"; pool = \"rdma\"; rdma = true; } ); } );\n",
+                              "0000:81:00.0");
         ASSERT_EQ(pf_count_vfs(pf), 2u);
         ASSERT_TRUE(s->manager->links_name_parents);
         ASSERT_EQ(s->manager->rdma_n_devices, 3);
