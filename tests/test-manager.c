@@ -1280,7 +1280,13 @@ TEST(heap_trimmed_once_after_a_burst)
 
         /* What comes after can touch the freed pages again (on a big host the RSS went back from
          * 10.7 to 15-21 MiB). Here 8 MiB of holes are touched and left: the next settled pass
-         * finds the RSS grown back and trims again, once. */
+         * finds the RSS grown back and trims again, once. glibc's heap only: under ASan, free()
+         * goes to its quarantine and the RSS follows its allocator (one CI run saw it fall under
+         * the regrowth mark before the pass), and malloc_trim() gives nothing back. */
+#if defined(__SANITIZE_ADDRESS__)
+        log_info("SKIP regrowth trim: the RSS follows ASan's allocator, not glibc's heap.");
+        return;
+#endif
         {
                 enum {
                         N = 512,
@@ -1308,9 +1314,7 @@ TEST(heap_trimmed_once_after_a_burst)
                 after = rss_kib();
                 log_info("RSS %ld KiB with 8 MiB of holes touched, %ld KiB after the second trim", before,
                          after);
-#if !defined(__SANITIZE_ADDRESS__)
                 ASSERT_TRUE(after <= before - 4096); /* most of the 8 MiB went back */
-#endif
                 /* Settled again with nothing grown: no more trims. */
                 manager_resync(s->manager);
                 ASSERT_EQ(manager_run_until(s->manager, all_settled, s, 60 * SEC), 1);
