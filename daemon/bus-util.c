@@ -568,7 +568,7 @@ static void hook_manager_free(Manager *m)
                 hashmap_free(b->dirty_pfs);
                 hashmap_free(b->dirty_vfs);
                 hashmap_free(b->new_vfs);
-                bus_tracks_free(b);
+                bus_bound_callers_free(b);
                 diagnose_cache_free(b->diagnose_cache);
                 sd_bus_flush_close_unref(b->bus);
                 free(b);

@@ -57,7 +57,7 @@ sd_bus *bus_get(Manager *m);
 int manager_track_caller(Manager *m, const char *unique_name);
 /* The bus says unique_name lost its owner: its bound leases end (manager-bus.c). */
 void manager_caller_gone(Manager *m, const char *unique_name);
-void bus_tracks_free(BusState *b);
+void bus_bound_callers_free(BusState *b);
 /* Whether the bus layer knows unique_name as connected now: it was identified (its uid
  * asked of the bus) and has not left since (bus-util.c). */
 bool bus_caller_is_known(const char *unique_name);

@@ -519,7 +519,7 @@ int manager_track_caller(Manager *m, const char *caller)
         return 0;
 }
 
-void bus_tracks_free(BusState *b)
+void bus_bound_callers_free(BusState *b)
 {
         char *name;
 

@@ -819,7 +819,7 @@ static void on_link_event(Netlink *nl, const LinkInfo *link, bool removed, void 
                 manager_resync(m);
                 return;
         }
-        if (!isempty(link->parent) && !m->links_parents_ignored)
+        if (!isempty(link->parent))
                 m->links_name_parents = true;
         /* A VF driver can change its MAC or MTU through the PF's mailbox, which notifies only
          * the VF's netdev: the PF's table is re-read for a VF's event too. */
@@ -1002,7 +1002,7 @@ static bool manager_refresh_pf(Manager *m, PhysicalFunction *pf)
  * back on, the mapping runs again for what happened while they were off. */
 static void manager_update_net_uevents(Manager *m)
 {
-        bool want = !m->links_name_parents || m->rdma_n_devices != 0;
+        bool want = m->net_filter_failed || !m->links_name_parents || m->rdma_n_devices != 0;
         int r;
 
         if (m->no_udev_monitor || want == udev_watch_get_net(m->udev))
@@ -1010,8 +1010,7 @@ static void manager_update_net_uevents(Manager *m)
         r = udev_watch_set_net(m->udev, want);
         if (r < 0) {
                 /* Not tried again: net uevents are heard from now on, as on an older kernel. */
-                m->links_name_parents = false;
-                m->links_parents_ignored = true;
+                m->net_filter_failed = true;
                 return (void) log_warning_errno(r, "Cannot change the udev monitor's filter, hearing every "
                                                    "subsystem: %m");
         }
@@ -1071,7 +1070,7 @@ static int on_reconcile(sd_event_source *s, void *userdata)
 
 void manager_pf_link_read(Manager *m, PhysicalFunction *pf)
 {
-        if (pf->link && !isempty(pf->link->parent) && !m->links_parents_ignored)
+        if (pf->link && !isempty(pf->link->parent))
                 m->links_name_parents = true;
         if (manager_assign_config(m, pf, false))
                 manager_pf_changed(m, pf);

@@ -124,7 +124,7 @@ struct Manager {
          * of every netdev on a PF or VF, and udevd's "net" uevents are heard only while RDMA
          * mapping needs them (manager_update_net_uevents()). */
         bool links_name_parents;
-        bool links_parents_ignored; /* the monitor's filter could not be changed: net stays on */
+        bool net_filter_failed; /* the monitor's filter could not be changed: net stays on */
         ManagerState state;
         /* VFs this reconcile pass may still read from sysfs (pf.c): the rest waits for the next
          * pass, so VF creation on many PFs never holds the loop (and D-Bus) for long. */
