@@ -74,17 +74,17 @@ def daemon_tid(data):
     """The daemon runs in the main thread of the bench's child: the busiest tid == pid."""
     out = subprocess.run(['perf', 'script', '-i', data, '-F', 'pid,tid'], check=True,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
-    per_process, main = collections.Counter(), {}
+    per_process, mains = collections.Counter(), set()
     for line in out.split():
         pid, tid = line.split('/')
         per_process[pid] += 1
         if pid == tid:
-            main[pid] = main.get(pid, 0) + 1
-    child = max((p for p in main), key=lambda p: per_process[p])
-    return child
+            mains.add(pid)
+    return max(mains, key=lambda p: per_process[p])
 
 
 def samples(data, tid):
+    """Each sample's call chain, leaf first, as (symbol, dso) pairs."""
     proc = subprocess.Popen(['perf', 'script', '-i', data, '--tid', tid, '-F', 'time,ip,sym,dso'],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     frame = re.compile(r'\s*[0-9a-f]+ (.*?)(?: \((.*)\))?$')
@@ -92,16 +92,16 @@ def samples(data, tid):
     for line in proc.stdout:
         line = line.rstrip('\n')
         if not line.strip():
-            if cur:
+            if cur is not None:
                 yield cur
             cur = None
         elif not line.startswith('\t'):
-            cur = (float(line.split()[0].rstrip(':')), [])
+            cur = []  # the sample's header line (its time)
         elif cur is not None:
             m = frame.match(line)
             if m:
-                cur[1].append((m.group(1), m.group(2) or ''))
-    if cur:
+                cur.append((m.group(1), m.group(2) or ''))
+    if cur is not None:
         yield cur
     proc.wait()
 
@@ -149,7 +149,7 @@ def main():
         tid = daemon_tid(data)
         first, parts, calls = collections.Counter(), collections.Counter(), collections.Counter()
         second = False
-        for _, stack in samples(data, tid):
+        for stack in samples(data, tid):
             if any(s == SECOND_PASS for s, _ in stack):
                 second = True
             if second:

@@ -946,7 +946,6 @@ static long rss_kib(void)
         return (long) (resident * (unsigned long) sysconf(_SC_PAGESIZE) / 1024);
 }
 
-/* One igb PF at 0000:01:00.0 with 8 pooled VFs, started and settled. */
 /* Writes the drop-in, starts the manager and runs it until settled: PF pci, configured. */
 static PhysicalFunction *start_configured(FakeSubstrate *s, const char *conf, const char *pci)
 {
@@ -962,6 +961,7 @@ static PhysicalFunction *start_configured(FakeSubstrate *s, const char *conf, co
         return pf;
 }
 
+/* One igb PF at 0000:01:00.0 with 8 pooled VFs, started and settled. */
 static FakeSubstrate *setup_small_igb(void)
 {
         FakeSubstrate *s = NULL;
